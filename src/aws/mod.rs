@@ -1,0 +1,243 @@
+//! The only module that talks to AWS: per-account clients (standard credential chain, profile,
+//! assume_role, `AWS_ENDPOINT_URL`), reads, writes, error classification and retries.
+
+pub mod read;
+pub mod write;
+
+use crate::config::{Access, Config};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Concurrent requests per account (a 50-environment plan must not throttle itself).
+pub const PER_ACCOUNT_CONCURRENCY: usize = 8;
+
+/// An AWS call that failed, with where and why.
+#[derive(Debug, Clone)]
+pub struct AwsError {
+    /// "account 222222222222 (env prd)"
+    pub scope: String,
+    /// The IAM action, e.g. "iam:CreateRole".
+    pub action: String,
+    /// The resource it acted on.
+    pub resource: String,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}: {} on {}: {}", self.scope, self.action, self.resource, self.message)
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+impl AwsError {
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+    pub fn not_found(&self) -> bool {
+        matches!(self.code.as_deref(), Some("NoSuchEntity" | "ResourceNotFoundException" | "NoSuchEntityException"))
+    }
+    pub fn access_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedException" | "UnauthorizedOperation")
+        )
+    }
+}
+
+/// Clients for one account.
+#[derive(Clone)]
+pub struct Clients {
+    pub account: String,
+    pub scope: String,
+    pub iam: aws_sdk_iam::Client,
+    pub iot: aws_sdk_iot::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub sdk: SdkConfig,
+    limit: Arc<Semaphore>,
+}
+
+impl Clients {
+    /// Wait for a request slot of this account.
+    pub async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.limit.acquire().await.expect("semaphore never closed")
+    }
+
+    /// Turn an SDK error into an `AwsError` naming the action and resource.
+    pub fn err<E, R>(&self, action: &str, resource: &str, e: aws_sdk_iam::error::SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        let code = e.code().map(String::from);
+        let mut message = match (&code, e.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.clone(),
+            _ => DisplayErrorContext(&e).to_string(),
+        };
+        if matches!(
+            code.as_deref(),
+            Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedException")
+        ) {
+            let extra = if action == "iot:CreateRoleAlias" || action == "iot:UpdateRoleAlias" {
+                " and iam:PassRole on the role it points at"
+            } else {
+                ""
+            };
+            message = format!(
+                "access denied: the credentials used for {} need {action} on {resource}{extra} ({message})",
+                self.scope
+            );
+        }
+        AwsError { scope: self.scope.clone(), action: action.into(), resource: resource.into(), code, message }
+    }
+}
+
+fn scope(account: &str, env: Option<&str>) -> String {
+    match env {
+        Some(e) => format!("account {account} (env {e})"),
+        None => format!("account {account} (IoT)"),
+    }
+}
+
+/// Build the SDK config for one account: default chain or profile, then `assume_role` if set.
+pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::standard().with_max_attempts(8).with_max_backoff(Duration::from_secs(5)))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .build(),
+        );
+    if let Some(p) = &access.profile {
+        loader = loader.profile_name(p);
+    }
+    let base = loader.load().await;
+    match &access.assume_role {
+        None => base,
+        Some(role) => {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role.clone())
+                .session_name("xacct")
+                .configure(&base)
+                .build()
+                .await;
+            base.into_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
+        }
+    }
+}
+
+/// Connect to one account and prove the credentials act in it (`sts:GetCallerIdentity`), so a wrong
+/// profile can never write into the wrong account.
+pub async fn connect(region: &str, account: &str, env: Option<&str>, access: &Access) -> Result<Clients, AwsError> {
+    let sdk = sdk_config(region, access).await;
+    let c = Clients {
+        account: account.to_string(),
+        scope: scope(account, env),
+        iam: aws_sdk_iam::Client::new(&sdk),
+        iot: aws_sdk_iot::Client::new(&sdk),
+        sts: aws_sdk_sts::Client::new(&sdk),
+        lambda: aws_sdk_lambda::Client::new(&sdk),
+        sdk,
+        limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
+    };
+    let who = c.sts.get_caller_identity().send().await.map_err(|e| {
+        let mut err = c.err("sts:GetCallerIdentity", "the account's credentials", e);
+        err.message = format!(
+            "cannot obtain credentials{}: {}",
+            match (&access.profile, &access.assume_role) {
+                (_, Some(r)) => format!(" by assuming {r}"),
+                (Some(p), None) => format!(" from profile {p}"),
+                _ => " from the default credential chain".into(),
+            },
+            err.message
+        );
+        err
+    })?;
+    let actual = who.account().unwrap_or_default();
+    if actual != account {
+        return Err(AwsError {
+            scope: c.scope.clone(),
+            action: "sts:GetCallerIdentity".into(),
+            resource: "the account's credentials".into(),
+            code: Some("WrongAccount".into()),
+            message: format!(
+                "the credentials act in account {actual}, not {account}: set `profile` or `assume_role` for this account in the environment file"
+            ),
+        });
+    }
+    Ok(c)
+}
+
+/// Clients for the IoT account and every selected environment (shared when two environments use the
+/// same account and access), connected in parallel.
+pub struct Accounts {
+    pub iot: Clients,
+    /// environment name → clients
+    pub envs: BTreeMap<String, Clients>,
+}
+
+pub async fn connect_all(cfg: &Config, selected: &[String]) -> Result<Accounts, Vec<AwsError>> {
+    let targets: Vec<&crate::config::Target> =
+        cfg.environments.iter().filter(|t| selected.is_empty() || selected.contains(&t.name)).collect();
+    let iot = connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access);
+    let envs = futures::future::join_all(
+        targets.iter().map(|t| connect(&cfg.region, &t.account, Some(&t.name), &t.access)),
+    );
+    let (iot, envs) = tokio::join!(iot, envs);
+    let mut errors = Vec::new();
+    let iot = iot.map_err(|e| errors.push(e)).ok();
+    let mut map = BTreeMap::new();
+    for (t, r) in targets.iter().zip(envs) {
+        match r {
+            Ok(c) => {
+                map.insert(t.name.clone(), c);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    match iot {
+        Some(iot) if errors.is_empty() => Ok(Accounts { iot, envs: map }),
+        _ => Err(errors),
+    }
+}
+
+/// Retry `f` while it fails with IAM's eventual-consistency errors (a principal or role that was just
+/// created is not yet visible), with bounded exponential backoff; never a fixed sleep.
+pub async fn retry_consistency<T, F, Fut>(mut f: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut delay = Duration::from_millis(250);
+    let mut waited = Duration::ZERO;
+    loop {
+        match f().await {
+            Err(e) if eventual(&e) && waited < Duration::from_secs(90) => {
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                delay = (delay * 2).min(Duration::from_secs(8));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn eventual(e: &AwsError) -> bool {
+    let m = e.message.to_ascii_lowercase();
+    (e.is("MalformedPolicyDocument") && m.contains("invalid principal"))
+        || (e.is("InvalidRequestException") && m.contains("role") && m.contains("assume"))
+}

@@ -1,0 +1,370 @@
+//! Command-line entry: parse flags, run one command, print errors once, decide the exit code.
+
+use crate::aws::{self, AwsError};
+use crate::config::{self, Config, ConfigError};
+use crate::plan::{self, render, Mode, Plan};
+use clap::{Args, Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const ABOUT: &str = "Plan, apply, check and verify cross-account IoT → Lambda access chains";
+const EXAMPLES: &str = "Examples:
+  xacct validate -f environments/sandbox.yaml
+  xacct plan -f environments/sandbox.yaml --out sandbox.plan
+  xacct apply sandbox.plan
+  xacct plan -f environments/sandbox.yaml --detailed-exitcode --json";
+
+#[derive(Parser, Debug)]
+#[command(name = "xacct", version, about = ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Never colour the output (also: NO_COLOR=1)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FileArg {
+    /// The environment file
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check an environment file without calling AWS
+    #[command(after_help = "Example:\n  xacct validate -f environments/prd.yaml")]
+    Validate(FileArg),
+    /// Show what apply would change, from the live state of every account
+    #[command(after_help = "Examples:\n  xacct plan -f environments/prd.yaml\n  xacct plan -f environments/prd.yaml --json --detailed-exitcode --out prd.plan")]
+    Plan {
+        #[command(flatten)]
+        file: FileArg,
+        /// Print the plan as JSON
+        #[arg(long)]
+        json: bool,
+        /// Exit 2 when there are changes (0 none, 1 error)
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Save the plan, to apply exactly this plan later
+        #[arg(long, value_name = "PLANFILE")]
+        out: Option<PathBuf>,
+        /// Only these environments (repeatable); IoT-account resources are always planned
+        #[arg(long = "env", value_name = "NAME")]
+        envs: Vec<String>,
+    },
+    /// Make the live state match the environment file (or apply a saved plan)
+    #[command(after_help = "Examples:\n  xacct apply -f environments/prd.yaml --auto-approve\n  xacct apply prd.plan")]
+    Apply {
+        /// A plan saved by `plan --out`
+        #[arg(value_name = "PLANFILE", conflicts_with = "file")]
+        planfile: Option<PathBuf>,
+        /// The environment file
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+        /// Take over resources with our names that xacct does not own
+        #[arg(long)]
+        adopt: bool,
+        /// Only these environments (repeatable)
+        #[arg(long = "env", value_name = "NAME")]
+        envs: Vec<String>,
+    },
+    /// Remove everything xacct owns for this file (never anything it does not own)
+    #[command(after_help = "Example:\n  xacct destroy -f environments/dev.yaml --auto-approve")]
+    Destroy {
+        #[command(flatten)]
+        file: FileArg,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+    },
+}
+
+/// Everything that can end a command unsuccessfully.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Aws(Vec<AwsError>),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
+    match try_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+pub fn style(no_color: bool) -> render::Style {
+    let color = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal();
+    render::Style { color }
+}
+
+fn try_main(cli: Cli) -> Result<ExitCode, Error> {
+    let style = style(cli.no_color);
+    match cli.command {
+        Command::Validate(f) => validate(&f.file),
+        Command::Plan { file, json, detailed_exitcode, out, envs } => {
+            runtime().block_on(plan_cmd(&file.file, json, detailed_exitcode, out.as_deref(), &envs, style))
+        }
+        Command::Apply { planfile, file, auto_approve, adopt, envs } => {
+            runtime().block_on(apply_cmd(planfile.as_deref(), file.as_deref(), auto_approve, adopt, &envs, style))
+        }
+        Command::Destroy { file, auto_approve } => runtime().block_on(destroy_cmd(&file.file, auto_approve, style)),
+    }
+}
+
+/// `xacct validate`: parse and check the file; no AWS call.
+fn validate(file: &Path) -> Result<ExitCode, Error> {
+    let cfg = config::load(file)?;
+    println!(
+        "{}: valid — fleet {}, IoT account {}, {} environment(s): {}",
+        file.display(),
+        cfg.fleet,
+        cfg.iot.account,
+        cfg.environments.len(),
+        cfg.environments.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_selection(cfg: &Config, envs: &[String]) -> Result<(), Error> {
+    for n in envs {
+        if !cfg.environments.iter().any(|t| &t.name == n) {
+            let known: Vec<&str> = cfg.environments.iter().map(|t| t.name.as_str()).collect();
+            return Err(Error::Usage(format!(
+                "--env {n}: no such environment in {} (it has: {})",
+                cfg.source.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn selected_desired(cfg: &Config, envs: &[String]) -> Vec<crate::model::Resource> {
+    crate::desired::desired(cfg)
+        .into_iter()
+        .filter(|r| r.addr.env.as_ref().is_none_or(|e| envs.is_empty() || envs.contains(e)))
+        .collect()
+}
+
+/// Connect to every account and read the live state.
+async fn read_live(cfg: &Config, envs: &[String]) -> Result<(aws::Accounts, plan::Snapshot), Error> {
+    let accts = aws::connect_all(cfg, envs).await.map_err(Error::Aws)?;
+    let desired = selected_desired(cfg, envs);
+    let snap = aws::read::snapshot(cfg, &desired, &accts).await.map_err(Error::Aws)?;
+    Ok((accts, snap))
+}
+
+/// Compute the plan for `cfg` from the live state.
+pub async fn make_plan(cfg: &Config, envs: &[String], mode: Mode) -> Result<(aws::Accounts, Plan), Error> {
+    let (accts, snap) = read_live(cfg, envs).await?;
+    let desired = selected_desired(cfg, envs);
+    let (changes, untouched) = match mode {
+        Mode::Apply => (plan::diff(cfg, &desired, &snap), vec![]),
+        Mode::Destroy => plan::destroy(cfg, &desired, &snap),
+    };
+    let plan = Plan {
+        format_version: plan::FORMAT_VERSION.into(),
+        mode,
+        config: cfg.clone(),
+        selected: envs.to_vec(),
+        changes,
+        untouched,
+        prior_fingerprint: snap.fingerprint(),
+    };
+    Ok((accts, plan))
+}
+
+fn print_out(s: &str) {
+    let mut out = std::io::stdout().lock();
+    // a closed pipe (`xacct plan | head`) is a quiet end, not an error
+    let _ = out.write_all(s.as_bytes());
+    let _ = out.flush();
+}
+
+/// `xacct plan`.
+async fn plan_cmd(
+    file: &Path,
+    json: bool,
+    detailed: bool,
+    out: Option<&Path>,
+    envs: &[String],
+    style: render::Style,
+) -> Result<ExitCode, Error> {
+    let cfg = config::load(file)?;
+    check_selection(&cfg, envs)?;
+    let (_, plan) = make_plan(&cfg, envs, Mode::Apply).await?;
+    if json {
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&render::json(&plan)).unwrap_or_default()));
+    } else {
+        print_out(&render::human(&plan, style));
+    }
+    if let Some(path) = out {
+        save_plan(&plan, path)?;
+        eprintln!("Saved the plan to {}; apply it with: xacct apply {}", path.display(), path.display());
+    }
+    Ok(if detailed && !plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// Write the plan file atomically (never half-written).
+pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(plan).map_err(|e| Error::Io(e.to_string()))?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("plan"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text).map_err(|e| Error::Io(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Io(format!("cannot write {}: {e}", path.display()))
+    })
+}
+
+pub fn load_plan(path: &Path) -> Result<Plan, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read plan file {}: {e}", path.display())))?;
+    let plan: Plan = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{} is not an xacct plan file: {e}", path.display())))?;
+    if plan.format_version != plan::FORMAT_VERSION {
+        return Err(Error::Usage(format!(
+            "{}: plan format {} is not supported (this xacct writes {})",
+            path.display(),
+            plan.format_version,
+            plan::FORMAT_VERSION
+        )));
+    }
+    Ok(plan)
+}
+
+/// Ask on the terminal; refuse without one.
+fn confirm(question: &str, auto_approve: bool) -> Result<(), Error> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused(
+            "no terminal to confirm on: pass --auto-approve, or apply a saved plan (plan --out FILE, then apply FILE)".into(),
+        ));
+    }
+    eprint!("{question}\n  Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| Error::Io(e.to_string()))?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::Refused("cancelled: nothing was changed".into()))
+    }
+}
+
+fn refuse_conflicts(plan: &Plan, adopt: bool) -> Result<(), Error> {
+    let conflicts: Vec<String> = plan
+        .conflicts()
+        .map(|c| format!("  {}: {}", c.addr, c.notes.join("; ")))
+        .collect();
+    if !conflicts.is_empty() && !adopt {
+        return Err(Error::Refused(format!(
+            "refusing to change resources xacct does not own (nothing was changed):\n{}\n  rerun with --adopt to take them over",
+            conflicts.join("\n")
+        )));
+    }
+    Ok(())
+}
+
+async fn execute(plan: &Plan, accts: &aws::Accounts) -> Result<ExitCode, Error> {
+    eprintln!("Applying {} change(s)…", plan.changes.len());
+    match crate::apply::apply(plan, accts).await {
+        Ok(n) => {
+            eprintln!("Apply complete: {n} change(s).");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((n, errors)) => {
+            eprintln!("Apply stopped after {n} change(s); run apply again to converge.");
+            Err(Error::Aws(errors))
+        }
+    }
+}
+
+/// `xacct apply`.
+async fn apply_cmd(
+    planfile: Option<&Path>,
+    file: Option<&Path>,
+    auto_approve: bool,
+    adopt: bool,
+    envs: &[String],
+    style: render::Style,
+) -> Result<ExitCode, Error> {
+    match (planfile, file) {
+        (Some(pf), None) => {
+            let saved = load_plan(pf)?;
+            refuse_conflicts(&saved, adopt)?;
+            let (accts, now) = make_plan(&saved.config, &saved.selected, saved.mode).await?;
+            if now.prior_fingerprint != saved.prior_fingerprint {
+                return Err(Error::Refused(format!(
+                    "the live state changed since {} was made; nothing was applied. Run plan again.",
+                    pf.display()
+                )));
+            }
+            if saved.is_empty() {
+                println!("No changes. Nothing to apply.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            execute(&saved, &accts).await
+        }
+        (None, Some(f)) => {
+            let cfg = config::load(f)?;
+            check_selection(&cfg, envs)?;
+            let (accts, plan) = make_plan(&cfg, envs, Mode::Apply).await?;
+            print_out(&render::human(&plan, style));
+            if plan.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            refuse_conflicts(&plan, adopt)?;
+            confirm("Do you want to perform these actions?", auto_approve)?;
+            execute(&plan, &accts).await
+        }
+        _ => Err(Error::Usage("apply needs either -f FILE or a PLANFILE".into())),
+    }
+}
+
+/// `xacct destroy`.
+async fn destroy_cmd(file: &Path, auto_approve: bool, style: render::Style) -> Result<ExitCode, Error> {
+    let cfg = config::load(file)?;
+    let (accts, plan) = make_plan(&cfg, &[], Mode::Destroy).await?;
+    print_out(&render::human(&plan, style));
+    if plan.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    confirm("Do you really want to destroy these resources?", auto_approve)?;
+    execute(&plan, &accts).await
+}

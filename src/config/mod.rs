@@ -1,0 +1,714 @@
+//! The environment file: its schema (serde, unknown keys refused), and the semantic validation that
+//! runs before any AWS call. Every problem is reported with `file:line:column`, what is wrong, and
+//! what would be right.
+
+mod index;
+
+pub use index::{Pos, SourceIndex};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Role chaining (AssumeRole with credentials that came from another role) caps the session at 1 h.
+pub const ROLE_CHAINING_CAP: i32 = 3600;
+pub const DEFAULT_CREDENTIAL_DURATION: i32 = 3600;
+/// The tag key that marks IAM roles as owned by xacct; its value is the fleet.
+pub const OWNER_TAG: &str = "xacct:fleet";
+
+// ---------------------------------------------------------------------------------------------------
+// The file as written
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    fleet: String,
+    region: String,
+    iot: RawIot,
+    environments: IndexMap<String, RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIot {
+    account: AccountField,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    assume_role: Option<String>,
+    #[serde(default)]
+    role_name: Option<String>,
+    #[serde(default)]
+    role_alias: Option<String>,
+    #[serde(default)]
+    policy_name: Option<String>,
+    #[serde(default)]
+    credential_duration: Option<i64>,
+    #[serde(default)]
+    certificates: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    account: AccountField,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    assume_role: Option<String>,
+    #[serde(default)]
+    role_name: Option<String>,
+    functions: Vec<String>,
+    #[serde(default)]
+    session_duration: Option<i64>,
+}
+
+/// An account id as written: a string, or a number (refused with a hint to quote it, since YAML
+/// drops leading zeros and may read them as octal).
+#[derive(Debug)]
+enum AccountField {
+    Text(String),
+    Number(String),
+}
+
+impl<'de> Deserialize<'de> for AccountField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = AccountField;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a 12-digit AWS account id in quotes")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<AccountField, E> {
+                Ok(AccountField::Text(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<AccountField, E> {
+                Ok(AccountField::Number(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<AccountField, E> {
+                Ok(AccountField::Number(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The validated configuration
+
+/// How to obtain credentials for one account: the default chain, a named profile, and optionally a
+/// role assumed from those.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Access {
+    pub profile: Option<String>,
+    pub assume_role: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IotAccount {
+    pub account: String,
+    pub access: Access,
+    pub role_name: String,
+    pub role_alias: String,
+    pub policy_name: String,
+    pub credential_duration: i32,
+    pub certificates: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub account: String,
+    pub access: Access,
+    pub role_name: String,
+    /// Fully qualified function ARNs (unqualified: without version or alias).
+    pub functions: Vec<String>,
+    pub session_duration: i32,
+}
+
+/// A validated environment file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Config {
+    pub source: PathBuf,
+    pub fleet: String,
+    pub region: String,
+    pub partition: String,
+    pub iot: IotAccount,
+    pub environments: Vec<Target>,
+}
+
+impl Config {
+    pub fn iot_role_arn(&self) -> String {
+        format!("arn:{}:iam::{}:role/{}", self.partition, self.iot.account, self.iot.role_name)
+    }
+    pub fn alias_arn(&self) -> String {
+        format!(
+            "arn:{}:iot:{}:{}:rolealias/{}",
+            self.partition, self.region, self.iot.account, self.iot.role_alias
+        )
+    }
+    pub fn target_role_arn(&self, t: &Target) -> String {
+        format!("arn:{}:iam::{}:role/{}", self.partition, t.account, t.role_name)
+    }
+    pub fn certificate_arn(&self, id: &str) -> String {
+        format!("arn:{}:iot:{}:{}:cert/{}", self.partition, self.region, self.iot.account, id)
+    }
+    /// The IoT role's maximum session: at least the alias's credential duration.
+    pub fn iot_max_session(&self) -> i32 {
+        self.iot.credential_duration.max(3600)
+    }
+    /// Keep only the named environments (all when `names` is empty); unknown names are an error.
+    pub fn select(&mut self, names: &[String]) -> Result<(), String> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        for n in names {
+            if !self.environments.iter().any(|t| &t.name == n) {
+                let known: Vec<&str> = self.environments.iter().map(|t| t.name.as_str()).collect();
+                return Err(format!(
+                    "--env {n}: no such environment in {} (it has: {})",
+                    self.source.display(),
+                    known.join(", ")
+                ));
+            }
+        }
+        self.environments.retain(|t| names.contains(&t.name));
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Errors
+
+/// One problem in the environment file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub pos: Pos,
+    pub rule: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// Every problem found in one file, reported together.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(
+                f,
+                "{}:{}:{}: {} [{}]",
+                self.file.display(),
+                p.pos.line,
+                p.pos.col,
+                p.message,
+                p.rule
+            )?;
+            if let Some(h) = &p.help {
+                write!(f, "\n  help: {h}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+struct Checker<'a> {
+    idx: &'a SourceIndex,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn at(&mut self, path: &[&str], rule: &'static str, message: String, help: Option<String>) {
+        let pos = self.idx.value(path);
+        self.problems.push(Problem { pos, rule, message, help });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Loading
+
+/// Read, parse and validate an environment file. Performs no network access.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let fail = |rule: &'static str, message: String, help: Option<String>| ConfigError {
+        file: path.to_path_buf(),
+        problems: vec![Problem { pos: Pos { line: 1, col: 1 }, rule, message, help }],
+    };
+    if path.is_dir() {
+        return Err(fail(
+            "not-a-file",
+            "is a directory, not an environment file".into(),
+            Some("pass the YAML file itself, e.g. -f environments/sandbox.yaml".into()),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail("unreadable", format!("cannot read: {e}"), None))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| fail("encoding", format!("not UTF-8 text: {e}"), Some("save the file as UTF-8".into())))?;
+    parse(path, &text)
+}
+
+/// Parse and validate the text of an environment file named `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let err = |problems: Vec<Problem>| ConfigError { file: path.to_path_buf(), problems };
+    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Err(err(vec![Problem {
+            pos: Pos { line: 1, col: 1 },
+            rule: "empty-file",
+            message: "the environment file is empty".into(),
+            help: Some("start from `fleet:`, `region:`, `iot:` and `environments:` (see README)".into()),
+        }]));
+    }
+    let idx = SourceIndex::build(text);
+    if !idx.duplicates.is_empty() {
+        let problems = idx
+            .duplicates
+            .iter()
+            .map(|d| {
+                let (rule, what) = if d.path.len() == 1 && d.path[0] == "environments" {
+                    ("duplicate-environment", format!("duplicate environment name `{}`", d.key))
+                } else {
+                    ("duplicate-key", format!("duplicate key `{}`", d.key))
+                };
+                Problem {
+                    pos: d.at,
+                    rule,
+                    message: format!("{what} (first defined at line {})", d.first.line),
+                    help: Some("each key may appear once; merge or rename one of them".into()),
+                }
+            })
+            .collect();
+        return Err(err(problems));
+    }
+    let raw: RawFile = match yaml_serde::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let pos = e.location().map(|l| Pos { line: l.line(), col: l.column() }).unwrap_or(Pos { line: 1, col: 1 });
+            let msg = e.to_string();
+            // yaml_serde appends " at line L column C"; we print the position in front instead.
+            let msg = match msg.find(" at line ") {
+                Some(i) => msg[..i].to_string(),
+                None => msg,
+            };
+            let (rule, help) = classify_serde_error(&msg);
+            return Err(err(vec![Problem { pos, rule, message: msg, help }]));
+        }
+    };
+    let mut c = Checker { idx: &idx, problems: Vec::new() };
+    let cfg = validate(path, raw, &mut c);
+    if c.problems.is_empty() {
+        Ok(cfg)
+    } else {
+        c.problems.sort_by_key(|p| p.pos);
+        Err(err(c.problems))
+    }
+}
+
+fn classify_serde_error(msg: &str) -> (&'static str, Option<String>) {
+    if msg.contains("unknown field") {
+        ("unknown-key", Some("remove the key or fix its spelling".into()))
+    } else if msg.contains("missing field") {
+        ("missing-key", Some("add the required key".into()))
+    } else if msg.contains("invalid type") || msg.contains("invalid value") || msg.contains("invalid length") {
+        let help = if msg.contains("12-digit AWS account id") {
+            "write the account id as a quoted string, e.g. account: \"111111111111\""
+        } else {
+            "see the environment file format in the README"
+        };
+        ("wrong-type", Some(help.into()))
+    } else if msg.contains("duplicate") {
+        ("duplicate-key", Some("each key may appear once".into()))
+    } else {
+        ("yaml-syntax", Some("fix the YAML syntax at this position".into()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rules
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn chars_ok(s: &str, extra: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(c))
+}
+
+/// IAM role names: 1..64 of `[A-Za-z0-9+=,.@_-]`.
+pub fn valid_role_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && chars_ok(s, "+=,.@-")
+}
+/// IoT role alias names: 1..128 of `[A-Za-z0-9=,@_-]`.
+pub fn valid_alias_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && chars_ok(s, "=,@-")
+}
+/// IoT policy names: 1..128 of `[A-Za-z0-9+=.,@_-]`.
+pub fn valid_iot_policy_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && chars_ok(s, "+=,.@-")
+}
+fn valid_region(s: &str) -> bool {
+    // e.g. ap-northeast-1, us-gov-west-1, cn-north-1
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts.last().is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+fn valid_function_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+fn valid_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+fn valid_cert_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn account(c: &mut Checker, path: &[&str], f: AccountField) -> String {
+    match f {
+        AccountField::Text(s) => {
+            if !is_account(&s) {
+                c.at(
+                    path,
+                    "account-id",
+                    format!("account id `{s}` is not 12 digits"),
+                    Some("an AWS account id is exactly 12 digits, e.g. \"111111111111\"".into()),
+                );
+            }
+            s
+        }
+        AccountField::Number(n) => {
+            c.at(
+                path,
+                "account-id",
+                format!("account id {n} is written as a number"),
+                Some(format!(
+                    "quote it as a string of 12 digits, e.g. account: \"{:0>12}\" (YAML drops leading zeros)",
+                    n
+                )),
+            );
+            n
+        }
+    }
+}
+
+fn access(c: &mut Checker, base: &[&str], account: &str, profile: Option<String>, assume_role: Option<String>) -> Access {
+    if let Some(p) = &profile {
+        if p.trim().is_empty() {
+            let mut path = base.to_vec();
+            path.push("profile");
+            c.at(&path, "profile", "profile is empty".into(), Some("name an AWS profile or remove the key".into()));
+        }
+    }
+    if let Some(r) = &assume_role {
+        let mut path = base.to_vec();
+        path.push("assume_role");
+        let parts: Vec<&str> = r.splitn(6, ':').collect();
+        let ok = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "iam"
+            && parts[3].is_empty()
+            && is_account(parts[4])
+            && parts[5].strip_prefix("role/").is_some_and(|n| {
+                let name = n.rsplit('/').next().unwrap_or("");
+                valid_role_name(name)
+            });
+        if !ok {
+            c.at(
+                &path,
+                "assume-role-arn",
+                format!("assume_role `{r}` is not an IAM role ARN"),
+                Some(format!("write it as arn:aws:iam::{account}:role/NAME")),
+            );
+        } else if parts[4] != account {
+            c.at(
+                &path,
+                "assume-role-account",
+                format!("assume_role is in account {} but this account is {account}", parts[4]),
+                Some(format!("assume a role of account {account}, e.g. arn:aws:iam::{account}:role/{}", &parts[5][5..])),
+            );
+        }
+    }
+    Access { profile, assume_role }
+}
+
+fn name_rule(c: &mut Checker, path: &[&str], what: &str, value: &str, ok: bool, rule: &'static str, spec: &str) {
+    if !ok {
+        c.at(path, rule, format!("{what} `{value}` is not a valid name"), Some(spec.to_string()));
+    }
+}
+
+const ROLE_SPEC: &str = "IAM role names are 1-64 characters of letters, digits and + = , . @ _ -";
+const ALIAS_SPEC: &str = "IoT role alias names are 1-128 characters of letters, digits and = , @ _ -";
+const POLICY_SPEC: &str = "IoT policy names are 1-128 characters of letters, digits and + = , . @ _ -";
+
+fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
+    let fleet = raw.fleet;
+    if fleet.is_empty() || fleet.len() > 40 || !chars_ok(&fleet, "+=,.@-") {
+        c.at(
+            &["fleet"],
+            "fleet-name",
+            format!("fleet `{fleet}` is not a valid name prefix"),
+            Some("use 1-40 characters of letters, digits and + = , . @ _ - (it prefixes every role and policy name)".into()),
+        );
+    }
+    let region = raw.region;
+    if !valid_region(&region) {
+        c.at(
+            &["region"],
+            "region",
+            format!("region `{region}` is not an AWS region name"),
+            Some("write a region code such as ap-northeast-1 or us-east-1".into()),
+        );
+    }
+    let partition = partition_of(&region).to_string();
+
+    let iot_account = account(c, &["iot", "account"], raw.iot.account);
+    let iot_access = access(c, &["iot"], &iot_account, raw.iot.profile, raw.iot.assume_role);
+    let role_name = raw.iot.role_name.unwrap_or_else(|| format!("{fleet}-device"));
+    name_rule(c, &["iot", "role_name"], "role_name", &role_name, valid_role_name(&role_name), "role-name", ROLE_SPEC);
+    let role_alias = raw.iot.role_alias.unwrap_or_else(|| format!("{fleet}-device"));
+    name_rule(c, &["iot", "role_alias"], "role_alias", &role_alias, valid_alias_name(&role_alias), "alias-name", ALIAS_SPEC);
+    let policy_name = raw.iot.policy_name.unwrap_or_else(|| format!("{fleet}-device-credentials"));
+    name_rule(
+        c,
+        &["iot", "policy_name"],
+        "policy_name",
+        &policy_name,
+        valid_iot_policy_name(&policy_name),
+        "policy-name",
+        POLICY_SPEC,
+    );
+    let credential_duration = match raw.iot.credential_duration {
+        None => DEFAULT_CREDENTIAL_DURATION,
+        Some(d) if (900..=43200).contains(&d) => d as i32,
+        Some(d) => {
+            c.at(
+                &["iot", "credential_duration"],
+                "duration",
+                format!("credential_duration {d} is out of range"),
+                Some("a role alias issues credentials for 900 to 43200 seconds".into()),
+            );
+            DEFAULT_CREDENTIAL_DURATION
+        }
+    };
+    let mut certificates = Vec::new();
+    for (i, cert) in raw.iot.certificates.iter().enumerate() {
+        let i_s = i.to_string();
+        if !valid_cert_id(cert) {
+            c.at(
+                &["iot", "certificates", &i_s],
+                "certificate-id",
+                format!("certificate id `{cert}` is not an IoT certificate id"),
+                Some("an IoT certificate id is 64 lowercase hex characters (aws iot list-certificates)".into()),
+            );
+        } else if certificates.contains(cert) {
+            c.at(&["iot", "certificates", &i_s], "duplicate-certificate", format!("certificate {cert} is listed twice"), Some("list each certificate once".into()));
+        }
+        certificates.push(cert.clone());
+    }
+
+    if raw.environments.is_empty() {
+        c.at(
+            &["environments"],
+            "no-environments",
+            "`environments` is empty".into(),
+            Some("name at least one environment, e.g. prd: { account: \"222222222222\", functions: [ingest] }".into()),
+        );
+    }
+    let mut environments = Vec::new();
+    let mut role_names: Vec<(String, String, String)> = vec![(iot_account.clone(), role_name.clone(), "the IoT role".into())];
+    for (name, t) in raw.environments {
+        let base = ["environments", name.as_str()];
+        if !valid_env_name(&name) {
+            c.at(
+                &base,
+                "environment-name",
+                format!("environment name `{name}` is not valid"),
+                Some("use 1-32 letters, digits, - or _, starting with a letter or digit".into()),
+            );
+        }
+        let p = |k: &'static str| -> Vec<&str> { vec!["environments", name.as_str(), k] };
+        let acct = account(c, &p("account"), t.account);
+        let acc = access(c, &base, &acct, t.profile, t.assume_role);
+        let tr = t.role_name.unwrap_or_else(|| format!("{fleet}-{name}"));
+        name_rule(c, &p("role_name"), "role_name", &tr, valid_role_name(&tr), "role-name", ROLE_SPEC);
+        if let Some((_, _, owner)) = role_names.iter().find(|(a, r, _)| a == &acct && r == &tr) {
+            c.at(
+                &p("role_name"),
+                "duplicate-role",
+                format!("role name `{tr}` in account {acct} is already used by {owner}"),
+                Some("give this environment its own role_name".into()),
+            );
+        }
+        role_names.push((acct.clone(), tr.clone(), format!("environment `{name}`")));
+        let session_duration = match t.session_duration {
+            None => ROLE_CHAINING_CAP,
+            Some(d) if d > ROLE_CHAINING_CAP as i64 => {
+                c.at(
+                    &p("session_duration"),
+                    "role-chaining",
+                    format!("session_duration {d} is impossible: the target role is assumed with IoT-issued role credentials, and role chaining caps a session at 3600 seconds"),
+                    Some("use 900 to 3600 seconds".into()),
+                );
+                ROLE_CHAINING_CAP
+            }
+            Some(d) if d < 900 => {
+                c.at(&p("session_duration"), "duration", format!("session_duration {d} is below the AWS minimum of 900 seconds"), Some("use 900 to 3600 seconds".into()));
+                ROLE_CHAINING_CAP
+            }
+            Some(d) => d as i32,
+        };
+        if t.functions.is_empty() {
+            c.at(&p("functions"), "no-functions", format!("environment `{name}` lists no functions"), Some("list the Lambda functions the devices may invoke, by name or ARN".into()));
+        }
+        let mut functions: Vec<String> = Vec::new();
+        for (i, f) in t.functions.iter().enumerate() {
+            let i_s = i.to_string();
+            let fp = ["environments", name.as_str(), "functions", i_s.as_str()];
+            let arn = if f.starts_with("arn:") {
+                let parts: Vec<&str> = f.split(':').collect();
+                if parts.len() != 7 || parts[2] != "lambda" || parts[5] != "function" || !valid_function_name(parts[6]) || !is_account(parts[4]) {
+                    c.at(
+                        &fp,
+                        "function-arn",
+                        format!("`{f}` is not an unqualified Lambda function ARN"),
+                        Some(format!("write arn:{partition}:lambda:{region}:{acct}:function:NAME, or just NAME")),
+                    );
+                    continue;
+                }
+                if parts[4] != acct {
+                    c.at(
+                        &fp,
+                        "function-account",
+                        format!("function `{}` is in account {}, outside environment `{name}` (account {acct})", parts[6], parts[4]),
+                        Some(format!("use arn:{partition}:lambda:{region}:{acct}:function:{} or move it to the environment of account {}", parts[6], parts[4])),
+                    );
+                }
+                if parts[3] != region {
+                    c.at(
+                        &fp,
+                        "function-region",
+                        format!("function `{}` is in region {}, but the fleet is in {region}", parts[6], parts[3]),
+                        Some(format!("use arn:{partition}:lambda:{region}:{acct}:function:{}", parts[6])),
+                    );
+                }
+                f.clone()
+            } else {
+                if !valid_function_name(f) {
+                    c.at(
+                        &fp,
+                        "function-name",
+                        format!("`{f}` is not a Lambda function name"),
+                        Some("a function name is 1-64 letters, digits, - or _ (or give the full ARN)".into()),
+                    );
+                    continue;
+                }
+                format!("arn:{partition}:lambda:{region}:{acct}:function:{f}")
+            };
+            if functions.contains(&arn) {
+                c.at(&fp, "duplicate-function", format!("function `{f}` is listed twice"), Some("list each function once".into()));
+                continue;
+            }
+            functions.push(arn);
+        }
+        environments.push(Target { name, account: acct, access: acc, role_name: tr, functions, session_duration });
+    }
+
+    Config {
+        source: path.to_path_buf(),
+        fleet,
+        region,
+        partition,
+        iot: IotAccount {
+            account: iot_account,
+            access: iot_access,
+            role_name,
+            role_alias,
+            policy_name,
+            credential_duration,
+            certificates,
+        },
+        environments,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"fleet: telemetry
+region: ap-northeast-1
+iot:
+  account: "111111111111"
+  credential_duration: 7200
+environments:
+  prd:
+    account: "222222222222"
+    functions: [ingest, "arn:aws:lambda:ap-northeast-1:222222222222:function:alerts"]
+  stg: { account: "333333333333", functions: [ingest] }
+"#;
+
+    fn problems(text: &str) -> Vec<Problem> {
+        parse(Path::new("f.yaml"), text).unwrap_err().problems
+    }
+
+    #[test]
+    fn defaults_are_derived_from_the_fleet() {
+        let c = parse(Path::new("f.yaml"), GOOD).unwrap();
+        assert_eq!(c.iot.role_name, "telemetry-device");
+        assert_eq!(c.iot.policy_name, "telemetry-device-credentials");
+        assert_eq!(c.environments[0].role_name, "telemetry-prd");
+        assert_eq!(c.environments[0].functions[0], "arn:aws:lambda:ap-northeast-1:222222222222:function:ingest");
+        assert_eq!(c.iot_max_session(), 7200);
+        assert_eq!(c.alias_arn(), "arn:aws:iot:ap-northeast-1:111111111111:rolealias/telemetry-device");
+    }
+
+    #[test]
+    fn function_arn_in_another_account_points_at_its_line() {
+        let text = GOOD.replace("222222222222:function:alerts", "999999999999:function:alerts");
+        let p = problems(&text);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].rule, "function-account");
+        assert_eq!(p[0].pos.line, 9);
+        assert_eq!(p[0].pos.col, 25);
+    }
+
+    #[test]
+    fn several_problems_are_reported_together() {
+        let text = GOOD.replace("\"333333333333\"", "\"3333\"").replace("7200", "60");
+        let p = problems(&text);
+        let rules: Vec<&str> = p.iter().map(|p| p.rule).collect();
+        assert_eq!(rules, vec!["duration", "account-id"]);
+    }
+
+    #[test]
+    fn unknown_key_has_a_location() {
+        let text = GOOD.replace("  credential_duration", "  credentail_duration");
+        let p = problems(&text);
+        assert_eq!(p[0].rule, "unknown-key");
+        assert_eq!(p[0].pos.line, 5);
+    }
+}

@@ -1,0 +1,178 @@
+//! Config → the resources that must exist, least privilege: pure, no network.
+
+use crate::config::{Config, OWNER_TAG};
+use crate::model::{Addr, Kind, Resource, Spec};
+use crate::policy::{render, Var};
+use std::collections::BTreeMap;
+
+/// Name of the inline policy on the IoT role.
+pub const IOT_ROLE_POLICY: &str = "xacct-assume-targets";
+/// Name of the inline policy on each target role.
+pub const TARGET_ROLE_POLICY: &str = "xacct-invoke-functions";
+
+pub fn owner_tags(cfg: &Config) -> BTreeMap<String, String> {
+    BTreeMap::from([(OWNER_TAG.to_string(), cfg.fleet.clone())])
+}
+
+/// The variables every template may use.
+fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
+    let mut v = BTreeMap::new();
+    v.insert("iot_account", Var::One(cfg.iot.account.clone()));
+    v.insert("alias_arn", Var::One(cfg.alias_arn()));
+    v.insert("iot_role_arn", Var::One(cfg.iot_role_arn()));
+    v.insert("region", Var::One(cfg.region.clone()));
+    v.insert("fleet", Var::One(cfg.fleet.clone()));
+    v.insert(
+        "target_role_arns",
+        Var::List(cfg.environments.iter().map(|t| cfg.target_role_arn(t)).collect()),
+    );
+    v
+}
+
+/// The IoT-account resources.
+pub fn iot_resources(cfg: &Config) -> Vec<Resource> {
+    let vars = vars(cfg);
+    let acct = &cfg.iot.account;
+    let at = |kind, name: String| Addr { account: acct.clone(), env: None, kind, name };
+    let mut out = vec![
+        Resource {
+            addr: at(Kind::IamRole, cfg.iot.role_name.clone()),
+            spec: Spec::IamRole {
+                role_name: cfg.iot.role_name.clone(),
+                path: "/".into(),
+                assume_role_policy: render("iot-role-trust", &vars),
+                max_session_duration: cfg.iot_max_session(),
+                tags: owner_tags(cfg),
+            },
+        },
+        Resource {
+            addr: at(Kind::IamRolePolicy, format!("{}/{}", cfg.iot.role_name, IOT_ROLE_POLICY)),
+            spec: Spec::IamRolePolicy {
+                role_name: cfg.iot.role_name.clone(),
+                policy_name: IOT_ROLE_POLICY.into(),
+                policy: render("iot-role-permissions", &vars),
+            },
+        },
+        Resource {
+            addr: at(Kind::IotRoleAlias, cfg.iot.role_alias.clone()),
+            spec: Spec::IotRoleAlias {
+                role_alias: cfg.iot.role_alias.clone(),
+                role_arn: cfg.iot_role_arn(),
+                credential_duration: cfg.iot.credential_duration,
+            },
+        },
+        Resource {
+            addr: at(Kind::IotPolicy, cfg.iot.policy_name.clone()),
+            spec: Spec::IotPolicy { policy_name: cfg.iot.policy_name.clone(), policy: render("iot-policy", &vars) },
+        },
+    ];
+    for cert in &cfg.iot.certificates {
+        out.push(attachment(cfg, cert));
+    }
+    out
+}
+
+pub fn attachment(cfg: &Config, cert: &str) -> Resource {
+    Resource {
+        addr: Addr {
+            account: cfg.iot.account.clone(),
+            env: None,
+            kind: Kind::IotPolicyAttachment,
+            name: format!("{}/{}", cfg.iot.policy_name, cert),
+        },
+        spec: Spec::IotPolicyAttachment {
+            policy_name: cfg.iot.policy_name.clone(),
+            certificate_id: cert.to_string(),
+            target: cfg.certificate_arn(cert),
+        },
+    }
+}
+
+/// The resources of one target environment.
+pub fn target_resources(cfg: &Config, t: &crate::config::Target) -> Vec<Resource> {
+    let mut vars = vars(cfg);
+    let mut functions = Vec::new();
+    for f in &t.functions {
+        functions.push(f.clone());
+        functions.push(format!("{f}:*"));
+    }
+    vars.insert("function_arns", Var::List(functions));
+    let at = |kind, name: String| Addr { account: t.account.clone(), env: Some(t.name.clone()), kind, name };
+    vec![
+        Resource {
+            addr: at(Kind::IamRole, t.role_name.clone()),
+            spec: Spec::IamRole {
+                role_name: t.role_name.clone(),
+                path: "/".into(),
+                assume_role_policy: render("target-role-trust", &vars),
+                max_session_duration: crate::config::ROLE_CHAINING_CAP,
+                tags: owner_tags(cfg),
+            },
+        },
+        Resource {
+            addr: at(Kind::IamRolePolicy, format!("{}/{}", t.role_name, TARGET_ROLE_POLICY)),
+            spec: Spec::IamRolePolicy {
+                role_name: t.role_name.clone(),
+                policy_name: TARGET_ROLE_POLICY.into(),
+                policy: render("target-role-permissions", &vars),
+            },
+        },
+    ]
+}
+
+/// Every desired resource, IoT account first, in creation order.
+pub fn desired(cfg: &Config) -> Vec<Resource> {
+    let mut out = iot_resources(cfg);
+    for t in &cfg.environments {
+        out.extend(target_resources(cfg, t));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn cfg() -> Config {
+        crate::config::parse(
+            Path::new("t.yaml"),
+            "fleet: f\nregion: eu-west-1\niot: {account: \"111111111111\", certificates: [\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]}\nenvironments:\n  a: {account: \"222222222222\", functions: [x]}\n  b: {account: \"333333333333\", functions: [y, z]}\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn least_privilege_documents() {
+        let c = cfg();
+        let all = desired(&c);
+        assert_eq!(all.len(), 5 + 4);
+        let text = serde_json::to_string(&all).unwrap();
+        assert!(!text.contains("\"*\""), "no bare * anywhere: {text}");
+        assert!(!text.contains(":root"));
+        // the IoT role may assume exactly the two target roles
+        let Spec::IamRolePolicy { policy, .. } = &all[1].spec else { panic!() };
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            serde_json::json!(["arn:aws:iam::222222222222:role/f-a", "arn:aws:iam::333333333333:role/f-b"])
+        );
+        // target trust names the exact IoT role
+        let Spec::IamRole { assume_role_policy, .. } = &all[5].spec else { panic!() };
+        assert_eq!(assume_role_policy["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::111111111111:role/f-device");
+        let Spec::IamRolePolicy { policy, .. } = &all[8].spec else { panic!() };
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            serde_json::json!([
+                "arn:aws:lambda:eu-west-1:333333333333:function:y",
+                "arn:aws:lambda:eu-west-1:333333333333:function:y:*",
+                "arn:aws:lambda:eu-west-1:333333333333:function:z",
+                "arn:aws:lambda:eu-west-1:333333333333:function:z:*"
+            ])
+        );
+        // the IoT role's trust carries the confused-deputy guard
+        let Spec::IamRole { assume_role_policy, .. } = &all[0].spec else { panic!() };
+        let cond = &assume_role_policy["Statement"][0]["Condition"];
+        assert_eq!(cond["StringEquals"]["aws:SourceAccount"], "111111111111");
+        assert_eq!(cond["ArnEquals"]["aws:SourceArn"], "arn:aws:iot:eu-west-1:111111111111:rolealias/f-device");
+    }
+}

@@ -1,0 +1,11 @@
+//! xacct: plan, apply, check and verify the chain that lets an AWS IoT device certificate invoke
+//! Lambda functions in other accounts.
+
+pub mod apply;
+pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod desired;
+pub mod model;
+pub mod plan;
+pub mod policy;

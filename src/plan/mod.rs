@@ -1,0 +1,360 @@
+//! The plan: desired state + live snapshot → ordered changes (a value). Pure: no network, no I/O.
+//!
+//! A `Plan` says what apply will do, and carries the fingerprint of the live state it was computed
+//! from: applying a saved plan re-reads that state and refuses when it changed. `before` and the notes
+//! are for display only; apply acts on `action` and `after` alone.
+
+pub mod render;
+
+use crate::config::{Config, OWNER_TAG};
+use crate::model::{Addr, Kind, Live, Resource, Spec};
+use crate::policy;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub const FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    /// The resource exists under our name but xacct does not own it; apply takes it over (and brings
+    /// it to the desired state) only with `--adopt`.
+    Adopt,
+}
+
+impl Action {
+    pub fn marker(&self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Adopt => "!",
+        }
+    }
+}
+
+/// One change to one resource.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Change {
+    pub addr: Addr,
+    pub action: Action,
+    /// The live state (display only).
+    pub before: Option<Spec>,
+    /// The state apply writes (None for delete).
+    pub after: Option<Spec>,
+    /// Explanations for people (display only).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Apply,
+    Destroy,
+}
+
+/// What the live read found: every address that was read and exists, with its normalized state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub live: BTreeMap<Addr, Live>,
+}
+
+impl Snapshot {
+    /// A digest of everything read, to detect that the live state changed since a plan was made.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        for (addr, live) in &self.live {
+            h.update(serde_json::to_vec(addr).unwrap_or_default());
+            let mut l = live.clone();
+            normalize_spec(&mut l.spec);
+            h.update(serde_json::to_vec(&l).unwrap_or_default());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+fn normalize_spec(s: &mut Spec) {
+    match s {
+        Spec::IamRole { assume_role_policy: d, .. } | Spec::IamRolePolicy { policy: d, .. } | Spec::IotPolicy { policy: d, .. } => {
+            *d = policy::normalize(d)
+        }
+        _ => {}
+    }
+}
+
+/// A plan: the changes, in the order they must be applied, and what they were computed from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub mode: Mode,
+    /// The validated environment file the plan was made from (apply uses its accounts and access).
+    pub config: Config,
+    /// The environments that were selected (`--env`); empty = all.
+    pub selected: Vec<String>,
+    pub changes: Vec<Change>,
+    /// Resources left alone because xacct does not own them (destroy).
+    #[serde(default)]
+    pub untouched: Vec<Addr>,
+    /// Fingerprint of the live snapshot this plan was computed from.
+    pub prior_fingerprint: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub adopt: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::Adopt => s.adopt += 1,
+            }
+        }
+        s
+    }
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+    pub fn conflicts(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action == Action::Adopt)
+    }
+}
+
+/// Does the live role carry our ownership tag?
+fn role_owned(cfg: &Config, live: &Live) -> bool {
+    matches!(&live.spec, Spec::IamRole { tags, .. } if tags.get(OWNER_TAG) == Some(&cfg.fleet))
+}
+
+/// An IoT policy is ours when it grants nothing but `iot:AssumeRoleWithCertificate` on our alias.
+pub fn iot_policy_owned(cfg: &Config, doc: &Value) -> bool {
+    let alias = cfg.alias_arn();
+    let norm = policy::normalize(doc);
+    let Some(Value::Array(stmts)) = norm.get("Statement") else { return true };
+    stmts.iter().all(|s| {
+        if s.get("Effect").and_then(Value::as_str) == Some("Deny") {
+            return true;
+        }
+        let only = |key: &str, allowed: &str| match s.get(key) {
+            Some(Value::Array(a)) => a.iter().all(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(allowed))),
+            _ => false,
+        };
+        only("Action", "iot:AssumeRoleWithCertificate")
+            && match s.get("Resource") {
+                Some(Value::Array(a)) => a.iter().all(|x| x.as_str() == Some(alias.as_str())),
+                _ => false,
+            }
+    })
+}
+
+fn ownership_note(cfg: &Config, spec: &Spec) -> String {
+    match spec {
+        Spec::IamRole { tags, .. } => match tags.get(OWNER_TAG) {
+            Some(f) => format!("conflict: role is owned by fleet `{f}` (tag {OWNER_TAG}={f}), not `{}`", cfg.fleet),
+            None => format!("conflict: role exists without the {OWNER_TAG} tag; xacct does not own it"),
+        },
+        Spec::IotRoleAlias { role_arn, .. } => {
+            format!("conflict: alias points at {role_arn}, which is not {}", cfg.iot_role_arn())
+        }
+        Spec::IotPolicy { .. } => format!(
+            "conflict: policy grants more than iot:AssumeRoleWithCertificate on {}; xacct does not own it",
+            cfg.alias_arn()
+        ),
+        _ => "conflict: not owned by xacct".into(),
+    }
+}
+
+fn differs(kind: Kind, want: &Spec, have: &Spec) -> bool {
+    match (want, have) {
+        (
+            Spec::IamRole { assume_role_policy: a, max_session_duration: m, tags: t, .. },
+            Spec::IamRole { assume_role_policy: b, max_session_duration: n, tags: u, .. },
+        ) => !policy::same(a, b) || m != n || t.iter().any(|(k, v)| u.get(k) != Some(v)),
+        (Spec::IamRolePolicy { policy: a, .. }, Spec::IamRolePolicy { policy: b, .. })
+        | (Spec::IotPolicy { policy: a, .. }, Spec::IotPolicy { policy: b, .. }) => !policy::same(a, b),
+        (
+            Spec::IotRoleAlias { role_arn: a, credential_duration: d, .. },
+            Spec::IotRoleAlias { role_arn: b, credential_duration: e, .. },
+        ) => a != b || d != e,
+        (Spec::IotPolicyAttachment { .. }, Spec::IotPolicyAttachment { .. }) => false,
+        _ => {
+            let _ = kind;
+            true
+        }
+    }
+}
+
+fn aroa_notes(live: &Spec) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Spec::IamRole { assume_role_policy, .. } = live {
+        for p in policy::aws_principals(assume_role_policy) {
+            if p.starts_with("AROA") || p.starts_with("AIDA") {
+                notes.push(format!(
+                    "trust names {p}: AWS replaced a deleted role's ARN with its unique id, so re-creating the role did not restore trust; the update names the role ARN again"
+                ));
+            }
+        }
+    }
+    notes
+}
+
+/// Compare the desired resources with the live snapshot. Unchanged resources are omitted.
+pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> {
+    let mut changes = Vec::new();
+    // roles that are (re)created or unowned, by (account, role name)
+    let mut fresh_roles: Vec<(String, String)> = Vec::new();
+    let mut unowned_roles: Vec<(String, String)> = Vec::new();
+    let mut iot_policy_ok = true;
+
+    for r in desired {
+        let live = snap.live.get(&r.addr);
+        let change = |action, notes| Change {
+            addr: r.addr.clone(),
+            action,
+            before: live.map(|l| l.spec.clone()),
+            after: Some(r.spec.clone()),
+            notes,
+        };
+        match (&r.spec, live) {
+            (Spec::IamRole { role_name, .. }, None) => {
+                fresh_roles.push((r.addr.account.clone(), role_name.clone()));
+                changes.push(change(Action::Create, vec![]));
+            }
+            (Spec::IamRole { role_name, path, .. }, Some(l)) => {
+                let key = (r.addr.account.clone(), role_name.clone());
+                if !role_owned(cfg, l) {
+                    unowned_roles.push(key);
+                    changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
+                } else if matches!(&l.spec, Spec::IamRole { path: p, .. } if p != path) {
+                    fresh_roles.push(key);
+                    changes.push(change(Action::Replace, vec![format!("the role's path must be {path}; IAM cannot change a path in place")]));
+                } else if differs(r.addr.kind, &r.spec, &l.spec) {
+                    changes.push(change(Action::Update, aroa_notes(&l.spec)));
+                }
+            }
+            (Spec::IamRolePolicy { role_name, .. }, l) => {
+                let key = (r.addr.account.clone(), role_name.clone());
+                if fresh_roles.contains(&key) {
+                    let mut c = change(Action::Create, vec![]);
+                    c.before = None;
+                    changes.push(c);
+                } else if let Some(l) = l {
+                    if differs(r.addr.kind, &r.spec, &l.spec) {
+                        let notes = if unowned_roles.contains(&key) {
+                            vec!["part of adopting the role".to_string()]
+                        } else {
+                            vec![]
+                        };
+                        changes.push(change(Action::Update, notes));
+                    }
+                } else {
+                    changes.push(change(Action::Create, vec![]));
+                }
+            }
+            (Spec::IotRoleAlias { .. }, None) | (Spec::IotPolicy { .. }, None) => changes.push(change(Action::Create, vec![])),
+            (Spec::IotRoleAlias { role_arn, .. }, Some(l)) => {
+                let owned = matches!(&l.spec, Spec::IotRoleAlias { role_arn: a, .. } if a == role_arn);
+                if !owned {
+                    changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
+                } else if differs(r.addr.kind, &r.spec, &l.spec) {
+                    changes.push(change(Action::Update, vec![]));
+                }
+            }
+            (Spec::IotPolicy { .. }, Some(l)) => {
+                let owned = matches!(&l.spec, Spec::IotPolicy { policy, .. } if iot_policy_owned(cfg, policy));
+                if !owned {
+                    iot_policy_ok = false;
+                    changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
+                } else if differs(r.addr.kind, &r.spec, &l.spec) {
+                    changes.push(change(Action::Update, vec![]));
+                }
+            }
+            (Spec::IotPolicyAttachment { .. }, None) => changes.push(change(Action::Create, vec![])),
+            (Spec::IotPolicyAttachment { .. }, Some(_)) => {}
+        }
+    }
+    // live attachments of our policy to certificates that are no longer listed
+    if iot_policy_ok {
+        for (addr, l) in &snap.live {
+            if addr.kind == Kind::IotPolicyAttachment && !desired.iter().any(|r| &r.addr == addr) {
+                changes.push(Change {
+                    addr: addr.clone(),
+                    action: Action::Delete,
+                    before: Some(l.spec.clone()),
+                    after: None,
+                    notes: vec!["certificate is no longer listed in iot.certificates".into()],
+                });
+            }
+        }
+    }
+    changes
+}
+
+/// Changes that remove everything xacct owns among `desired`, in reverse dependency order; and the
+/// addresses left alone because they are not ours.
+pub fn destroy(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> (Vec<Change>, Vec<Addr>) {
+    let mut changes = Vec::new();
+    let mut untouched = Vec::new();
+    let owned = |addr: &Addr, l: &Live| -> bool {
+        match &l.spec {
+            Spec::IamRole { .. } => role_owned(cfg, l),
+            Spec::IamRolePolicy { role_name, .. } => desired
+                .iter()
+                .find(|r| r.addr.kind == Kind::IamRole && r.addr.account == addr.account && matches!(&r.spec, Spec::IamRole { role_name: n, .. } if n == role_name))
+                .and_then(|r| snap.live.get(&r.addr))
+                .is_some_and(|rl| role_owned(cfg, rl)),
+            Spec::IotRoleAlias { role_arn, .. } => role_arn == &cfg.iot_role_arn(),
+            Spec::IotPolicy { policy, .. } => iot_policy_owned(cfg, policy),
+            Spec::IotPolicyAttachment { .. } => snap
+                .live
+                .iter()
+                .find(|(a, _)| a.kind == Kind::IotPolicy)
+                .is_some_and(|(_, pl)| matches!(&pl.spec, Spec::IotPolicy { policy, .. } if iot_policy_owned(cfg, policy))),
+        }
+    };
+    // everything live that we read: desired addresses plus extra attachments
+    let mut addrs: Vec<&Addr> = desired.iter().map(|r| &r.addr).collect();
+    for a in snap.live.keys() {
+        if !addrs.contains(&a) {
+            addrs.push(a);
+        }
+    }
+    // reverse creation order: attachments, policy, alias, target roles (policy, role), IoT role
+    let rank = |a: &Addr| -> (u8, u8) {
+        let env_first = if a.env.is_some() { 0 } else { 1 };
+        match a.kind {
+            Kind::IotPolicyAttachment => (0, 0),
+            Kind::IotPolicy => (0, 1),
+            Kind::IotRoleAlias => (0, 2),
+            Kind::IamRolePolicy => (1 + env_first, 0),
+            Kind::IamRole => (1 + env_first, 1),
+        }
+    };
+    addrs.sort_by_key(|a| (rank(a), a.env.clone(), a.name.clone()));
+    for a in addrs {
+        let Some(l) = snap.live.get(a) else { continue };
+        if owned(a, l) {
+            changes.push(Change { addr: a.clone(), action: Action::Delete, before: Some(l.spec.clone()), after: None, notes: vec![] });
+        } else {
+            untouched.push(a.clone());
+        }
+    }
+    (changes, untouched)
+}

@@ -1,0 +1,226 @@
+//! Policy documents: the templates under `policies/`, rendering them, and the normalization that makes
+//! comparison semantic (IAM returns documents URL-encoded, reordered, with single values un-listed).
+
+// pub mod eval; (enabled when the engine lands)
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The templates, compiled in so the binary works from any directory.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("iot-role-trust", include_str!("../../policies/iot-role-trust.json")),
+    ("iot-role-permissions", include_str!("../../policies/iot-role-permissions.json")),
+    ("target-role-trust", include_str!("../../policies/target-role-trust.json")),
+    ("target-role-permissions", include_str!("../../policies/target-role-permissions.json")),
+    ("iot-policy", include_str!("../../policies/iot-policy.json")),
+];
+
+/// A template variable: a single string, or a list (a string that is exactly `${name}` becomes the list).
+#[derive(Debug, Clone)]
+pub enum Var {
+    One(String),
+    List(Vec<String>),
+}
+
+/// Render the named template with `vars`. Panics only on a programming error (unknown template or
+/// unbound variable), which the unit tests cover for every template.
+pub fn render(name: &str, vars: &BTreeMap<&str, Var>) -> Value {
+    let text = TEMPLATES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap_or_else(|| panic!("no policy template {name}"));
+    let v: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("template {name}: {e}"));
+    subst(&v, vars, name)
+}
+
+fn subst(v: &Value, vars: &BTreeMap<&str, Var>, tpl: &str) -> Value {
+    match v {
+        Value::String(s) => {
+            if let Some(inner) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+                if let Some(Var::List(l)) = vars.get(inner) {
+                    return if l.len() == 1 {
+                        Value::String(l[0].clone())
+                    } else {
+                        Value::Array(l.iter().cloned().map(Value::String).collect())
+                    };
+                }
+            }
+            let mut out = String::new();
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find("${") {
+                out.push_str(&rest[..i]);
+                let end = rest[i..].find('}').map(|e| i + e).unwrap_or_else(|| panic!("template {tpl}: unclosed ${{"));
+                let key = &rest[i + 2..end];
+                match vars.get(key) {
+                    Some(Var::One(val)) => out.push_str(val),
+                    _ => panic!("template {tpl}: unbound variable {key}"),
+                }
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            Value::String(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| subst(x, vars, tpl)).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), subst(x, vars, tpl))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Decode `%XX` sequences (IAM returns trust and inline policies URL-encoded).
+pub fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Parse a policy document as an AWS API returns it: JSON, possibly URL-encoded.
+pub fn parse_document(raw: &str) -> Result<Value, String> {
+    let trimmed = raw.trim_start();
+    let text = if trimmed.starts_with('{') { raw.to_string() } else { percent_decode(raw) };
+    serde_json::from_str(&text).map_err(|e| format!("policy document is not JSON: {e}"))
+}
+
+fn listify(v: &Value) -> Value {
+    let mut items: Vec<Value> = match v {
+        Value::Array(a) => a.iter().map(scalar_string).collect(),
+        other => vec![scalar_string(other)],
+    };
+    items.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+    items.dedup();
+    Value::Array(items)
+}
+
+fn scalar_string(v: &Value) -> Value {
+    match v {
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other.clone(),
+    }
+}
+
+fn sorted_object(pairs: impl Iterator<Item = (String, Value)>) -> Value {
+    let m: BTreeMap<String, Value> = pairs.collect();
+    Value::Object(m.into_iter().collect::<Map<_, _>>())
+}
+
+/// Canonical form of a policy document: keys sorted, single values listed, lists sorted and
+/// de-duplicated, scalars in conditions as strings, statements sorted. Two documents that AWS treats as
+/// the same policy normalize to equal values.
+pub fn normalize(doc: &Value) -> Value {
+    let doc = match doc {
+        Value::String(s) => match parse_document(s) {
+            Ok(v) => v,
+            Err(_) => return doc.clone(),
+        },
+        other => other.clone(),
+    };
+    let Value::Object(o) = doc else { return doc };
+    let mut out = BTreeMap::new();
+    for (k, v) in o {
+        if k == "Statement" {
+            let stmts: Vec<Value> = match v {
+                Value::Array(a) => a,
+                other => vec![other],
+            };
+            let mut stmts: Vec<Value> = stmts.iter().map(normalize_statement).collect();
+            stmts.sort_by_key(|s| s.to_string());
+            out.insert(k, Value::Array(stmts));
+        } else {
+            out.insert(k, v);
+        }
+    }
+    Value::Object(out.into_iter().collect())
+}
+
+fn normalize_statement(s: &Value) -> Value {
+    let Value::Object(o) = s else { return s.clone() };
+    sorted_object(o.iter().map(|(k, v)| {
+        let v = match k.as_str() {
+            "Action" | "NotAction" | "Resource" | "NotResource" => listify(v),
+            "Principal" | "NotPrincipal" => match v {
+                Value::Object(p) => sorted_object(p.iter().map(|(pk, pv)| (pk.clone(), listify(pv)))),
+                other => other.clone(),
+            },
+            "Condition" => match v {
+                Value::Object(ops) => sorted_object(ops.iter().map(|(op, keys)| {
+                    let keys = match keys {
+                        Value::Object(km) => sorted_object(km.iter().map(|(ck, cv)| (ck.clone(), listify(cv)))),
+                        other => other.clone(),
+                    };
+                    (op.clone(), keys)
+                })),
+                other => other.clone(),
+            },
+            _ => v.clone(),
+        };
+        (k.clone(), v)
+    }))
+}
+
+/// Semantic equality of two documents.
+pub fn same(a: &Value, b: &Value) -> bool {
+    normalize(a) == normalize(b)
+}
+
+/// Pretty JSON of the normalized document, for diffs and display.
+pub fn pretty(doc: &Value) -> String {
+    serde_json::to_string_pretty(&normalize(doc)).unwrap_or_default()
+}
+
+/// All strings of the `AWS` principals of a trust policy's statements.
+pub fn aws_principals(doc: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(Value::Array(stmts)) = normalize(doc).get("Statement") {
+        for s in stmts {
+            if let Some(Value::Array(p)) = s.get("Principal").and_then(|p| p.get("AWS")) {
+                out.extend(p.iter().filter_map(|x| x.as_str().map(String::from)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn url_encoded_reordered_and_unlisted_documents_are_the_same() {
+        let ours = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::1:role/a"]},"Action":["sts:AssumeRole"],"Condition":{"Bool":{"aws:SecureTransport":true}}}]});
+        let theirs_text = r#"{"Statement":{"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:SecureTransport":"true"}},"Principal":{"AWS":"arn:aws:iam::1:role/a"},"Effect":"Allow"},"Version":"2012-10-17"}"#;
+        let encoded: String = percent_encoding::utf8_percent_encode(theirs_text, percent_encoding::NON_ALPHANUMERIC).to_string();
+        assert!(encoded.starts_with("%7B"));
+        let theirs = parse_document(&encoded).unwrap();
+        assert!(same(&ours, &theirs));
+        assert!(same(&ours, &Value::String(encoded)));
+    }
+
+    #[test]
+    fn different_principal_is_different() {
+        let a = json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:role/a"},"Action":"sts:AssumeRole"}]});
+        let b = json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"AROAEXAMPLE"},"Action":"sts:AssumeRole"}]});
+        assert!(!same(&a, &b));
+        assert_eq!(aws_principals(&b), vec!["AROAEXAMPLE".to_string()]);
+    }
+
+    #[test]
+    fn statement_order_and_list_order_do_not_matter() {
+        let a = json!({"Statement":[{"Sid":"a","Effect":"Allow","Action":["x:B","x:A"],"Resource":"r"},{"Sid":"b","Effect":"Deny","Action":"x:C","Resource":"r"}]});
+        let b = json!({"Statement":[{"Sid":"b","Effect":"Deny","Action":"x:C","Resource":["r"]},{"Sid":"a","Effect":"Allow","Action":["x:A","x:B","x:A"],"Resource":"r"}]});
+        assert!(same(&a, &b));
+    }
+
+    #[test]
+    fn every_template_renders_without_placeholders() {
+        let mut vars = BTreeMap::new();
+        vars.insert("iot_account", Var::One("111111111111".into()));
+        vars.insert("alias_arn", Var::One("arn:aws:iot:r:111111111111:rolealias/a".into()));
+        vars.insert("iot_role_arn", Var::One("arn:aws:iam::111111111111:role/d".into()));
+        vars.insert("target_role_arns", Var::List(vec!["arn:aws:iam::2:role/a".into(), "arn:aws:iam::3:role/b".into()]));
+        vars.insert("function_arns", Var::List(vec!["arn:aws:lambda:r:2:function:f".into()]));
+        for (name, _) in TEMPLATES {
+            let v = render(name, &vars);
+            assert!(!v.to_string().contains("${"), "{name}: {v}");
+        }
+    }
+}
