@@ -9,7 +9,6 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -85,7 +84,7 @@ impl Clients {
         let mut message = match (&code, e.message()) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
             (Some(c), None) => c.clone(),
-            _ => DisplayErrorContext(&e).to_string(),
+            _ => chain(&e),
         };
         if matches!(
             code.as_deref(),
@@ -103,6 +102,20 @@ impl Clients {
         }
         AwsError { scope: self.scope.clone(), action: action.into(), resource: resource.into(), code, message }
     }
+}
+
+/// An error and its sources, as one line ("dispatch failure: io error: … connection refused").
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        if !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
 }
 
 fn scope(account: &str, env: Option<&str>) -> String {

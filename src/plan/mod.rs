@@ -164,6 +164,25 @@ pub fn iot_policy_owned(cfg: &Config, doc: &Value) -> bool {
     })
 }
 
+/// The fleet is established in the IoT account when our tagged IoT role exists there. xacct creates
+/// (or adopts) the alias and the IoT policy together with that role, so while it exists they are ours
+/// even if someone repointed or broadened them out of band: that is drift to repair, not a conflict.
+fn fleet_established(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> bool {
+    desired
+        .iter()
+        .find(|r| r.addr.kind == Kind::IamRole && r.addr.env.is_none())
+        .and_then(|r| snap.live.get(&r.addr))
+        .is_some_and(|l| role_owned(cfg, l))
+}
+
+fn alias_owned(cfg: &Config, established: bool, spec: &Spec) -> bool {
+    established || matches!(spec, Spec::IotRoleAlias { role_arn, .. } if *role_arn == cfg.iot_role_arn())
+}
+
+fn iot_policy_spec_owned(cfg: &Config, established: bool, spec: &Spec) -> bool {
+    established || matches!(spec, Spec::IotPolicy { policy, .. } if iot_policy_owned(cfg, policy))
+}
+
 fn ownership_note(cfg: &Config, spec: &Spec) -> String {
     match spec {
         Spec::IamRole { tags, .. } => match tags.get(OWNER_TAG) {
@@ -222,6 +241,7 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
     let mut fresh_roles: Vec<(String, String)> = Vec::new();
     let mut unowned_roles: Vec<(String, String)> = Vec::new();
     let mut iot_policy_ok = true;
+    let established = fleet_established(cfg, desired, snap);
 
     for r in desired {
         let live = snap.live.get(&r.addr);
@@ -270,16 +290,20 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
             }
             (Spec::IotRoleAlias { .. }, None) | (Spec::IotPolicy { .. }, None) => changes.push(change(Action::Create, vec![])),
             (Spec::IotRoleAlias { role_arn, .. }, Some(l)) => {
-                let owned = matches!(&l.spec, Spec::IotRoleAlias { role_arn: a, .. } if a == role_arn);
-                if !owned {
+                if !alias_owned(cfg, established, &l.spec) {
                     changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
                 } else if differs(r.addr.kind, &r.spec, &l.spec) {
-                    changes.push(change(Action::Update, vec![]));
+                    let notes = match &l.spec {
+                        Spec::IotRoleAlias { role_arn: a, .. } if a != role_arn => {
+                            vec![format!("the alias was repointed to {a} out of band")]
+                        }
+                        _ => vec![],
+                    };
+                    changes.push(change(Action::Update, notes));
                 }
             }
             (Spec::IotPolicy { .. }, Some(l)) => {
-                let owned = matches!(&l.spec, Spec::IotPolicy { policy, .. } if iot_policy_owned(cfg, policy));
-                if !owned {
+                if !iot_policy_spec_owned(cfg, established, &l.spec) {
                     iot_policy_ok = false;
                     changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
                 } else if differs(r.addr.kind, &r.spec, &l.spec) {
@@ -312,6 +336,7 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
 pub fn destroy(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> (Vec<Change>, Vec<Addr>) {
     let mut changes = Vec::new();
     let mut untouched = Vec::new();
+    let established = fleet_established(cfg, desired, snap);
     let owned = |addr: &Addr, l: &Live| -> bool {
         match &l.spec {
             Spec::IamRole { .. } => role_owned(cfg, l),
@@ -320,13 +345,13 @@ pub fn destroy(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> (Vec<Chan
                 .find(|r| r.addr.kind == Kind::IamRole && r.addr.account == addr.account && matches!(&r.spec, Spec::IamRole { role_name: n, .. } if n == role_name))
                 .and_then(|r| snap.live.get(&r.addr))
                 .is_some_and(|rl| role_owned(cfg, rl)),
-            Spec::IotRoleAlias { role_arn, .. } => role_arn == &cfg.iot_role_arn(),
-            Spec::IotPolicy { policy, .. } => iot_policy_owned(cfg, policy),
+            Spec::IotRoleAlias { .. } => alias_owned(cfg, established, &l.spec),
+            Spec::IotPolicy { .. } => iot_policy_spec_owned(cfg, established, &l.spec),
             Spec::IotPolicyAttachment { .. } => snap
                 .live
                 .iter()
                 .find(|(a, _)| a.kind == Kind::IotPolicy)
-                .is_some_and(|(_, pl)| matches!(&pl.spec, Spec::IotPolicy { policy, .. } if iot_policy_owned(cfg, policy))),
+                .is_some_and(|(_, pl)| iot_policy_spec_owned(cfg, established, &pl.spec)),
         }
     };
     // everything live that we read: desired addresses plus extra attachments

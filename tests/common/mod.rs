@@ -1,0 +1,355 @@
+//! Test support: a moto server per test binary (or the one in XACCT_MOTO_URL), random accounts and
+//! names, running the xacct binary against it, and SDK clients to read back independently.
+#![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn rand_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    h.finish()
+}
+
+/// A random 12-digit account id (never 123456789012, moto's default account).
+pub fn account() -> String {
+    loop {
+        let a = format!("{:012}", rand_u64() % 1_000_000_000_000);
+        if a != "123456789012" && !a.starts_with('0') {
+            return a;
+        }
+    }
+}
+
+/// A random lowercase name with a prefix.
+pub fn name(prefix: &str) -> String {
+    format!("{prefix}{:x}", rand_u64() % 0xffffff)
+}
+
+pub fn region() -> &'static str {
+    const R: &[&str] = &["ap-northeast-1", "eu-west-1", "us-east-2", "sa-east-1", "eu-central-1"];
+    R[(rand_u64() % R.len() as u64) as usize]
+}
+
+fn moto_server_path() -> PathBuf {
+    if let Ok(p) = std::env::var("XACCT_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    root().join(".venv/bin/moto_server")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_port(port: u16) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Start a moto server that dies with this process.
+pub fn start_moto() -> String {
+    let bin = moto_server_path();
+    assert!(
+        bin.exists(),
+        "moto is not installed at {} — run scripts/setup-moto (scripts/test does it)",
+        bin.display()
+    );
+    for _ in 0..5 {
+        let port = free_port();
+        let mut cmd = Command::new(&bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let _child = cmd.spawn().expect("start moto_server");
+        if wait_port(port) {
+            let url = format!("http://127.0.0.1:{port}");
+            http_post(&url, "/moto-api/config", r#"{"lambda":{"use_docker":false}}"#);
+            return url;
+        }
+    }
+    panic!("moto_server did not start");
+}
+
+/// The moto server of this test binary.
+pub fn moto() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        std::env::var("XACCT_MOTO_URL").unwrap_or_else(|_| {
+            // PR_SET_PDEATHSIG fires when the spawning *thread* ends: spawn from one that never does.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                tx.send(start_moto()).unwrap();
+                loop {
+                    std::thread::park();
+                }
+            });
+            rx.recv().expect("moto started")
+        })
+    })
+}
+
+/// A minimal HTTP POST (for moto's own API).
+pub fn http_post(base: &str, path: &str, body: &str) -> String {
+    let hostport = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(hostport).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// A TCP listener that counts connections and answers nothing useful: point AWS_ENDPOINT_URL at it to
+/// prove that no AWS request was made.
+pub struct Tripwire {
+    pub url: String,
+    pub hits: Arc<AtomicUsize>,
+}
+
+impl Tripwire {
+    pub fn new() -> Tripwire {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                h.fetch_add(1, Ordering::SeqCst);
+                drop(s);
+            }
+        });
+        Tripwire { url, hits }
+    }
+    pub fn count(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// One environment of a generated file.
+#[derive(Clone, Debug)]
+pub struct Env {
+    pub name: String,
+    pub account: String,
+    pub functions: Vec<String>,
+}
+
+/// A generated fleet: random names and accounts, reached through assume_role like an organization.
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    pub fleet: String,
+    pub region: String,
+    pub iot_account: String,
+    pub envs: Vec<Env>,
+    pub certificates: Vec<String>,
+    pub dir: PathBuf,
+}
+
+impl Fleet {
+    pub fn new(n_envs: usize) -> Fleet {
+        let dir = std::env::temp_dir().join(name("xacct-test-"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Fleet {
+            fleet: name("fl"),
+            region: region().to_string(),
+            iot_account: account(),
+            envs: (0..n_envs)
+                .map(|i| Env { name: format!("{}{i}", name("e")), account: account(), functions: vec![name("fn"), name("fn")] })
+                .collect(),
+            certificates: vec![],
+            dir,
+        }
+    }
+
+    pub fn admin(account: &str) -> String {
+        format!("arn:aws:iam::{account}:role/Admin")
+    }
+
+    pub fn yaml(&self) -> String {
+        let mut y = format!(
+            "fleet: {}\nregion: {}\niot:\n  account: \"{}\"\n  assume_role: {}\n",
+            self.fleet,
+            self.region,
+            self.iot_account,
+            Fleet::admin(&self.iot_account)
+        );
+        if !self.certificates.is_empty() {
+            y.push_str(&format!("  certificates: [{}]\n", self.certificates.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")));
+        }
+        y.push_str("environments:\n");
+        for e in &self.envs {
+            y.push_str(&format!(
+                "  {}:\n    account: \"{}\"\n    assume_role: {}\n    functions: [{}]\n",
+                e.name,
+                e.account,
+                Fleet::admin(&e.account),
+                e.functions.join(", ")
+            ));
+        }
+        y
+    }
+
+    /// Write the environment file and return its path.
+    pub fn write(&self) -> PathBuf {
+        let p = self.dir.join("fleet.yaml");
+        std::fs::write(&p, self.yaml()).unwrap();
+        p
+    }
+
+    pub fn iot_role(&self) -> String {
+        format!("{}-device", self.fleet)
+    }
+    pub fn iot_role_arn(&self) -> String {
+        format!("arn:aws:iam::{}:role/{}-device", self.iot_account, self.fleet)
+    }
+    pub fn alias(&self) -> String {
+        format!("{}-device", self.fleet)
+    }
+    pub fn alias_arn(&self) -> String {
+        format!("arn:aws:iot:{}:{}:rolealias/{}-device", self.region, self.iot_account, self.fleet)
+    }
+    pub fn policy(&self) -> String {
+        format!("{}-device-credentials", self.fleet)
+    }
+    pub fn target_role(&self, e: &Env) -> String {
+        format!("{}-{}", self.fleet, e.name)
+    }
+    pub fn target_role_arn(&self, e: &Env) -> String {
+        format!("arn:aws:iam::{}:role/{}-{}", e.account, self.fleet, e.name)
+    }
+}
+
+/// Run xacct with the given endpoint and isolated AWS config.
+pub fn xacct_at(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let home = std::env::temp_dir().join("xacct-test-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xacct"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run xacct");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn xacct(args: &[&str]) -> Output {
+    xacct_at(moto(), args, None)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Run xacct and require exit code `code`.
+pub fn run_ok(args: &[&str], code: i32) -> Output {
+    let o = xacct(args);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "xacct {args:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
+    o
+}
+
+pub fn file_arg(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// `plan --json` parsed.
+pub fn plan_json(file: &Path) -> serde_json::Value {
+    let f = file_arg(file);
+    let o = xacct(&["plan", "-f", &f, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "plan failed: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("plan --json prints JSON")
+}
+
+/// Apply with --auto-approve, then require that the next plan is empty (detailed exit code 0).
+pub fn apply_converges(file: &Path) {
+    let f = file_arg(file);
+    run_ok(&["apply", "-f", &f, "--auto-approve"], 0);
+    run_ok(&["plan", "-f", &f, "--detailed-exitcode"], 0);
+}
+
+/// SDK clients acting in `account` (through assume_role, as an organization's admin would).
+pub struct Sdk {
+    pub iam: aws_sdk_iam::Client,
+    pub iot: aws_sdk_iot::Client,
+    pub lambda: aws_sdk_lambda::Client,
+}
+
+pub async fn sdk(account: &str, region: &str) -> Sdk {
+    use aws_config::{BehaviorVersion, Region};
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(moto())
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await;
+    let provider = aws_config::sts::AssumeRoleProvider::builder(Fleet::admin(account))
+        .session_name("test")
+        .configure(&base)
+        .build()
+        .await;
+    let conf = base
+        .into_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+        .build();
+    Sdk {
+        iam: aws_sdk_iam::Client::new(&conf),
+        iot: aws_sdk_iot::Client::new(&conf),
+        lambda: aws_sdk_lambda::Client::new(&conf),
+    }
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Parse a document as IAM returns it (URL-encoded JSON).
+pub fn doc(raw: &str) -> serde_json::Value {
+    xacct::policy::parse_document(raw).unwrap()
+}
