@@ -46,10 +46,14 @@ fn load_corpus() -> Vec<(String, Value)> {
 
 /// What a case produced, in the shape of its expectation.
 fn run_case(case: &Value) -> Result<Value, String> {
-    let mode = case.get("mode").and_then(Value::as_str).unwrap_or("evaluate");
+    let mode = case
+        .get("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("evaluate");
     match mode {
         "evaluate" => {
-            let c: Case = serde_json::from_value(case.clone()).map_err(|e| format!("bad case: {e}"))?;
+            let c: Case =
+                serde_json::from_value(case.clone()).map_err(|e| format!("bad case: {e}"))?;
             let out = evaluate(&c).map_err(|e| e.to_string())?;
             Ok(serde_json::to_value(out).unwrap())
         }
@@ -64,9 +68,16 @@ fn run_case(case: &Value) -> Result<Value, String> {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_else(Map::new);
-            let action = case.get("action").and_then(Value::as_str).unwrap_or_default();
-            let resource = case.get("resource").and_then(Value::as_str).unwrap_or_default();
-            let out = evaluate_identity(&policies, action, resource, &ctx).map_err(|e| e.to_string())?;
+            let action = case
+                .get("action")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let resource = case
+                .get("resource")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let out =
+                evaluate_identity(&policies, action, resource, &ctx).map_err(|e| e.to_string())?;
             Ok(serde_json::to_value(out).unwrap())
         }
         "parse" => {
@@ -98,7 +109,10 @@ fn check(case: &Value, got: &Result<Value, String>) -> Option<(String, String)> 
         };
     }
     let Some(expect) = case.get("expect") else {
-        return Some(("an \"expect\" or \"expect_error\" field".to_string(), "none".to_string()));
+        return Some((
+            "an \"expect\" or \"expect_error\" field".to_string(),
+            "none".to_string(),
+        ));
     };
     let got_v = match got {
         Ok(v) => v,
@@ -130,12 +144,18 @@ fn corpus_cases_match_expectations() {
         if !ids.insert(id.clone()) {
             failures.push(format!("{file}: duplicate case id {id}"));
         }
-        if case.get("doc").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if case
+            .get("doc")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             failures.push(format!("{file}: {id}: missing \"doc\""));
         }
         let got = run_case(case);
         if let Some((expected, actual)) = check(case, &got) {
-            failures.push(format!("{file}: {id}\n    expected: {expected}\n    got:      {actual}"));
+            failures.push(format!(
+                "{file}: {id}\n    expected: {expected}\n    got:      {actual}"
+            ));
         }
     }
     assert!(
@@ -180,7 +200,10 @@ fn batch_keeps_order_and_isolates_malformed_cases() {
     assert_eq!(arr[0]["decision"], "Allow");
     assert_eq!(arr[0]["statements"], serde_json::json!(["identity[0].Inv"]));
     let err = arr[1]["error"].as_str().expect("error slot");
-    assert!(err.contains("identity[0]") && err.contains("Effect"), "{err}");
+    assert!(
+        err.contains("identity[0]") && err.contains("Effect"),
+        "{err}"
+    );
     assert!(arr[2]["error"].is_string());
     assert_eq!(arr[3]["decision"], "ImplicitDeny");
     assert!(evaluate_batch("{\"principal\": \"x\"}").is_err());

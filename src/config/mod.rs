@@ -298,6 +298,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 Some(i) => msg[..i].to_string(),
                 None => msg,
             };
+            let msg = msg
+                .replace("struct RawFile", "a mapping of fleet, region, iot and environments")
+                .replace("struct RawIot", "a mapping (account, profile, assume_role, role_name, role_alias, policy_name, credential_duration, certificates)")
+                .replace("struct RawTarget", "a mapping (account, profile, assume_role, role_name, functions, session_duration)");
             let (rule, help) = classify_serde_error(&msg);
             return Err(err(vec![Problem { pos, rule, message: msg, help }]));
         }
@@ -466,7 +470,8 @@ const POLICY_SPEC: &str = "IoT policy names are 1-128 characters of letters, dig
 
 fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
     let fleet = raw.fleet;
-    if fleet.is_empty() || fleet.len() > 40 || !chars_ok(&fleet, "+=,.@-") {
+    let fleet_ok = !fleet.is_empty() && fleet.len() <= 40 && chars_ok(&fleet, "+=,.@-");
+    if !fleet_ok {
         c.at(
             &["fleet"],
             "fleet-name",
@@ -487,20 +492,30 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
 
     let iot_account = account(c, &["iot", "account"], raw.iot.account);
     let iot_access = access(c, &["iot"], &iot_account, raw.iot.profile, raw.iot.assume_role);
+    // A name derived from an invalid fleet is not reported again.
+    let role_name_set = raw.iot.role_name.is_some();
     let role_name = raw.iot.role_name.unwrap_or_else(|| format!("{fleet}-device"));
-    name_rule(c, &["iot", "role_name"], "role_name", &role_name, valid_role_name(&role_name), "role-name", ROLE_SPEC);
+    if role_name_set || fleet_ok {
+        name_rule(c, &["iot", "role_name"], "role_name", &role_name, valid_role_name(&role_name), "role-name", ROLE_SPEC);
+    }
+    let alias_set = raw.iot.role_alias.is_some();
     let role_alias = raw.iot.role_alias.unwrap_or_else(|| format!("{fleet}-device"));
-    name_rule(c, &["iot", "role_alias"], "role_alias", &role_alias, valid_alias_name(&role_alias), "alias-name", ALIAS_SPEC);
+    if alias_set || fleet_ok {
+        name_rule(c, &["iot", "role_alias"], "role_alias", &role_alias, valid_alias_name(&role_alias), "alias-name", ALIAS_SPEC);
+    }
+    let policy_set = raw.iot.policy_name.is_some();
     let policy_name = raw.iot.policy_name.unwrap_or_else(|| format!("{fleet}-device-credentials"));
-    name_rule(
-        c,
-        &["iot", "policy_name"],
-        "policy_name",
-        &policy_name,
-        valid_iot_policy_name(&policy_name),
-        "policy-name",
-        POLICY_SPEC,
-    );
+    if policy_set || fleet_ok {
+        name_rule(
+            c,
+            &["iot", "policy_name"],
+            "policy_name",
+            &policy_name,
+            valid_iot_policy_name(&policy_name),
+            "policy-name",
+            POLICY_SPEC,
+        );
+    }
     let credential_duration = match raw.iot.credential_duration {
         None => DEFAULT_CREDENTIAL_DURATION,
         Some(d) if (900..=43200).contains(&d) => d as i32,
@@ -542,7 +557,8 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
     let mut role_names: Vec<(String, String, String)> = vec![(iot_account.clone(), role_name.clone(), "the IoT role".into())];
     for (name, t) in raw.environments {
         let base = ["environments", name.as_str()];
-        if !valid_env_name(&name) {
+        let env_ok = valid_env_name(&name);
+        if !env_ok {
             c.at(
                 &base,
                 "environment-name",
@@ -553,8 +569,16 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         let p = |k: &'static str| -> Vec<&str> { vec!["environments", name.as_str(), k] };
         let acct = account(c, &p("account"), t.account);
         let acc = access(c, &base, &acct, t.profile, t.assume_role);
+        let tr_set = t.role_name.is_some();
         let tr = t.role_name.unwrap_or_else(|| format!("{fleet}-{name}"));
-        name_rule(c, &p("role_name"), "role_name", &tr, valid_role_name(&tr), "role-name", ROLE_SPEC);
+        if tr_set || (fleet_ok && env_ok) {
+            let spec = if tr_set {
+                ROLE_SPEC.to_string()
+            } else {
+                format!("{ROLE_SPEC}; the default is <fleet>-<environment>: set role_name for this environment")
+            };
+            name_rule(c, &p("role_name"), "role_name", &tr, valid_role_name(&tr), "role-name", &spec);
+        }
         if let Some((_, _, owner)) = role_names.iter().find(|(a, r, _)| a == &acct && r == &tr) {
             c.at(
                 &p("role_name"),

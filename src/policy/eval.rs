@@ -236,7 +236,10 @@ const BASE_OPS: &[(&str, BaseOp)] = &[
     ("StringEquals", BaseOp::StringEquals),
     ("StringNotEquals", BaseOp::StringNotEquals),
     ("StringEqualsIgnoreCase", BaseOp::StringEqualsIgnoreCase),
-    ("StringNotEqualsIgnoreCase", BaseOp::StringNotEqualsIgnoreCase),
+    (
+        "StringNotEqualsIgnoreCase",
+        BaseOp::StringNotEqualsIgnoreCase,
+    ),
     ("StringLike", BaseOp::StringLike),
     ("StringNotLike", BaseOp::StringNotLike),
     ("NumericEquals", BaseOp::NumericEquals),
@@ -403,11 +406,17 @@ pub fn percent_decode(s: &str) -> Option<String> {
 
 /// Turn a document given as an object, a JSON string, or a URL-encoded JSON string (as IAM
 /// returns trust policies) into a JSON value.
+///
+/// # Errors
+/// [`PolicyError::NotJson`] when a string does not hold JSON.
 pub fn normalize_document(doc: &Value, label: &str) -> Result<Value, PolicyError> {
     match doc {
         Value::String(s) => {
             let trimmed = s.trim();
-            let text = if trimmed.len() >= 3 && trimmed[..3].eq_ignore_ascii_case("%7B") {
+            let text = if trimmed
+                .get(..3)
+                .is_some_and(|p| p.eq_ignore_ascii_case("%7B"))
+            {
                 percent_decode(trimmed).ok_or_else(|| PolicyError::NotJson {
                     policy: label.to_string(),
                     detail: "percent-decoded text is not UTF-8".to_string(),
@@ -428,16 +437,25 @@ pub fn normalize_document(doc: &Value, label: &str) -> Result<Value, PolicyError
 /// statements carry `Principal`/`NotPrincipal` is a resource-based policy (then every statement
 /// must carry one), otherwise an identity-based policy (then every statement needs `Resource` or
 /// `NotResource`).
+///
+/// # Errors
+/// [`PolicyError`] (labelled `policy`) for a malformed document.
 pub fn parse_policy(doc: &Value) -> Result<Policy, PolicyError> {
     parse_policy_labeled(doc, "policy", None)
 }
 
 /// Parse a document as an identity-based policy (`Principal` is an error).
+///
+/// # Errors
+/// [`PolicyError`] naming `label` and the offending statement / field.
 pub fn parse_identity_policy(doc: &Value, label: &str) -> Result<Policy, PolicyError> {
     parse_policy_labeled(doc, label, Some(PolicyKind::Identity))
 }
 
 /// Parse a document as a resource-based policy (`Principal` or `NotPrincipal` required).
+///
+/// # Errors
+/// [`PolicyError`] naming `label` and the offending statement / field.
 pub fn parse_resource_policy(doc: &Value, label: &str) -> Result<Policy, PolicyError> {
     parse_policy_labeled(doc, label, Some(PolicyKind::Resource))
 }
@@ -479,7 +497,12 @@ fn parse_policy_labeled(
     let id = match obj.get("Id") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => return Err(doc_err(label, format!("\"Id\" must be a string, found {other}"))),
+        Some(other) => {
+            return Err(doc_err(
+                label,
+                format!("\"Id\" must be a string, found {other}"),
+            ))
+        }
     };
     let raw_statements: Vec<&Value> = match obj.get("Statement") {
         None => return Err(doc_err(label, "missing \"Statement\"")),
@@ -512,7 +535,11 @@ fn parse_policy_labeled(
         match kind {
             PolicyKind::Identity => {
                 if let Some(p) = &s.principal {
-                    let f = if p.negated { "NotPrincipal" } else { "Principal" };
+                    let f = if p.negated {
+                        "NotPrincipal"
+                    } else {
+                        "Principal"
+                    };
                     return Err(err(f, "not allowed in an identity-based policy"));
                 }
                 if s.resource.is_none() {
@@ -623,7 +650,11 @@ fn parse_statement(raw: &Value, index: usize, label: &str) -> Result<Statement, 
             values: string_list(v).map_err(|d| err("NotAction", d))?,
         },
     };
-    let action_field = if action.negated { "NotAction" } else { "Action" };
+    let action_field = if action.negated {
+        "NotAction"
+    } else {
+        "Action"
+    };
     for a in &action.values {
         if a != "*" && !a.contains(':') {
             return Err(err(
@@ -706,7 +737,9 @@ fn string_list(v: &Value) -> Result<Vec<String>, String> {
                 })
                 .collect()
         }
-        other => Err(format!("must be a string or a list of strings, found {other}")),
+        other => Err(format!(
+            "must be a string or a list of strings, found {other}"
+        )),
     }
 }
 
@@ -756,8 +789,13 @@ fn parse_conditions(v: &Value) -> Result<Vec<Condition>, String> {
         .ok_or_else(|| format!("must be an object, found {v}"))?;
     let mut out = Vec::new();
     for (op_name, keys) in block {
-        let operator =
-            Operator::parse(op_name).ok_or_else(|| format!("unknown condition operator {op_name:?}"))?;
+        let operator = Operator::parse(op_name).ok_or_else(|| {
+            if op_name.ends_with("NullIfExists") {
+                format!("{op_name:?}: the Null check has no IfExists form")
+            } else {
+                format!("unknown condition operator {op_name:?}")
+            }
+        })?;
         if operator.base == BaseOp::Null && operator.set.is_some() {
             return Err(format!(
                 "{op_name:?}: the Null check cannot take a set qualifier"
@@ -805,11 +843,19 @@ fn parse_conditions(v: &Value) -> Result<Vec<Condition>, String> {
 fn validate_condition_value(op: BaseOp, value: &str) -> Result<(), String> {
     use BaseOp::*;
     match op {
-        NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals
-        | NumericGreaterThan | NumericGreaterThanEquals => parse_number(value)
+        NumericEquals
+        | NumericNotEquals
+        | NumericLessThan
+        | NumericLessThanEquals
+        | NumericGreaterThan
+        | NumericGreaterThanEquals => parse_number(value)
             .map(|_| ())
             .ok_or_else(|| format!("{value:?} is not a number")),
-        DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
+        DateEquals
+        | DateNotEquals
+        | DateLessThan
+        | DateLessThanEquals
+        | DateGreaterThan
         | DateGreaterThanEquals => parse_date(value)
             .map(|_| ())
             .ok_or_else(|| format!("{value:?} is not an ISO 8601 date or epoch seconds")),
@@ -1108,7 +1154,7 @@ fn parse_number(s: &str) -> Option<f64> {
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let era = (if y >= 0 { y } else { y - 399 }) / 400;
     let yoe = y - era * 400;
     let mp = (m + 9) % 12;
     let doy = (153 * mp + 2) / 5 + d - 1;
@@ -1143,7 +1189,11 @@ fn take_digits(b: &[u8], pos: &mut usize, n: usize) -> Option<i64> {
 /// `2024-01-31T12:00:00.5+09:00`, `20240131T120000Z`) or an epoch-seconds number.
 fn parse_date(s: &str) -> Option<f64> {
     let s = s.trim();
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') && !s[1..].contains('-') {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+        && !s[1..].contains('-')
+    {
         // Epoch seconds (a date always has '-' after the year, or is 8 digits followed by 'T').
         return parse_number(s);
     }
@@ -1325,14 +1375,20 @@ fn base_match(op: BaseOp, ctx_value: &str, pol: &[Tok]) -> bool {
             let chars: Vec<char> = ctx_value.chars().collect();
             wild_match(pol, &chars, false)
         }
-        NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals
-        | NumericGreaterThan | NumericGreaterThanEquals => {
-            match (parse_number(ctx_value), parse_number(&text())) {
-                (Some(c), Some(p)) => compare(op, c, p),
-                _ => false,
-            }
-        }
-        DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
+        NumericEquals
+        | NumericNotEquals
+        | NumericLessThan
+        | NumericLessThanEquals
+        | NumericGreaterThan
+        | NumericGreaterThanEquals => match (parse_number(ctx_value), parse_number(&text())) {
+            (Some(c), Some(p)) => compare(op, c, p),
+            _ => false,
+        },
+        DateEquals
+        | DateNotEquals
+        | DateLessThan
+        | DateLessThanEquals
+        | DateGreaterThan
         | DateGreaterThanEquals => match (parse_date(ctx_value), parse_date(&text())) {
             (Some(c), Some(p)) => compare(op, c, p),
             _ => false,
@@ -1461,7 +1517,9 @@ enum CallerKind {
     Provider,
     Root,
     Role,
-    Session { role_name: String },
+    Session {
+        role_name: String,
+    },
     Other,
 }
 
@@ -1532,8 +1590,9 @@ fn is_account_id(s: &str) -> bool {
 
 /// Match one `"AWS"` entry against the caller.
 fn aws_entry_match(entry: &str, caller: &Caller) -> Option<PrincipalMatch> {
-    if caller.resource_policy_only() && caller.kind == CallerKind::Service {
-        // {"AWS": ...} never names a service principal.
+    if caller.resource_policy_only() {
+        // {"AWS": ...} never names a service principal or an identity provider (those are
+        // named with "Service" / "Federated").
         return None;
     }
     if entry == "*" {
@@ -1578,7 +1637,8 @@ fn principal_match(set: &PrincipalSet, caller: &Caller) -> Option<PrincipalMatch
                 for v in values {
                     let m = match t {
                         PrincipalType::Aws => aws_entry_match(v, caller),
-                        PrincipalType::Service | PrincipalType::Federated
+                        PrincipalType::Service
+                        | PrincipalType::Federated
                         | PrincipalType::CanonicalUser => {
                             (v == &caller.raw).then_some(PrincipalMatch::Exact)
                         }
@@ -1723,6 +1783,9 @@ fn is_role_arn(resource: &str) -> bool {
 /// resource); for `ExplicitDeny` every matching Deny statement; for `ImplicitDeny` the Allow
 /// statements that matched on one side only (else empty). Labels are `identity[N].<Sid|index>`
 /// and `resource.<Sid|index>`.
+///
+/// # Errors
+/// [`PolicyError`] when a document (`identity[N]` / `resource`) or the context is malformed.
 pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
     let ctx = Context::build(&case.context)?;
     let caller = Caller::new(&case.principal);
@@ -1845,6 +1908,9 @@ pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
 /// `arn:aws:iot:<region>:<account>:rolealias/<name>`): explicit deny wins, an allow is enough,
 /// otherwise implicit deny. IoT policy variables (`${iot:Connection.Thing.ThingName}`, ...) are
 /// looked up in `context`.
+///
+/// # Errors
+/// [`PolicyError`] when a document (`identity[N]`) or the context is malformed.
 pub fn evaluate_identity(
     policies: &[Value],
     action: &str,
@@ -1882,7 +1948,10 @@ pub fn evaluate_identity(
 }
 
 /// Evaluate a JSON array of cases. Each slot holds the outcome (`{"decision", "statements"}`) or
-/// `{"error": "..."}` for a malformed case; `Err` only when the input is not a JSON array.
+/// `{"error": "..."}` for a malformed case.
+///
+/// # Errors
+/// [`PolicyError::Batch`] only when the input is not a JSON array.
 pub fn evaluate_batch(input: &str) -> Result<Value, PolicyError> {
     let parsed: Value = serde_json::from_str(input).map_err(|e| PolicyError::Batch {
         detail: e.to_string(),
@@ -1923,6 +1992,17 @@ mod tests {
         assert_eq!(parse_date("1970-01-01T09:00:00+09:00"), Some(0.0));
         assert_eq!(parse_date("86400"), Some(86_400.0));
         assert_eq!(parse_date("2024-02-30"), None);
+        assert_eq!(parse_date("2024-02-29"), Some(1_709_164_800.0));
+        assert_eq!(
+            parse_date("20240131T120000Z"),
+            parse_date("2024-01-31T12:00:00Z")
+        );
+        assert_eq!(
+            parse_date("2024-01-31T12:00"),
+            parse_date("2024-01-31T12:00:00+00:00")
+        );
+        assert_eq!(parse_date("2024-01-31T12:00:00X"), None);
+        assert_eq!(parse_date("1969-12-31T23:59:59Z"), Some(-1.0));
         assert_eq!(
             parse_date("2024-03-01T00:00:00Z").unwrap() - parse_date("2024-02-28").unwrap(),
             2.0 * 86_400.0
@@ -1934,7 +2014,11 @@ mod tests {
         assert!(glob("s3:Get*", "S3:GETOBJECT", true));
         assert!(!glob("s3:Get*", "s3:PutObject", true));
         assert!(glob("a?c", "abc", false));
-        assert!(glob("*:function:ingest*", "arn:aws:lambda:r:1:function:ingest:live", false));
+        assert!(glob(
+            "*:function:ingest*",
+            "arn:aws:lambda:r:1:function:ingest:live",
+            false
+        ));
         assert!(!glob("arn:aws:s3:::Bucket", "arn:aws:s3:::bucket", false));
     }
 
