@@ -41,7 +41,11 @@ async fn run_lane(clients: &Clients, changes: Vec<&Change>) -> Result<usize, Aws
             ch.addr.kind.as_str(),
             ch.addr.name,
             ch.addr.account,
-            ch.addr.env.as_ref().map(|e| format!(", env {e}")).unwrap_or_default(),
+            ch.addr
+                .env
+                .as_ref()
+                .map(|e| format!(", env {e}"))
+                .unwrap_or_default(),
             done_word(ch.action)
         );
     }
@@ -57,10 +61,16 @@ pub async fn apply(plan: &Plan, accts: &Accounts) -> Result<usize, (usize, Vec<A
             None => &accts.iot,
         }
     };
-    let core_first: Vec<&Change> =
-        plan.changes.iter().filter(|c| lane(c) == "core" && c.action != Action::Delete).collect();
-    let core_last: Vec<&Change> =
-        plan.changes.iter().filter(|c| lane(c) == "core" && c.action == Action::Delete).collect();
+    let core_first: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| lane(c) == "core" && c.action != Action::Delete)
+        .collect();
+    let core_last: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| lane(c) == "core" && c.action == Action::Delete)
+        .collect();
     let mut lanes: BTreeMap<String, Vec<&Change>> = BTreeMap::new();
     for c in plan.changes.iter().filter(|c| lane(c) != "core") {
         lanes.entry(lane(c)).or_default().push(c);

@@ -38,7 +38,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  xacct validate -f environments/prd.yaml")]
     Validate(FileArg),
     /// Show what apply would change, from the live state of every account
-    #[command(after_help = "Examples:\n  xacct plan -f environments/prd.yaml\n  xacct plan -f environments/prd.yaml --json --detailed-exitcode --out prd.plan")]
+    #[command(
+        after_help = "Examples:\n  xacct plan -f environments/prd.yaml\n  xacct plan -f environments/prd.yaml --json --detailed-exitcode --out prd.plan"
+    )]
     Plan {
         #[command(flatten)]
         file: FileArg,
@@ -56,7 +58,9 @@ pub enum Command {
         envs: Vec<String>,
     },
     /// Make the live state match the environment file (or apply a saved plan)
-    #[command(after_help = "Examples:\n  xacct apply -f environments/prd.yaml --auto-approve\n  xacct apply prd.plan")]
+    #[command(
+        after_help = "Examples:\n  xacct apply -f environments/prd.yaml --auto-approve\n  xacct apply prd.plan"
+    )]
     Apply {
         /// A plan saved by `plan --out`
         #[arg(value_name = "PLANFILE", conflicts_with = "file")]
@@ -74,6 +78,38 @@ pub enum Command {
         #[arg(long = "env", value_name = "NAME")]
         envs: Vec<String>,
     },
+    /// Prove each hop of the chain from the policy documents (live, or --desired)
+    #[command(
+        after_help = "Examples:\n  xacct check -f environments/prd.yaml\n  xacct check -f environments/prd.yaml --desired --json"
+    )]
+    Check {
+        #[command(flatten)]
+        file: FileArg,
+        /// Only these environments (repeatable)
+        #[arg(long = "env", value_name = "NAME")]
+        envs: Vec<String>,
+        /// Print the proof as JSON
+        #[arg(long)]
+        json: bool,
+        /// Prove the desired state of the file, without calling AWS
+        #[arg(long)]
+        desired: bool,
+    },
+    /// Lint the documents of the chain (the ones xacct generates, or --live ones)
+    #[command(after_help = "Example:\n  xacct lint -f environments/prd.yaml --live")]
+    Lint {
+        #[command(flatten)]
+        file: FileArg,
+        /// Lint the live documents instead of the generated ones
+        #[arg(long)]
+        live: bool,
+        /// Print the findings as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Policy tools
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Remove everything xacct owns for this file (never anything it does not own)
     #[command(after_help = "Example:\n  xacct destroy -f environments/dev.yaml --auto-approve")]
     Destroy {
@@ -83,6 +119,16 @@ pub enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Evaluate a JSON array of requests (stdin) with the IAM policy engine; prints a JSON array of
+    /// {"decision","statements"} in the same order
+    #[command(
+        after_help = "Example:\n  echo '[{\"principal\":\"arn:aws:iam::111111111111:role/a\",\"action\":\"s3:GetObject\",\"resource\":\"arn:aws:s3:::b/k\",\"identity_policies\":[]}]' | xacct policy eval"
+    )]
+    Eval,
 }
 
 /// Everything that can end a command unsuccessfully.
@@ -105,7 +151,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match try_main(cli) {
@@ -119,11 +169,16 @@ pub fn main() -> ExitCode {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 pub fn style(no_color: bool) -> render::Style {
-    let color = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal();
+    let color = !no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
     render::Style { color }
 }
 
@@ -131,13 +186,47 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
     let style = style(cli.no_color);
     match cli.command {
         Command::Validate(f) => validate(&f.file),
-        Command::Plan { file, json, detailed_exitcode, out, envs } => {
-            runtime().block_on(plan_cmd(&file.file, json, detailed_exitcode, out.as_deref(), &envs, style))
+        Command::Plan {
+            file,
+            json,
+            detailed_exitcode,
+            out,
+            envs,
+        } => runtime().block_on(plan_cmd(
+            &file.file,
+            json,
+            detailed_exitcode,
+            out.as_deref(),
+            &envs,
+            style,
+        )),
+        Command::Apply {
+            planfile,
+            file,
+            auto_approve,
+            adopt,
+            envs,
+        } => runtime().block_on(apply_cmd(
+            planfile.as_deref(),
+            file.as_deref(),
+            auto_approve,
+            adopt,
+            &envs,
+            style,
+        )),
+        Command::Destroy { file, auto_approve } => {
+            runtime().block_on(destroy_cmd(&file.file, auto_approve, style))
         }
-        Command::Apply { planfile, file, auto_approve, adopt, envs } => {
-            runtime().block_on(apply_cmd(planfile.as_deref(), file.as_deref(), auto_approve, adopt, &envs, style))
+        Command::Check {
+            file,
+            envs,
+            json,
+            desired,
+        } => runtime().block_on(check_cmd(&file.file, &envs, json, desired, style)),
+        Command::Lint { file, live, json } => {
+            runtime().block_on(lint_cmd(&file.file, live, json, style))
         }
-        Command::Destroy { file, auto_approve } => runtime().block_on(destroy_cmd(&file.file, auto_approve, style)),
+        Command::Policy(PolicyCommand::Eval) => policy_eval(),
     }
 }
 
@@ -150,7 +239,11 @@ fn validate(file: &Path) -> Result<ExitCode, Error> {
         cfg.fleet,
         cfg.iot.account,
         cfg.environments.len(),
-        cfg.environments.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        cfg.environments
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -172,20 +265,34 @@ fn check_selection(cfg: &Config, envs: &[String]) -> Result<(), Error> {
 fn selected_desired(cfg: &Config, envs: &[String]) -> Vec<crate::model::Resource> {
     crate::desired::desired(cfg)
         .into_iter()
-        .filter(|r| r.addr.env.as_ref().is_none_or(|e| envs.is_empty() || envs.contains(e)))
+        .filter(|r| {
+            r.addr
+                .env
+                .as_ref()
+                .is_none_or(|e| envs.is_empty() || envs.contains(e))
+        })
         .collect()
 }
 
 /// Connect to every account and read the live state.
-async fn read_live(cfg: &Config, envs: &[String]) -> Result<(aws::Accounts, plan::Snapshot), Error> {
+async fn read_live(
+    cfg: &Config,
+    envs: &[String],
+) -> Result<(aws::Accounts, plan::Snapshot), Error> {
     let accts = aws::connect_all(cfg, envs).await.map_err(Error::Aws)?;
     let desired = selected_desired(cfg, envs);
-    let snap = aws::read::snapshot(cfg, &desired, &accts).await.map_err(Error::Aws)?;
+    let snap = aws::read::snapshot(cfg, &desired, &accts)
+        .await
+        .map_err(Error::Aws)?;
     Ok((accts, snap))
 }
 
 /// Compute the plan for `cfg` from the live state.
-pub async fn make_plan(cfg: &Config, envs: &[String], mode: Mode) -> Result<(aws::Accounts, Plan), Error> {
+pub async fn make_plan(
+    cfg: &Config,
+    envs: &[String],
+    mode: Mode,
+) -> Result<(aws::Accounts, Plan), Error> {
     let (accts, snap) = read_live(cfg, envs).await?;
     let desired = selected_desired(cfg, envs);
     let (changes, untouched) = match mode {
@@ -224,27 +331,42 @@ async fn plan_cmd(
     check_selection(&cfg, envs)?;
     let (_, plan) = make_plan(&cfg, envs, Mode::Apply).await?;
     if json {
-        print_out(&format!("{}\n", serde_json::to_string_pretty(&render::json(&plan)).unwrap_or_default()));
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&render::json(&plan)).unwrap_or_default()
+        ));
     } else {
         print_out(&render::human(&plan, style));
     }
     if let Some(path) = out {
         save_plan(&plan, path)?;
-        eprintln!("Saved the plan to {}; apply it with: xacct apply {}", path.display(), path.display());
+        eprintln!(
+            "Saved the plan to {}; apply it with: xacct apply {}",
+            path.display(),
+            path.display()
+        );
     }
-    Ok(if detailed && !plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if detailed && !plan.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Write the plan file atomically (never half-written).
 pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(plan).map_err(|e| Error::Io(e.to_string()))?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("plan"),
         std::process::id()
     ));
-    std::fs::write(&tmp, text).map_err(|e| Error::Io(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::write(&tmp, text)
+        .map_err(|e| Error::Io(format!("cannot write {}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::Io(format!("cannot write {}: {e}", path.display()))
@@ -252,7 +374,8 @@ pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), Error> {
 }
 
 pub fn load_plan(path: &Path) -> Result<Plan, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read plan file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Io(format!("cannot read plan file {}: {e}", path.display())))?;
     let plan: Plan = serde_json::from_str(&text)
         .map_err(|e| Error::Usage(format!("{} is not an xacct plan file: {e}", path.display())))?;
     if plan.format_version != plan::FORMAT_VERSION {
@@ -279,7 +402,9 @@ fn confirm(question: &str, auto_approve: bool) -> Result<(), Error> {
     eprint!("{question}\n  Only 'yes' will be accepted: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| Error::Io(e.to_string()))?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Io(e.to_string()))?;
     if answer.trim() == "yes" {
         Ok(())
     } else {
@@ -353,18 +478,118 @@ async fn apply_cmd(
             confirm("Do you want to perform these actions?", auto_approve)?;
             execute(&plan, &accts).await
         }
-        _ => Err(Error::Usage("apply needs either -f FILE or a PLANFILE".into())),
+        _ => Err(Error::Usage(
+            "apply needs either -f FILE or a PLANFILE".into(),
+        )),
     }
 }
 
 /// `xacct destroy`.
-async fn destroy_cmd(file: &Path, auto_approve: bool, style: render::Style) -> Result<ExitCode, Error> {
+async fn destroy_cmd(
+    file: &Path,
+    auto_approve: bool,
+    style: render::Style,
+) -> Result<ExitCode, Error> {
     let cfg = config::load(file)?;
     let (accts, plan) = make_plan(&cfg, &[], Mode::Destroy).await?;
     print_out(&render::human(&plan, style));
     if plan.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    confirm("Do you really want to destroy these resources?", auto_approve)?;
+    confirm(
+        "Do you really want to destroy these resources?",
+        auto_approve,
+    )?;
     execute(&plan, &accts).await
+}
+
+/// `xacct check`: prove every hop from the documents (live, or the desired state).
+async fn check_cmd(
+    file: &Path,
+    envs: &[String],
+    json: bool,
+    desired: bool,
+    style: render::Style,
+) -> Result<ExitCode, Error> {
+    let cfg = config::load(file)?;
+    check_selection(&cfg, envs)?;
+    let facts = if desired {
+        crate::check::desired_facts(&cfg)
+    } else {
+        let accts = aws::connect_all(&cfg, envs).await.map_err(Error::Aws)?;
+        aws::read::check_facts(&cfg, &accts)
+            .await
+            .map_err(Error::Aws)?
+    };
+    let reports = crate::check::prove(&cfg, &facts, envs);
+    let findings = crate::lint::lint_facts(&cfg, &facts);
+    let ok = reports.iter().all(|r| r.ok);
+    if json {
+        let v = serde_json::json!({"ok": ok, "source": if desired { "desired" } else { "live" }, "environments": reports, "lint": findings});
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        ));
+    } else {
+        let mut out = crate::check::render_human(&reports, style);
+        if !findings.is_empty() {
+            out.push('\n');
+            out.push_str(&crate::lint::render_human(&findings, style));
+        }
+        print_out(&out);
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `xacct lint`: findings on the generated (or live) documents; exit 1 when any is an error.
+async fn lint_cmd(
+    file: &Path,
+    live: bool,
+    json: bool,
+    style: render::Style,
+) -> Result<ExitCode, Error> {
+    let cfg = config::load(file)?;
+    let findings = if live {
+        let accts = aws::connect_all(&cfg, &[]).await.map_err(Error::Aws)?;
+        let facts = aws::read::check_facts(&cfg, &accts)
+            .await
+            .map_err(Error::Aws)?;
+        crate::lint::lint_facts(&cfg, &facts)
+    } else {
+        crate::lint::lint_desired(&cfg)
+    };
+    if json {
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&findings).unwrap_or_default()
+        ));
+    } else {
+        print_out(&crate::lint::render_human(&findings, style));
+    }
+    let errors = findings
+        .iter()
+        .any(|f| f.severity == crate::lint::Severity::Error);
+    Ok(if errors {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `xacct policy eval`: batch evaluation, stdin → stdout.
+fn policy_eval() -> Result<ExitCode, Error> {
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+        .map_err(|e| Error::Io(format!("cannot read stdin: {e}")))?;
+    let out =
+        crate::policy::eval::evaluate_batch(&input).map_err(|e| Error::Usage(e.to_string()))?;
+    print_out(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&out).unwrap_or_default()
+    ));
+    Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,12 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
     v.insert("fleet", Var::One(cfg.fleet.clone()));
     v.insert(
         "target_role_arns",
-        Var::List(cfg.environments.iter().map(|t| cfg.target_role_arn(t)).collect()),
+        Var::List(
+            cfg.environments
+                .iter()
+                .map(|t| cfg.target_role_arn(t))
+                .collect(),
+        ),
     );
     v
 }
@@ -33,7 +38,12 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
 pub fn iot_resources(cfg: &Config) -> Vec<Resource> {
     let vars = vars(cfg);
     let acct = &cfg.iot.account;
-    let at = |kind, name: String| Addr { account: acct.clone(), env: None, kind, name };
+    let at = |kind, name: String| Addr {
+        account: acct.clone(),
+        env: None,
+        kind,
+        name,
+    };
     let mut out = vec![
         Resource {
             addr: at(Kind::IamRole, cfg.iot.role_name.clone()),
@@ -46,7 +56,10 @@ pub fn iot_resources(cfg: &Config) -> Vec<Resource> {
             },
         },
         Resource {
-            addr: at(Kind::IamRolePolicy, format!("{}/{}", cfg.iot.role_name, IOT_ROLE_POLICY)),
+            addr: at(
+                Kind::IamRolePolicy,
+                format!("{}/{}", cfg.iot.role_name, IOT_ROLE_POLICY),
+            ),
             spec: Spec::IamRolePolicy {
                 role_name: cfg.iot.role_name.clone(),
                 policy_name: IOT_ROLE_POLICY.into(),
@@ -63,7 +76,10 @@ pub fn iot_resources(cfg: &Config) -> Vec<Resource> {
         },
         Resource {
             addr: at(Kind::IotPolicy, cfg.iot.policy_name.clone()),
-            spec: Spec::IotPolicy { policy_name: cfg.iot.policy_name.clone(), policy: render("iot-policy", &vars) },
+            spec: Spec::IotPolicy {
+                policy_name: cfg.iot.policy_name.clone(),
+                policy: render("iot-policy", &vars),
+            },
         },
     ];
     for cert in &cfg.iot.certificates {
@@ -97,7 +113,12 @@ pub fn target_resources(cfg: &Config, t: &crate::config::Target) -> Vec<Resource
         functions.push(format!("{f}:*"));
     }
     vars.insert("function_arns", Var::List(functions));
-    let at = |kind, name: String| Addr { account: t.account.clone(), env: Some(t.name.clone()), kind, name };
+    let at = |kind, name: String| Addr {
+        account: t.account.clone(),
+        env: Some(t.name.clone()),
+        kind,
+        name,
+    };
     vec![
         Resource {
             addr: at(Kind::IamRole, t.role_name.clone()),
@@ -110,7 +131,10 @@ pub fn target_resources(cfg: &Config, t: &crate::config::Target) -> Vec<Resource
             },
         },
         Resource {
-            addr: at(Kind::IamRolePolicy, format!("{}/{}", t.role_name, TARGET_ROLE_POLICY)),
+            addr: at(
+                Kind::IamRolePolicy,
+                format!("{}/{}", t.role_name, TARGET_ROLE_POLICY),
+            ),
             spec: Spec::IamRolePolicy {
                 role_name: t.role_name.clone(),
                 policy_name: TARGET_ROLE_POLICY.into(),
@@ -151,15 +175,30 @@ mod tests {
         assert!(!text.contains("\"*\""), "no bare * anywhere: {text}");
         assert!(!text.contains(":root"));
         // the IoT role may assume exactly the two target roles
-        let Spec::IamRolePolicy { policy, .. } = &all[1].spec else { panic!() };
+        let Spec::IamRolePolicy { policy, .. } = &all[1].spec else {
+            panic!()
+        };
         assert_eq!(
             policy["Statement"][0]["Resource"],
-            serde_json::json!(["arn:aws:iam::222222222222:role/f-a", "arn:aws:iam::333333333333:role/f-b"])
+            serde_json::json!([
+                "arn:aws:iam::222222222222:role/f-a",
+                "arn:aws:iam::333333333333:role/f-b"
+            ])
         );
         // target trust names the exact IoT role
-        let Spec::IamRole { assume_role_policy, .. } = &all[5].spec else { panic!() };
-        assert_eq!(assume_role_policy["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::111111111111:role/f-device");
-        let Spec::IamRolePolicy { policy, .. } = &all[8].spec else { panic!() };
+        let Spec::IamRole {
+            assume_role_policy, ..
+        } = &all[5].spec
+        else {
+            panic!()
+        };
+        assert_eq!(
+            assume_role_policy["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::111111111111:role/f-device"
+        );
+        let Spec::IamRolePolicy { policy, .. } = &all[8].spec else {
+            panic!()
+        };
         assert_eq!(
             policy["Statement"][0]["Resource"],
             serde_json::json!([
@@ -170,9 +209,17 @@ mod tests {
             ])
         );
         // the IoT role's trust carries the confused-deputy guard
-        let Spec::IamRole { assume_role_policy, .. } = &all[0].spec else { panic!() };
+        let Spec::IamRole {
+            assume_role_policy, ..
+        } = &all[0].spec
+        else {
+            panic!()
+        };
         let cond = &assume_role_policy["Statement"][0]["Condition"];
         assert_eq!(cond["StringEquals"]["aws:SourceAccount"], "111111111111");
-        assert_eq!(cond["ArnEquals"]["aws:SourceArn"], "arn:aws:iot:eu-west-1:111111111111:rolealias/f-device");
+        assert_eq!(
+            cond["ArnEquals"]["aws:SourceArn"],
+            "arn:aws:iot:eu-west-1:111111111111:rolealias/f-device"
+        );
     }
 }

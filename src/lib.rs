@@ -3,9 +3,11 @@
 
 pub mod apply;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod desired;
+pub mod lint;
 pub mod model;
 pub mod plan;
 pub mod policy;

@@ -41,7 +41,14 @@ pub struct Addr {
 impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match &self.env {
-            Some(e) => write!(f, "{}.{} ({}, env {})", self.kind.as_str(), self.name, self.account, e),
+            Some(e) => write!(
+                f,
+                "{}.{} ({}, env {})",
+                self.kind.as_str(),
+                self.name,
+                self.account,
+                e
+            ),
             None => write!(f, "{}.{} ({})", self.kind.as_str(), self.name, self.account),
         }
     }
@@ -83,16 +90,37 @@ impl Spec {
     /// The attributes shown as `before`/`after` (documents normalized).
     pub fn attrs(&self) -> Value {
         match self {
-            Spec::IamRole { role_name, path, assume_role_policy, max_session_duration, tags } => json!({
+            Spec::IamRole {
+                role_name,
+                path,
+                assume_role_policy,
+                max_session_duration,
+                tags,
+            } => json!({
                 "role_name": role_name, "path": path, "max_session_duration": max_session_duration,
                 "tags": tags, "assume_role_policy": crate::policy::normalize(assume_role_policy)}),
-            Spec::IamRolePolicy { role_name, policy_name, policy } => json!({
+            Spec::IamRolePolicy {
+                role_name,
+                policy_name,
+                policy,
+            } => json!({
                 "role_name": role_name, "policy_name": policy_name, "policy": crate::policy::normalize(policy)}),
-            Spec::IotRoleAlias { role_alias, role_arn, credential_duration } => json!({
+            Spec::IotRoleAlias {
+                role_alias,
+                role_arn,
+                credential_duration,
+            } => json!({
                 "role_alias": role_alias, "role_arn": role_arn, "credential_duration": credential_duration}),
-            Spec::IotPolicy { policy_name, policy } => json!({
+            Spec::IotPolicy {
+                policy_name,
+                policy,
+            } => json!({
                 "policy_name": policy_name, "policy": crate::policy::normalize(policy)}),
-            Spec::IotPolicyAttachment { policy_name, certificate_id, target } => json!({
+            Spec::IotPolicyAttachment {
+                policy_name,
+                certificate_id,
+                target,
+            } => json!({
                 "policy_name": policy_name, "certificate_id": certificate_id, "target": target}),
         }
     }
@@ -100,7 +128,9 @@ impl Spec {
     /// The policy document this resource carries, if any (for diffs).
     pub fn document(&self) -> Option<&Value> {
         match self {
-            Spec::IamRole { assume_role_policy, .. } => Some(assume_role_policy),
+            Spec::IamRole {
+                assume_role_policy, ..
+            } => Some(assume_role_policy),
             Spec::IamRolePolicy { policy, .. } | Spec::IotPolicy { policy, .. } => Some(policy),
             _ => None,
         }

@@ -26,7 +26,15 @@ fn applied_fleet(n: usize) -> (Fleet, std::path::PathBuf) {
     let mut f = Fleet::new(n);
     let cert = rt().block_on(async {
         let s = sdk(&f.iot_account, &f.region).await;
-        s.iot.create_keys_and_certificate().set_as_active(true).send().await.unwrap().certificate_id().unwrap().to_string()
+        s.iot
+            .create_keys_and_certificate()
+            .set_as_active(true)
+            .send()
+            .await
+            .unwrap()
+            .certificate_id()
+            .unwrap()
+            .to_string()
     });
     f.certificates.push(cert);
     let file = f.write();
@@ -108,7 +116,9 @@ fn plan_json_contract_on_empty_accounts() {
     let ch = p["changes"].as_array().unwrap();
     assert_eq!(ch.len(), 4 + 2 * 2);
     for c in ch {
-        for k in ["env", "account", "kind", "name", "action", "before", "after"] {
+        for k in [
+            "env", "account", "kind", "name", "action", "before", "after",
+        ] {
             assert!(c.get(k).is_some(), "change lacks {k}: {c}");
         }
         assert_eq!(c["action"], "create");
@@ -117,7 +127,10 @@ fn plan_json_contract_on_empty_accounts() {
             assert_eq!(c["account"], f.iot_account);
         }
     }
-    assert_eq!(p["summary"], json!({"create": 8, "update": 0, "replace": 0, "delete": 0, "adopt": 0}));
+    assert_eq!(
+        p["summary"],
+        json!({"create": 8, "update": 0, "replace": 0, "delete": 0, "adopt": 0})
+    );
     // --detailed-exitcode: 2 with changes
     run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 2);
 }
@@ -132,7 +145,15 @@ fn drift_target_trust_edited_out_of_band_is_one_update() {
         s.iam.update_assume_role_policy().role_name(f.target_role(e)).policy_document(bad.to_string()).send().await.unwrap();
     });
     let p = plan_json(&file);
-    assert_eq!(changes(&p), vec![(Some(e.name.clone()), "iam_role".into(), f.target_role(e), "update".into())]);
+    assert_eq!(
+        changes(&p),
+        vec![(
+            Some(e.name.clone()),
+            "iam_role".into(),
+            f.target_role(e),
+            "update".into()
+        )]
+    );
     apply_converges(&file);
 }
 
@@ -150,7 +171,10 @@ fn drift_alias_repointed_is_one_update() {
             .unwrap();
     });
     let p = plan_json(&file);
-    assert_eq!(changes(&p), vec![(None, "iot_role_alias".into(), f.alias(), "update".into())]);
+    assert_eq!(
+        changes(&p),
+        vec![(None, "iot_role_alias".into(), f.alias(), "update".into())]
+    );
     apply_converges(&file);
 }
 
@@ -171,13 +195,22 @@ fn drift_statement_removed_from_iot_policy_is_one_update_and_versions_are_pruned
         });
         if i == 0 {
             let p = plan_json(&file);
-            assert_eq!(changes(&p), vec![(None, "iot_policy".into(), f.policy(), "update".into())]);
+            assert_eq!(
+                changes(&p),
+                vec![(None, "iot_policy".into(), f.policy(), "update".into())]
+            );
         }
     }
     apply_converges(&file);
     rt().block_on(async {
         let s = sdk(&f.iot_account, &f.region).await;
-        let v = s.iot.list_policy_versions().policy_name(f.policy()).send().await.unwrap();
+        let v = s
+            .iot
+            .list_policy_versions()
+            .policy_name(f.policy())
+            .send()
+            .await
+            .unwrap();
         assert!(v.policy_versions().len() <= 5);
     });
 }
@@ -188,15 +221,36 @@ fn drift_target_role_deleted_is_recreated() {
     let e = &f.envs[0];
     rt().block_on(async {
         let s = sdk(&e.account, &f.region).await;
-        s.iam.delete_role_policy().role_name(f.target_role(e)).policy_name("xacct-invoke-functions").send().await.unwrap();
-        s.iam.delete_role().role_name(f.target_role(e)).send().await.unwrap();
+        s.iam
+            .delete_role_policy()
+            .role_name(f.target_role(e))
+            .policy_name("xacct-invoke-functions")
+            .send()
+            .await
+            .unwrap();
+        s.iam
+            .delete_role()
+            .role_name(f.target_role(e))
+            .send()
+            .await
+            .unwrap();
     });
     let p = plan_json(&file);
     assert_eq!(
         changes(&p),
         vec![
-            (Some(e.name.clone()), "iam_role".into(), f.target_role(e), "create".into()),
-            (Some(e.name.clone()), "iam_role_policy".into(), format!("{}/xacct-invoke-functions", f.target_role(e)), "create".into()),
+            (
+                Some(e.name.clone()),
+                "iam_role".into(),
+                f.target_role(e),
+                "create".into()
+            ),
+            (
+                Some(e.name.clone()),
+                "iam_role_policy".into(),
+                format!("{}/xacct-invoke-functions", f.target_role(e)),
+                "create".into()
+            ),
         ]
     );
     apply_converges(&file);
@@ -207,13 +261,30 @@ fn drift_certificate_detached_is_reattached() {
     let (f, file) = applied_fleet(1);
     rt().block_on(async {
         let s = sdk(&f.iot_account, &f.region).await;
-        let t = s.iot.list_targets_for_policy().policy_name(f.policy()).send().await.unwrap();
-        s.iot.detach_policy().policy_name(f.policy()).target(&t.targets()[0]).send().await.unwrap();
+        let t = s
+            .iot
+            .list_targets_for_policy()
+            .policy_name(f.policy())
+            .send()
+            .await
+            .unwrap();
+        s.iot
+            .detach_policy()
+            .policy_name(f.policy())
+            .target(&t.targets()[0])
+            .send()
+            .await
+            .unwrap();
     });
     let p = plan_json(&file);
     assert_eq!(
         changes(&p),
-        vec![(None, "iot_policy_attachment".into(), format!("{}/{}", f.policy(), f.certificates[0]), "create".into())]
+        vec![(
+            None,
+            "iot_policy_attachment".into(),
+            format!("{}/{}", f.policy(), f.certificates[0]),
+            "create".into()
+        )]
     );
     apply_converges(&file);
 }
@@ -223,7 +294,16 @@ fn saved_plan_applies_exactly_and_is_refused_after_drift() {
     let f = Fleet::new(1);
     let file = f.write();
     let planfile = f.dir.join("first.plan");
-    run_ok(&["plan", "-f", &file_arg(&file), "--out", &file_arg(&planfile)], 0);
+    run_ok(
+        &[
+            "plan",
+            "-f",
+            &file_arg(&file),
+            "--out",
+            &file_arg(&planfile),
+        ],
+        0,
+    );
     run_ok(&["apply", &file_arg(&planfile)], 0);
     run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 0);
 
@@ -231,10 +311,19 @@ fn saved_plan_applies_exactly_and_is_refused_after_drift() {
     let e = &f.envs[0];
     rt().block_on(async {
         let s = sdk(&e.account, &f.region).await;
-        s.iam.delete_role_policy().role_name(f.target_role(e)).policy_name("xacct-invoke-functions").send().await.unwrap();
+        s.iam
+            .delete_role_policy()
+            .role_name(f.target_role(e))
+            .policy_name("xacct-invoke-functions")
+            .send()
+            .await
+            .unwrap();
     });
     let stale = f.dir.join("stale.plan");
-    run_ok(&["plan", "-f", &file_arg(&file), "--out", &file_arg(&stale)], 0);
+    run_ok(
+        &["plan", "-f", &file_arg(&file), "--out", &file_arg(&stale)],
+        0,
+    );
     rt().block_on(async {
         let s = sdk(&e.account, &f.region).await;
         let bad = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:role/x"},"Action":"sts:AssumeRole"}]});
@@ -244,8 +333,17 @@ fn saved_plan_applies_exactly_and_is_refused_after_drift() {
     assert!(stderr(&o).contains("live state changed"), "{}", stderr(&o));
     rt().block_on(async {
         let s = sdk(&e.account, &f.region).await;
-        let r = s.iam.get_role_policy().role_name(f.target_role(e)).policy_name("xacct-invoke-functions").send().await;
-        assert!(r.is_err(), "the refused plan must not have written the role policy");
+        let r = s
+            .iam
+            .get_role_policy()
+            .role_name(f.target_role(e))
+            .policy_name("xacct-invoke-functions")
+            .send()
+            .await;
+        assert!(
+            r.is_err(),
+            "the refused plan must not have written the role policy"
+        );
     });
     apply_converges(&file);
 }
@@ -267,9 +365,21 @@ fn ownership_conflicts_are_refused_and_left_untouched() {
     let foreign_trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]});
     rt().block_on(async {
         let s = sdk(&e.account, &f.region).await;
-        s.iam.create_role().role_name(f.target_role(&e)).assume_role_policy_document(foreign_trust.to_string()).send().await.unwrap();
+        s.iam
+            .create_role()
+            .role_name(f.target_role(&e))
+            .assume_role_policy_document(foreign_trust.to_string())
+            .send()
+            .await
+            .unwrap();
         let iot = sdk(&f.iot_account, &f.region).await;
-        iot.iam.create_role().role_name("someone-else").assume_role_policy_document(foreign_trust.to_string()).send().await.unwrap();
+        iot.iam
+            .create_role()
+            .role_name("someone-else")
+            .assume_role_policy_document(foreign_trust.to_string())
+            .send()
+            .await
+            .unwrap();
         iot.iot
             .create_role_alias()
             .role_alias(f.alias())
@@ -281,28 +391,75 @@ fn ownership_conflicts_are_refused_and_left_untouched() {
     let file = f.write();
     let p = plan_json(&file);
     let c = changes(&p);
-    assert!(c.contains(&(Some(e.name.clone()), "iam_role".into(), f.target_role(&e), "adopt".into())), "{c:?}");
-    assert!(c.contains(&(None, "iot_role_alias".into(), f.alias(), "adopt".into())), "{c:?}");
+    assert!(
+        c.contains(&(
+            Some(e.name.clone()),
+            "iam_role".into(),
+            f.target_role(&e),
+            "adopt".into()
+        )),
+        "{c:?}"
+    );
+    assert!(
+        c.contains(&(None, "iot_role_alias".into(), f.alias(), "adopt".into())),
+        "{c:?}"
+    );
     let o = run_ok(&["apply", "-f", &file_arg(&file), "--auto-approve"], 1);
-    assert!(stderr(&o).contains("does not own") || stderr(&o).contains("not own"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not own") || stderr(&o).contains("not own"),
+        "{}",
+        stderr(&o)
+    );
     rt().block_on(async {
         let s = sdk(&e.account, &f.region).await;
-        let r = s.iam.get_role().role_name(f.target_role(&e)).send().await.unwrap();
-        assert!(same(&doc(r.role().unwrap().assume_role_policy_document().unwrap()), &foreign_trust));
+        let r = s
+            .iam
+            .get_role()
+            .role_name(f.target_role(&e))
+            .send()
+            .await
+            .unwrap();
+        assert!(same(
+            &doc(r.role().unwrap().assume_role_policy_document().unwrap()),
+            &foreign_trust
+        ));
         assert!(r.role().unwrap().tags().is_empty());
         let iot = sdk(&f.iot_account, &f.region).await;
-        assert!(iot.iam.get_role().role_name(f.iot_role()).send().await.is_err(), "nothing may be created");
+        assert!(
+            iot.iam
+                .get_role()
+                .role_name(f.iot_role())
+                .send()
+                .await
+                .is_err(),
+            "nothing may be created"
+        );
     });
     // destroy leaves what is not ours alone
     run_ok(&["destroy", "-f", &file_arg(&file), "--auto-approve"], 0);
     rt().block_on(async {
         let s = sdk(&e.account, &f.region).await;
-        assert!(s.iam.get_role().role_name(f.target_role(&e)).send().await.is_ok());
+        assert!(s
+            .iam
+            .get_role()
+            .role_name(f.target_role(&e))
+            .send()
+            .await
+            .is_ok());
         let iot = sdk(&f.iot_account, &f.region).await;
-        assert!(iot.iot.describe_role_alias().role_alias(f.alias()).send().await.is_ok());
+        assert!(iot
+            .iot
+            .describe_role_alias()
+            .role_alias(f.alias())
+            .send()
+            .await
+            .is_ok());
     });
     // --adopt takes them over, after which the plan is empty
-    run_ok(&["apply", "-f", &file_arg(&file), "--auto-approve", "--adopt"], 0);
+    run_ok(
+        &["apply", "-f", &file_arg(&file), "--auto-approve", "--adopt"],
+        0,
+    );
     run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 0);
 }
 
@@ -318,14 +475,43 @@ fn destroy_removes_everything_ours_and_nothing_else() {
     run_ok(&["destroy", "-f", &file_arg(&file), "--auto-approve"], 0);
     rt().block_on(async {
         let iot = sdk(&f.iot_account, &f.region).await;
-        assert!(iot.iam.get_role().role_name(f.iot_role()).send().await.is_err());
-        assert!(iot.iot.describe_role_alias().role_alias(f.alias()).send().await.is_err());
-        assert!(iot.iot.get_policy().policy_name(f.policy()).send().await.is_err());
-        let cert = iot.iot.describe_certificate().certificate_id(&f.certificates[0]).send().await;
+        assert!(iot
+            .iam
+            .get_role()
+            .role_name(f.iot_role())
+            .send()
+            .await
+            .is_err());
+        assert!(iot
+            .iot
+            .describe_role_alias()
+            .role_alias(f.alias())
+            .send()
+            .await
+            .is_err());
+        assert!(iot
+            .iot
+            .get_policy()
+            .policy_name(f.policy())
+            .send()
+            .await
+            .is_err());
+        let cert = iot
+            .iot
+            .describe_certificate()
+            .certificate_id(&f.certificates[0])
+            .send()
+            .await;
         assert!(cert.is_ok(), "certificates are not xacct's to delete");
         for env in &f.envs {
             let s = sdk(&env.account, &f.region).await;
-            assert!(s.iam.get_role().role_name(f.target_role(env)).send().await.is_err());
+            assert!(s
+                .iam
+                .get_role()
+                .role_name(f.target_role(env))
+                .send()
+                .await
+                .is_err());
         }
         let s = sdk(&e.account, &f.region).await;
         assert!(s.iam.get_role().role_name("unrelated").send().await.is_ok());
@@ -341,13 +527,43 @@ fn destroy_removes_everything_ours_and_nothing_else() {
 fn env_selection_plans_only_that_environment() {
     let f = Fleet::new(3);
     let file = f.write();
-    let o = run_ok(&["plan", "-f", &file_arg(&file), "--json", "--env", &f.envs[1].name], 0);
+    let o = run_ok(
+        &[
+            "plan",
+            "-f",
+            &file_arg(&file),
+            "--json",
+            "--env",
+            &f.envs[1].name,
+        ],
+        0,
+    );
     let p: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let envs: Vec<Value> = p["changes"].as_array().unwrap().iter().map(|c| c["env"].clone()).collect();
-    assert!(envs.iter().all(|e| e.is_null() || e == &json!(f.envs[1].name)), "{envs:?}");
+    let envs: Vec<Value> = p["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["env"].clone())
+        .collect();
+    assert!(
+        envs.iter()
+            .all(|e| e.is_null() || e == &json!(f.envs[1].name)),
+        "{envs:?}"
+    );
     // the IoT role's policy still names every target role
-    let iot_policy = p["changes"].as_array().unwrap().iter().find(|c| c["kind"] == "iam_role_policy" && c["env"].is_null()).unwrap();
-    assert_eq!(iot_policy["after"]["policy"]["Statement"][0]["Resource"].as_array().unwrap().len(), 3);
+    let iot_policy = p["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "iam_role_policy" && c["env"].is_null())
+        .unwrap();
+    assert_eq!(
+        iot_policy["after"]["policy"]["Statement"][0]["Resource"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     let o = run_ok(&["plan", "-f", &file_arg(&file), "--env", "nope"], 1);
     assert!(stderr(&o).contains("no such environment"), "{}", stderr(&o));
 }

@@ -9,7 +9,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("01-unknown-top-key.yaml", "unknown-key", "3:1"),
     ("02-unknown-env-key.yaml", "unknown-key", "8:5"),
     ("03-duplicate-key.yaml", "duplicate-key", "5:3"),
-    ("04-duplicate-environment.yaml", "duplicate-environment", "8:3"),
+    (
+        "04-duplicate-environment.yaml",
+        "duplicate-environment",
+        "8:3",
+    ),
     ("05-account-short.yaml", "account-id", "4:12"),
     ("06-account-number.yaml", "account-id", "7:14"),
     ("07-function-other-account.yaml", "function-account", "8:25"),
@@ -43,8 +47,10 @@ const CASES: &[(&str, &str, &str)] = &[
 #[test]
 fn every_corpus_file_is_listed() {
     let dir = root().join("tests/bad-inputs");
-    let mut files: Vec<String> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     files.sort();
     let listed: Vec<String> = CASES.iter().map(|c| c.0.to_string()).collect();
     assert_eq!(files, listed);
@@ -58,12 +64,23 @@ fn bad_inputs_are_refused_with_location_and_rule_and_no_request() {
     for (file, rule, at) in CASES {
         let path = root().join("tests/bad-inputs").join(file);
         let p = path.to_string_lossy().into_owned();
-        for cmd in [vec!["validate", "-f", &p], vec!["plan", "-f", &p], vec!["apply", "-f", &p, "--auto-approve"]] {
+        for cmd in [
+            vec!["validate", "-f", &p],
+            vec!["plan", "-f", &p],
+            vec!["apply", "-f", &p, "--auto-approve"],
+        ] {
             let o = xacct_at(&trip.url, &cmd, None);
             let err = stderr(&o);
             let want = format!("{p}:{at}: ");
-            if o.status.code() != Some(1) || !err.contains(&want) || !err.contains(&format!("[{rule}]")) || !err.contains("help: ") {
-                failures.push(format!("{cmd:?}: exit {:?}, wanted {want}…[{rule}], got:\n{err}", o.status.code()));
+            if o.status.code() != Some(1)
+                || !err.contains(&want)
+                || !err.contains(&format!("[{rule}]"))
+                || !err.contains("help: ")
+            {
+                failures.push(format!(
+                    "{cmd:?}: exit {:?}, wanted {want}…[{rule}], got:\n{err}",
+                    o.status.code()
+                ));
             }
             if err.contains("panicked") || err.contains("RUST_BACKTRACE") {
                 failures.push(format!("{cmd:?} panicked:\n{err}"));
@@ -71,7 +88,11 @@ fn bad_inputs_are_refused_with_location_and_rule_and_no_request() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(trip.count(), 0, "a bad input must not cause any AWS request");
+    assert_eq!(
+        trip.count(),
+        0,
+        "a bad input must not cause any AWS request"
+    );
 }
 
 #[test]
@@ -81,7 +102,11 @@ fn a_directory_or_missing_file_is_refused_without_requests() {
     let d = dir.to_string_lossy().into_owned();
     let o = xacct_at(&trip.url, &["plan", "-f", &d], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains(&format!("{d}:1:1: is a directory")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("{d}:1:1: is a directory")),
+        "{}",
+        stderr(&o)
+    );
     let missing = dir.join("does-not-exist.yaml");
     let m = missing.to_string_lossy().into_owned();
     let o = xacct_at(&trip.url, &["validate", "-f", &m], None);
@@ -100,7 +125,11 @@ fn all_problems_of_a_file_are_reported_at_once() {
         "fleet: t\nregion: eu-west-1\niot:\n  account: \"1\"\n  credential_duration: 1\nenvironments:\n  a: { account: \"222222222222\", functions: [\"arn:aws:lambda:eu-west-1:333333333333:function:x\"] }\n",
     )
     .unwrap();
-    let o = xacct_at("http://127.0.0.1:9", &["validate", "-f", &file_arg(&f)], None);
+    let o = xacct_at(
+        "http://127.0.0.1:9",
+        &["validate", "-f", &file_arg(&f)],
+        None,
+    );
     let err = stderr(&o);
     for rule in ["[account-id]", "[duration]", "[function-account]"] {
         assert!(err.contains(rule), "{rule} missing:\n{err}");

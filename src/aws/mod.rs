@@ -34,7 +34,11 @@ pub struct AwsError {
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{}: {} on {}: {}", self.scope, self.action, self.resource, self.message)
+        write!(
+            f,
+            "{}: {} on {}: {}",
+            self.scope, self.action, self.resource, self.message
+        )
     }
 }
 
@@ -45,12 +49,20 @@ impl AwsError {
         self.code.as_deref() == Some(code)
     }
     pub fn not_found(&self) -> bool {
-        matches!(self.code.as_deref(), Some("NoSuchEntity" | "ResourceNotFoundException" | "NoSuchEntityException"))
+        matches!(
+            self.code.as_deref(),
+            Some("NoSuchEntity" | "ResourceNotFoundException" | "NoSuchEntityException")
+        )
     }
     pub fn access_denied(&self) -> bool {
         matches!(
             self.code.as_deref(),
-            Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedException" | "UnauthorizedOperation")
+            Some(
+                "AccessDenied"
+                    | "AccessDeniedException"
+                    | "UnauthorizedException"
+                    | "UnauthorizedOperation"
+            )
         )
     }
 }
@@ -75,7 +87,12 @@ impl Clients {
     }
 
     /// Turn an SDK error into an `AwsError` naming the action and resource.
-    pub fn err<E, R>(&self, action: &str, resource: &str, e: aws_sdk_iam::error::SdkError<E, R>) -> AwsError
+    pub fn err<E, R>(
+        &self,
+        action: &str,
+        resource: &str,
+        e: aws_sdk_iam::error::SdkError<E, R>,
+    ) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: fmt::Debug + Send + Sync + 'static,
@@ -100,7 +117,13 @@ impl Clients {
                 self.scope
             );
         }
-        AwsError { scope: self.scope.clone(), action: action.into(), resource: resource.into(), code, message }
+        AwsError {
+            scope: self.scope.clone(),
+            action: action.into(),
+            resource: resource.into(),
+            code,
+            message,
+        }
     }
 }
 
@@ -129,7 +152,11 @@ fn scope(account: &str, env: Option<&str>) -> String {
 pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        .retry_config(RetryConfig::standard().with_max_attempts(8).with_max_backoff(Duration::from_secs(5)))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(8)
+                .with_max_backoff(Duration::from_secs(5)),
+        )
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))
@@ -148,14 +175,21 @@ pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
                 .configure(&base)
                 .build()
                 .await;
-            base.into_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
+            base.into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build()
         }
     }
 }
 
 /// Connect to one account and prove the credentials act in it (`sts:GetCallerIdentity`), so a wrong
 /// profile can never write into the wrong account.
-pub async fn connect(region: &str, account: &str, env: Option<&str>, access: &Access) -> Result<Clients, AwsError> {
+pub async fn connect(
+    region: &str,
+    account: &str,
+    env: Option<&str>,
+    access: &Access,
+) -> Result<Clients, AwsError> {
     let sdk = sdk_config(region, access).await;
     let c = Clients {
         account: account.to_string(),
@@ -204,11 +238,16 @@ pub struct Accounts {
 }
 
 pub async fn connect_all(cfg: &Config, selected: &[String]) -> Result<Accounts, Vec<AwsError>> {
-    let targets: Vec<&crate::config::Target> =
-        cfg.environments.iter().filter(|t| selected.is_empty() || selected.contains(&t.name)).collect();
+    let targets: Vec<&crate::config::Target> = cfg
+        .environments
+        .iter()
+        .filter(|t| selected.is_empty() || selected.contains(&t.name))
+        .collect();
     let iot = connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access);
     let envs = futures::future::join_all(
-        targets.iter().map(|t| connect(&cfg.region, &t.account, Some(&t.name), &t.access)),
+        targets
+            .iter()
+            .map(|t| connect(&cfg.region, &t.account, Some(&t.name), &t.access)),
     );
     let (iot, envs) = tokio::join!(iot, envs);
     let mut errors = Vec::new();

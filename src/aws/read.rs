@@ -20,8 +20,11 @@ pub async fn role(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
                 code: None,
                 message: m,
             })?;
-            let tags: BTreeMap<String, String> =
-                r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            let tags: BTreeMap<String, String> = r
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
             Ok(Some(Live {
                 spec: Spec::IamRole {
                     role_name: r.role_name().to_string(),
@@ -44,10 +47,21 @@ pub async fn role(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
     }
 }
 
-pub async fn role_policy(c: &Clients, role: &str, policy_name: &str) -> Result<Option<Live>, AwsError> {
+pub async fn role_policy(
+    c: &Clients,
+    role: &str,
+    policy_name: &str,
+) -> Result<Option<Live>, AwsError> {
     let _slot = c.slot().await;
     let res = format!("{role}/{policy_name}");
-    match c.iam.get_role_policy().role_name(role).policy_name(policy_name).send().await {
+    match c
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy_name)
+        .send()
+        .await
+    {
         Ok(out) => {
             let doc = policy::parse_document(out.policy_document()).map_err(|m| AwsError {
                 scope: c.scope.clone(),
@@ -80,7 +94,9 @@ pub async fn role_alias(c: &Clients, alias: &str) -> Result<Option<Live>, AwsErr
     let _slot = c.slot().await;
     match c.iot.describe_role_alias().role_alias(alias).send().await {
         Ok(out) => {
-            let Some(d) = out.role_alias_description() else { return Ok(None) };
+            let Some(d) = out.role_alias_description() else {
+                return Ok(None);
+            };
             Ok(Some(Live {
                 spec: Spec::IotRoleAlias {
                     role_alias: alias.into(),
@@ -105,15 +121,21 @@ pub async fn iot_policy(c: &Clients, name: &str) -> Result<Option<Live>, AwsErro
     let _slot = c.slot().await;
     match c.iot.get_policy().policy_name(name).send().await {
         Ok(out) => {
-            let doc = policy::parse_document(out.policy_document().unwrap_or("{}")).map_err(|m| AwsError {
-                scope: c.scope.clone(),
-                action: "iot:GetPolicy".into(),
-                resource: name.into(),
-                code: None,
-                message: m,
-            })?;
+            let doc =
+                policy::parse_document(out.policy_document().unwrap_or("{}")).map_err(|m| {
+                    AwsError {
+                        scope: c.scope.clone(),
+                        action: "iot:GetPolicy".into(),
+                        resource: name.into(),
+                        code: None,
+                        message: m,
+                    }
+                })?;
             Ok(Some(Live {
-                spec: Spec::IotPolicy { policy_name: name.into(), policy: policy::normalize(&doc) },
+                spec: Spec::IotPolicy {
+                    policy_name: name.into(),
+                    policy: policy::normalize(&doc),
+                },
                 arn: out.policy_arn().map(String::from),
             }))
         }
@@ -134,7 +156,11 @@ pub async fn policy_targets(c: &Clients, name: &str) -> Result<Vec<String>, AwsE
     let mut marker: Option<String> = None;
     loop {
         let _slot = c.slot().await;
-        let mut req = c.iot.list_targets_for_policy().policy_name(name).page_size(250);
+        let mut req = c
+            .iot
+            .list_targets_for_policy()
+            .policy_name(name)
+            .page_size(250);
         if let Some(m) = &marker {
             req = req.marker(m);
         }
@@ -156,26 +182,37 @@ pub async fn policy_targets(c: &Clients, name: &str) -> Result<Vec<String>, AwsE
 
 /// Read every desired resource (and every certificate our IoT policy is attached to), all accounts in
 /// parallel. Returns all errors, not just the first.
-pub async fn snapshot(cfg: &Config, desired: &[Resource], accts: &Accounts) -> Result<Snapshot, Vec<AwsError>> {
+pub async fn snapshot(
+    cfg: &Config,
+    desired: &[Resource],
+    accts: &Accounts,
+) -> Result<Snapshot, Vec<AwsError>> {
     let clients_for = |a: &Addr| -> &Clients {
         match &a.env {
             None => &accts.iot,
             Some(e) => accts.envs.get(e).unwrap_or(&accts.iot),
         }
     };
-    let reads = desired.iter().filter(|r| r.addr.kind != Kind::IotPolicyAttachment).map(|r| {
-        let c = clients_for(&r.addr);
-        async move {
-            let live = match &r.spec {
-                Spec::IamRole { role_name, .. } => role(c, role_name).await,
-                Spec::IamRolePolicy { role_name, policy_name, .. } => role_policy(c, role_name, policy_name).await,
-                Spec::IotRoleAlias { role_alias: a, .. } => role_alias(c, a).await,
-                Spec::IotPolicy { policy_name, .. } => iot_policy(c, policy_name).await,
-                Spec::IotPolicyAttachment { .. } => Ok(None),
-            };
-            (r.addr.clone(), live)
-        }
-    });
+    let reads = desired
+        .iter()
+        .filter(|r| r.addr.kind != Kind::IotPolicyAttachment)
+        .map(|r| {
+            let c = clients_for(&r.addr);
+            async move {
+                let live = match &r.spec {
+                    Spec::IamRole { role_name, .. } => role(c, role_name).await,
+                    Spec::IamRolePolicy {
+                        role_name,
+                        policy_name,
+                        ..
+                    } => role_policy(c, role_name, policy_name).await,
+                    Spec::IotRoleAlias { role_alias: a, .. } => role_alias(c, a).await,
+                    Spec::IotPolicy { policy_name, .. } => iot_policy(c, policy_name).await,
+                    Spec::IotPolicyAttachment { .. } => Ok(None),
+                };
+                (r.addr.clone(), live)
+            }
+        });
     let targets = policy_targets(&accts.iot, &cfg.iot.policy_name);
     let (results, targets) = tokio::join!(futures::future::join_all(reads), targets);
     let mut snap = Snapshot::default();
@@ -193,7 +230,9 @@ pub async fn snapshot(cfg: &Config, desired: &[Resource], accts: &Accounts) -> R
         Ok(ts) => {
             for t in ts {
                 // only certificates; things and groups are not xacct's business
-                let Some(id) = t.split_once(":cert/").map(|(_, id)| id.to_string()) else { continue };
+                let Some(id) = t.split_once(":cert/").map(|(_, id)| id.to_string()) else {
+                    continue;
+                };
                 let r = crate::desired::attachment(cfg, &id);
                 snap.live.insert(
                     r.addr,
@@ -212,6 +251,293 @@ pub async fn snapshot(cfg: &Config, desired: &[Resource], accts: &Accounts) -> R
     }
     if errors.is_empty() {
         Ok(snap)
+    } else {
+        Err(errors)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Facts for `xacct check`
+
+use crate::check::{CertFacts, Facts, FunctionFacts, RoleFacts};
+
+fn parse_err(c: &Clients, action: &str, resource: &str, m: String) -> AwsError {
+    AwsError {
+        scope: c.scope.clone(),
+        action: action.into(),
+        resource: resource.into(),
+        code: None,
+        message: m,
+    }
+}
+
+/// Every identity policy of a role: inline ones and the default version of attached managed ones.
+pub async fn role_identity_policies(
+    c: &Clients,
+    role: &str,
+) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
+    let mut out = Vec::new();
+    let names = {
+        let _slot = c.slot().await;
+        c.iam
+            .list_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| c.err("iam:ListRolePolicies", role, e))?
+    };
+    for n in names.policy_names() {
+        if let Some(Live {
+            spec: Spec::IamRolePolicy { policy, .. },
+            ..
+        }) = role_policy(c, role, n).await?
+        {
+            out.push((n.clone(), policy));
+        }
+    }
+    let attached = {
+        let _slot = c.slot().await;
+        c.iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| c.err("iam:ListAttachedRolePolicies", role, e))?
+    };
+    for p in attached.attached_policies() {
+        let Some(arn) = p.policy_arn() else { continue };
+        let _slot = c.slot().await;
+        let meta = c
+            .iam
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| c.err("iam:GetPolicy", arn, e))?;
+        let Some(v) = meta.policy().and_then(|p| p.default_version_id()) else {
+            continue;
+        };
+        let ver = c
+            .iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(v)
+            .send()
+            .await
+            .map_err(|e| c.err("iam:GetPolicyVersion", arn, e))?;
+        if let Some(doc) = ver.policy_version().and_then(|v| v.document()) {
+            let d = policy::parse_document(doc)
+                .map_err(|m| parse_err(c, "iam:GetPolicyVersion", arn, m))?;
+            out.push((p.policy_name().unwrap_or(arn).to_string(), d));
+        }
+    }
+    Ok(out)
+}
+
+async fn role_facts(c: &Clients, name: &str) -> Result<Option<RoleFacts>, AwsError> {
+    let Some(live) = role(c, name).await? else {
+        return Ok(None);
+    };
+    let Spec::IamRole {
+        assume_role_policy,
+        max_session_duration,
+        ..
+    } = live.spec
+    else {
+        return Ok(None);
+    };
+    let policies = role_identity_policies(c, name).await?;
+    Ok(Some(RoleFacts {
+        arn: live.arn.unwrap_or_default(),
+        trust: assume_role_policy,
+        max_session: max_session_duration,
+        policies,
+    }))
+}
+
+async fn cert_facts(c: &Clients, cfg: &Config, id: &str) -> Result<CertFacts, AwsError> {
+    let status = {
+        let _slot = c.slot().await;
+        match c.iot.describe_certificate().certificate_id(id).send().await {
+            Ok(o) => o
+                .certificate_description()
+                .and_then(|d| d.status())
+                .map(|s| s.as_str().to_string()),
+            Err(e) => {
+                let e = c.err("iot:DescribeCertificate", id, e);
+                if e.not_found() {
+                    return Ok(CertFacts {
+                        id: id.into(),
+                        status: None,
+                        exists: false,
+                        policies: vec![],
+                    });
+                }
+                return Err(e);
+            }
+        }
+    };
+    let target = cfg.certificate_arn(id);
+    let attached = {
+        let _slot = c.slot().await;
+        c.iot
+            .list_attached_policies()
+            .target(&target)
+            .send()
+            .await
+            .map_err(|e| c.err("iot:ListAttachedPolicies", &target, e))?
+    };
+    let mut policies = Vec::new();
+    for p in attached.policies() {
+        let Some(name) = p.policy_name() else {
+            continue;
+        };
+        if let Some(Live {
+            spec: Spec::IotPolicy { policy, .. },
+            ..
+        }) = iot_policy(c, name).await?
+        {
+            policies.push((name.to_string(), policy));
+        }
+    }
+    Ok(CertFacts {
+        id: id.into(),
+        status,
+        exists: true,
+        policies,
+    })
+}
+
+async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsError> {
+    let _slot = c.slot().await;
+    if let Err(e) = c.lambda.get_function().function_name(arn).send().await {
+        let e = c.err("lambda:GetFunction", arn, e);
+        return if e.not_found() {
+            Ok(FunctionFacts {
+                exists: Some(false),
+                policy: None,
+            })
+        } else {
+            Err(e)
+        };
+    }
+    match c.lambda.get_policy().function_name(arn).send().await {
+        Ok(p) => {
+            let doc = match p.policy() {
+                Some(d) => Some(
+                    policy::parse_document(d)
+                        .map_err(|m| parse_err(c, "lambda:GetPolicy", arn, m))?,
+                ),
+                None => None,
+            };
+            Ok(FunctionFacts {
+                exists: Some(true),
+                policy: doc,
+            })
+        }
+        Err(e) => {
+            let e = c.err("lambda:GetPolicy", arn, e);
+            if e.not_found() {
+                Ok(FunctionFacts {
+                    exists: Some(true),
+                    policy: None,
+                })
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Read the facts `check` proves, all accounts in parallel.
+pub async fn check_facts(cfg: &Config, accts: &Accounts) -> Result<Facts, Vec<AwsError>> {
+    let iot = &accts.iot;
+    let certs = async {
+        if cfg.iot.certificates.is_empty() {
+            let p = iot_policy(iot, &cfg.iot.policy_name).await?;
+            let policies = p
+                .into_iter()
+                .filter_map(|l| match l.spec {
+                    Spec::IotPolicy {
+                        policy_name,
+                        policy,
+                    } => Some((policy_name, policy)),
+                    _ => None,
+                })
+                .collect();
+            Ok(vec![CertFacts {
+                id: String::new(),
+                status: None,
+                exists: true,
+                policies,
+            }])
+        } else {
+            futures::future::try_join_all(
+                cfg.iot
+                    .certificates
+                    .iter()
+                    .map(|id| cert_facts(iot, cfg, id)),
+            )
+            .await
+        }
+    };
+    let alias = role_alias(iot, &cfg.iot.role_alias);
+    let iot_role = role_facts(iot, &cfg.iot.role_name);
+    let targets = futures::future::join_all(cfg.environments.iter().filter_map(|t| {
+        let c = accts.envs.get(&t.name)?;
+        Some(async move {
+            let role = role_facts(c, &t.role_name).await;
+            let funcs = futures::future::join_all(
+                t.functions
+                    .iter()
+                    .map(|f| async move { (f.clone(), function_facts(c, f).await) }),
+            )
+            .await;
+            (t.name.clone(), role, funcs)
+        })
+    }));
+    let (certs, alias, iot_role, targets) = tokio::join!(certs, alias, iot_role, targets);
+    let mut errors = Vec::new();
+    let mut f = Facts::default();
+    match certs {
+        Ok(c) => f.certs = c,
+        Err(e) => errors.push(e),
+    }
+    match alias {
+        Ok(a) => {
+            f.alias = a.and_then(|l| match l.spec {
+                Spec::IotRoleAlias {
+                    role_arn,
+                    credential_duration,
+                    ..
+                } => Some((role_arn, credential_duration)),
+                _ => None,
+            })
+        }
+        Err(e) => errors.push(e),
+    }
+    match iot_role {
+        Ok(r) => f.iot_role = r,
+        Err(e) => errors.push(e),
+    }
+    for (name, role, funcs) in targets {
+        match role {
+            Ok(r) => {
+                f.targets.insert(name, r);
+            }
+            Err(e) => errors.push(e),
+        }
+        for (arn, r) in funcs {
+            match r {
+                Ok(x) => {
+                    f.functions.insert(arn, x);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(f)
     } else {
         Err(errors)
     }

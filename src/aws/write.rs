@@ -12,7 +12,9 @@ fn doc(v: &serde_json::Value) -> String {
 }
 
 fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
-    t.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+    t.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
 }
 
 /// Carry out one change. `after` is what the plan says must be written.
@@ -32,7 +34,13 @@ pub async fn apply_change(c: &Clients, ch: &Change) -> Result<(), AwsError> {
 async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
     let _slot = c.slot().await;
     match s {
-        Spec::IamRole { role_name, path, assume_role_policy, max_session_duration, tags: t } => {
+        Spec::IamRole {
+            role_name,
+            path,
+            assume_role_policy,
+            max_session_duration,
+            tags: t,
+        } => {
             let r = retry_consistency(|| async {
                 c.iam
                     .create_role()
@@ -61,7 +69,11 @@ async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             drop(_slot);
             update(c, s).await
         }
-        Spec::IotRoleAlias { role_alias, role_arn, credential_duration } => {
+        Spec::IotRoleAlias {
+            role_alias,
+            role_arn,
+            credential_duration,
+        } => {
             let r = retry_consistency(|| async {
                 c.iot
                     .create_role_alias()
@@ -82,8 +94,18 @@ async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 Err(e) => Err(e),
             }
         }
-        Spec::IotPolicy { policy_name, policy } => {
-            match c.iot.create_policy().policy_name(policy_name).policy_document(doc(policy)).send().await {
+        Spec::IotPolicy {
+            policy_name,
+            policy,
+        } => {
+            match c
+                .iot
+                .create_policy()
+                .policy_name(policy_name)
+                .policy_document(doc(policy))
+                .send()
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     let e = c.err("iot:CreatePolicy", policy_name, e);
@@ -96,7 +118,11 @@ async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 }
             }
         }
-        Spec::IotPolicyAttachment { policy_name, target, .. } => attach(c, policy_name, target).await,
+        Spec::IotPolicyAttachment {
+            policy_name,
+            target,
+            ..
+        } => attach(c, policy_name, target).await,
     }
 }
 
@@ -114,7 +140,13 @@ async fn attach(c: &Clients, policy_name: &str, target: &str) -> Result<(), AwsE
 async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
     let _slot = c.slot().await;
     match s {
-        Spec::IamRole { role_name, assume_role_policy, max_session_duration, tags: t, .. } => {
+        Spec::IamRole {
+            role_name,
+            assume_role_policy,
+            max_session_duration,
+            tags: t,
+            ..
+        } => {
             retry_consistency(|| async {
                 c.iam
                     .update_assume_role_policy()
@@ -141,7 +173,11 @@ async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 .map_err(|e| c.err("iam:TagRole", role_name, e))?;
             Ok(())
         }
-        Spec::IamRolePolicy { role_name, policy_name, policy } => c
+        Spec::IamRolePolicy {
+            role_name,
+            policy_name,
+            policy,
+        } => c
             .iam
             .put_role_policy()
             .role_name(role_name)
@@ -150,20 +186,35 @@ async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| c.err("iam:PutRolePolicy", &format!("{role_name}/{policy_name}"), e)),
-        Spec::IotRoleAlias { role_alias, role_arn, credential_duration } => retry_consistency(|| async {
-            c.iot
-                .update_role_alias()
-                .role_alias(role_alias)
-                .role_arn(role_arn)
-                .credential_duration_seconds(*credential_duration)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| c.err("iot:UpdateRoleAlias", role_alias, e))
-        })
-        .await,
-        Spec::IotPolicy { policy_name, policy } => {
+            .map_err(|e| {
+                c.err(
+                    "iam:PutRolePolicy",
+                    &format!("{role_name}/{policy_name}"),
+                    e,
+                )
+            }),
+        Spec::IotRoleAlias {
+            role_alias,
+            role_arn,
+            credential_duration,
+        } => {
+            retry_consistency(|| async {
+                c.iot
+                    .update_role_alias()
+                    .role_alias(role_alias)
+                    .role_arn(role_arn)
+                    .credential_duration_seconds(*credential_duration)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| c.err("iot:UpdateRoleAlias", role_alias, e))
+            })
+            .await
+        }
+        Spec::IotPolicy {
+            policy_name,
+            policy,
+        } => {
             // IoT keeps at most 5 versions: prune the oldest non-default one first.
             let versions = c
                 .iot
@@ -172,10 +223,19 @@ async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 .send()
                 .await
                 .map_err(|e| c.err("iot:ListPolicyVersions", policy_name, e))?;
-            let mut old: Vec<_> = versions.policy_versions().iter().filter(|v| !v.is_default_version()).collect();
+            let mut old: Vec<_> = versions
+                .policy_versions()
+                .iter()
+                .filter(|v| !v.is_default_version())
+                .collect();
             if versions.policy_versions().len() >= 5 {
                 old.sort_by_key(|v| {
-                    (v.create_date().map(|d| d.as_nanos()).unwrap_or(0), v.version_id().and_then(|i| i.parse::<u64>().ok()).unwrap_or(0))
+                    (
+                        v.create_date().map(|d| d.as_nanos()).unwrap_or(0),
+                        v.version_id()
+                            .and_then(|i| i.parse::<u64>().ok())
+                            .unwrap_or(0),
+                    )
                 });
                 if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
                     c.iot
@@ -184,7 +244,13 @@ async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                         .policy_version_id(oldest)
                         .send()
                         .await
-                        .map_err(|e| c.err("iot:DeletePolicyVersion", &format!("{policy_name} version {oldest}"), e))?;
+                        .map_err(|e| {
+                            c.err(
+                                "iot:DeletePolicyVersion",
+                                &format!("{policy_name} version {oldest}"),
+                                e,
+                            )
+                        })?;
                 }
             }
             c.iot
@@ -197,7 +263,11 @@ async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 .map(|_| ())
                 .map_err(|e| c.err("iot:CreatePolicyVersion", policy_name, e))
         }
-        Spec::IotPolicyAttachment { policy_name, target, .. } => attach(c, policy_name, target).await,
+        Spec::IotPolicyAttachment {
+            policy_name,
+            target,
+            ..
+        } => attach(c, policy_name, target).await,
     }
 }
 
@@ -219,7 +289,14 @@ async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 Err(e) => return gone(e),
             };
             for p in inline {
-                if let Err(e) = c.iam.delete_role_policy().role_name(role_name).policy_name(&p).send().await {
+                if let Err(e) = c
+                    .iam
+                    .delete_role_policy()
+                    .role_name(role_name)
+                    .policy_name(&p)
+                    .send()
+                    .await
+                {
                     gone(c.err("iam:DeleteRolePolicy", &format!("{role_name}/{p}"), e))?;
                 }
             }
@@ -246,25 +323,67 @@ async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 Err(e) => gone(c.err("iam:DeleteRole", role_name, e)),
             }
         }
-        Spec::IamRolePolicy { role_name, policy_name, .. } => {
-            match c.iam.delete_role_policy().role_name(role_name).policy_name(policy_name).send().await {
+        Spec::IamRolePolicy {
+            role_name,
+            policy_name,
+            ..
+        } => {
+            match c
+                .iam
+                .delete_role_policy()
+                .role_name(role_name)
+                .policy_name(policy_name)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(()),
-                Err(e) => gone(c.err("iam:DeleteRolePolicy", &format!("{role_name}/{policy_name}"), e)),
+                Err(e) => gone(c.err(
+                    "iam:DeleteRolePolicy",
+                    &format!("{role_name}/{policy_name}"),
+                    e,
+                )),
             }
         }
-        Spec::IotRoleAlias { role_alias, .. } => match c.iot.delete_role_alias().role_alias(role_alias).send().await {
+        Spec::IotRoleAlias { role_alias, .. } => match c
+            .iot
+            .delete_role_alias()
+            .role_alias(role_alias)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => gone(c.err("iot:DeleteRoleAlias", role_alias, e)),
         },
         Spec::IotPolicy { policy_name, .. } => {
-            let versions = match c.iot.list_policy_versions().policy_name(policy_name).send().await {
+            let versions = match c
+                .iot
+                .list_policy_versions()
+                .policy_name(policy_name)
+                .send()
+                .await
+            {
                 Ok(v) => v,
                 Err(e) => return gone(c.err("iot:ListPolicyVersions", policy_name, e)),
             };
-            for v in versions.policy_versions().iter().filter(|v| !v.is_default_version()) {
+            for v in versions
+                .policy_versions()
+                .iter()
+                .filter(|v| !v.is_default_version())
+            {
                 if let Some(id) = v.version_id() {
-                    if let Err(e) = c.iot.delete_policy_version().policy_name(policy_name).policy_version_id(id).send().await {
-                        gone(c.err("iot:DeletePolicyVersion", &format!("{policy_name} version {id}"), e))?;
+                    if let Err(e) = c
+                        .iot
+                        .delete_policy_version()
+                        .policy_name(policy_name)
+                        .policy_version_id(id)
+                        .send()
+                        .await
+                    {
+                        gone(c.err(
+                            "iot:DeletePolicyVersion",
+                            &format!("{policy_name} version {id}"),
+                            e,
+                        ))?;
                     }
                 }
             }
@@ -273,8 +392,19 @@ async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 Err(e) => gone(c.err("iot:DeletePolicy", policy_name, e)),
             }
         }
-        Spec::IotPolicyAttachment { policy_name, target, .. } => {
-            match c.iot.detach_policy().policy_name(policy_name).target(target).send().await {
+        Spec::IotPolicyAttachment {
+            policy_name,
+            target,
+            ..
+        } => {
+            match c
+                .iot
+                .detach_policy()
+                .policy_name(policy_name)
+                .target(target)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(e) => gone(c.err("iot:DetachPolicy", &format!("{policy_name} → {target}"), e)),
             }

@@ -15,7 +15,10 @@ pub struct Pos {
 
 impl Pos {
     fn from_marker(m: &Marker) -> Pos {
-        Pos { line: m.line(), col: m.col() + 1 }
+        Pos {
+            line: m.line(),
+            col: m.col() + 1,
+        }
     }
 }
 
@@ -36,8 +39,13 @@ pub struct SourceIndex {
 }
 
 enum Frame {
-    Map { key: Option<String>, seen: HashMap<String, Pos> },
-    Seq { next: usize },
+    Map {
+        key: Option<String>,
+        seen: HashMap<String, Pos>,
+    },
+    Seq {
+        next: usize,
+    },
 }
 
 struct Builder {
@@ -111,7 +119,10 @@ impl MarkedEventReceiver for Builder {
                 self.index.values.entry(p.clone()).or_insert(pos);
                 self.path = p;
                 self.stack.push(if is_map {
-                    Frame::Map { key: None, seen: HashMap::new() }
+                    Frame::Map {
+                        key: None,
+                        seen: HashMap::new(),
+                    }
                 } else {
                     Frame::Seq { next: 0 }
                 });
@@ -129,7 +140,11 @@ impl SourceIndex {
     /// Index `text`. Syntax errors are left to the deserializer, which reports them with a location;
     /// an index of a broken document is simply partial.
     pub fn build(text: &str) -> SourceIndex {
-        let mut b = Builder { index: SourceIndex::default(), stack: Vec::new(), path: Vec::new() };
+        let mut b = Builder {
+            index: SourceIndex::default(),
+            stack: Vec::new(),
+            path: Vec::new(),
+        };
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut b, false);
         b.index
@@ -151,7 +166,10 @@ impl SourceIndex {
     /// Position of the key at `path` (falls back to the value, then to the closest parent).
     pub fn key(&self, path: &[&str]) -> Pos {
         let p: Vec<String> = path.iter().map(|s| s.to_string()).collect();
-        self.keys.get(&p).copied().unwrap_or_else(|| self.value(path))
+        self.keys
+            .get(&p)
+            .copied()
+            .unwrap_or_else(|| self.value(path))
     }
 }
 
@@ -164,8 +182,14 @@ mod tests {
         let text = "fleet: a\nenvironments:\n  prd:\n    account: \"1\"\n    functions: [x, y]\n  prd: {}\n";
         let idx = SourceIndex::build(text);
         assert_eq!(idx.value(&["fleet"]), Pos { line: 1, col: 8 });
-        assert_eq!(idx.key(&["environments", "prd", "account"]), Pos { line: 4, col: 5 });
-        assert_eq!(idx.value(&["environments", "prd", "functions", "1"]), Pos { line: 5, col: 20 });
+        assert_eq!(
+            idx.key(&["environments", "prd", "account"]),
+            Pos { line: 4, col: 5 }
+        );
+        assert_eq!(
+            idx.value(&["environments", "prd", "functions", "1"]),
+            Pos { line: 5, col: 20 }
+        );
         assert_eq!(idx.duplicates.len(), 1);
         assert_eq!(idx.duplicates[0].key, "prd");
         assert_eq!(idx.duplicates[0].at, Pos { line: 6, col: 3 });

@@ -140,7 +140,10 @@ pub struct Config {
 
 impl Config {
     pub fn iot_role_arn(&self) -> String {
-        format!("arn:{}:iam::{}:role/{}", self.partition, self.iot.account, self.iot.role_name)
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.iot.account, self.iot.role_name
+        )
     }
     pub fn alias_arn(&self) -> String {
         format!(
@@ -149,10 +152,16 @@ impl Config {
         )
     }
     pub fn target_role_arn(&self, t: &Target) -> String {
-        format!("arn:{}:iam::{}:role/{}", self.partition, t.account, t.role_name)
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            self.partition, t.account, t.role_name
+        )
     }
     pub fn certificate_arn(&self, id: &str) -> String {
-        format!("arn:{}:iot:{}:{}:cert/{}", self.partition, self.region, self.iot.account, id)
+        format!(
+            "arn:{}:iot:{}:{}:cert/{}",
+            self.partition, self.region, self.iot.account, id
+        )
     }
     /// The IoT role's maximum session: at least the alias's credential duration.
     pub fn iot_max_session(&self) -> i32 {
@@ -230,7 +239,12 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn at(&mut self, path: &[&str], rule: &'static str, message: String, help: Option<String>) {
         let pos = self.idx.value(path);
-        self.problems.push(Problem { pos, rule, message, help });
+        self.problems.push(Problem {
+            pos,
+            rule,
+            message,
+            help,
+        });
     }
 }
 
@@ -241,7 +255,12 @@ impl Checker<'_> {
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let fail = |rule: &'static str, message: String, help: Option<String>| ConfigError {
         file: path.to_path_buf(),
-        problems: vec![Problem { pos: Pos { line: 1, col: 1 }, rule, message, help }],
+        problems: vec![Problem {
+            pos: Pos { line: 1, col: 1 },
+            rule,
+            message,
+            help,
+        }],
     };
     if path.is_dir() {
         return Err(fail(
@@ -250,21 +269,36 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             Some("pass the YAML file itself, e.g. -f environments/sandbox.yaml".into()),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail("unreadable", format!("cannot read: {e}"), None))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| fail("encoding", format!("not UTF-8 text: {e}"), Some("save the file as UTF-8".into())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| fail("unreadable", format!("cannot read: {e}"), None))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        fail(
+            "encoding",
+            format!("not UTF-8 text: {e}"),
+            Some("save the file as UTF-8".into()),
+        )
+    })?;
     parse(path, &text)
 }
 
 /// Parse and validate the text of an environment file named `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    let err = |problems: Vec<Problem>| ConfigError { file: path.to_path_buf(), problems };
-    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    let err = |problems: Vec<Problem>| ConfigError {
+        file: path.to_path_buf(),
+        problems,
+    };
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         return Err(err(vec![Problem {
             pos: Pos { line: 1, col: 1 },
             rule: "empty-file",
             message: "the environment file is empty".into(),
-            help: Some("start from `fleet:`, `region:`, `iot:` and `environments:` (see README)".into()),
+            help: Some(
+                "start from `fleet:`, `region:`, `iot:` and `environments:` (see README)".into(),
+            ),
         }]));
     }
     let idx = SourceIndex::build(text);
@@ -274,7 +308,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             .iter()
             .map(|d| {
                 let (rule, what) = if d.path.len() == 1 && d.path[0] == "environments" {
-                    ("duplicate-environment", format!("duplicate environment name `{}`", d.key))
+                    (
+                        "duplicate-environment",
+                        format!("duplicate environment name `{}`", d.key),
+                    )
                 } else {
                     ("duplicate-key", format!("duplicate key `{}`", d.key))
                 };
@@ -291,7 +328,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let raw: RawFile = match yaml_serde::from_str(text) {
         Ok(r) => r,
         Err(e) => {
-            let pos = e.location().map(|l| Pos { line: l.line(), col: l.column() }).unwrap_or(Pos { line: 1, col: 1 });
+            let pos = e
+                .location()
+                .map(|l| Pos {
+                    line: l.line(),
+                    col: l.column(),
+                })
+                .unwrap_or(Pos { line: 1, col: 1 });
             let msg = e.to_string();
             // yaml_serde appends " at line L column C"; we print the position in front instead.
             let msg = match msg.find(" at line ") {
@@ -303,10 +346,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 .replace("struct RawIot", "a mapping (account, profile, assume_role, role_name, role_alias, policy_name, credential_duration, certificates)")
                 .replace("struct RawTarget", "a mapping (account, profile, assume_role, role_name, functions, session_duration)");
             let (rule, help) = classify_serde_error(&msg);
-            return Err(err(vec![Problem { pos, rule, message: msg, help }]));
+            return Err(err(vec![Problem {
+                pos,
+                rule,
+                message: msg,
+                help,
+            }]));
         }
     };
-    let mut c = Checker { idx: &idx, problems: Vec::new() };
+    let mut c = Checker {
+        idx: &idx,
+        problems: Vec::new(),
+    };
     let cfg = validate(path, raw, &mut c);
     if c.problems.is_empty() {
         Ok(cfg)
@@ -318,10 +369,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
 
 fn classify_serde_error(msg: &str) -> (&'static str, Option<String>) {
     if msg.contains("unknown field") {
-        ("unknown-key", Some("remove the key or fix its spelling".into()))
+        (
+            "unknown-key",
+            Some("remove the key or fix its spelling".into()),
+        )
     } else if msg.contains("missing field") {
         ("missing-key", Some("add the required key".into()))
-    } else if msg.contains("invalid type") || msg.contains("invalid value") || msg.contains("invalid length") {
+    } else if msg.contains("invalid type")
+        || msg.contains("invalid value")
+        || msg.contains("invalid length")
+    {
         let help = if msg.contains("12-digit AWS account id") {
             "write the account id as a quoted string, e.g. account: \"111111111111\""
         } else {
@@ -331,7 +388,10 @@ fn classify_serde_error(msg: &str) -> (&'static str, Option<String>) {
     } else if msg.contains("duplicate") {
         ("duplicate-key", Some("each key may appear once".into()))
     } else {
-        ("yaml-syntax", Some("fix the YAML syntax at this position".into()))
+        (
+            "yaml-syntax",
+            Some("fix the YAML syntax at this position".into()),
+        )
     }
 }
 
@@ -343,7 +403,8 @@ fn is_account(s: &str) -> bool {
 }
 
 fn chars_ok(s: &str, extra: &str) -> bool {
-    s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(c))
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(c))
 }
 
 /// IAM role names: 1..64 of `[A-Za-z0-9+=,.@_-]`.
@@ -364,8 +425,12 @@ fn valid_region(s: &str) -> bool {
     parts.len() >= 3
         && parts[0].len() == 2
         && parts[0].bytes().all(|b| b.is_ascii_lowercase())
-        && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts.last().is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 fn partition_of(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -377,16 +442,22 @@ fn partition_of(region: &str) -> &'static str {
     }
 }
 fn valid_function_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 fn valid_env_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 fn valid_cert_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 fn account(c: &mut Checker, path: &[&str], f: AccountField) -> String {
@@ -417,12 +488,23 @@ fn account(c: &mut Checker, path: &[&str], f: AccountField) -> String {
     }
 }
 
-fn access(c: &mut Checker, base: &[&str], account: &str, profile: Option<String>, assume_role: Option<String>) -> Access {
+fn access(
+    c: &mut Checker,
+    base: &[&str],
+    account: &str,
+    profile: Option<String>,
+    assume_role: Option<String>,
+) -> Access {
     if let Some(p) = &profile {
         if p.trim().is_empty() {
             let mut path = base.to_vec();
             path.push("profile");
-            c.at(&path, "profile", "profile is empty".into(), Some("name an AWS profile or remove the key".into()));
+            c.at(
+                &path,
+                "profile",
+                "profile is empty".into(),
+                Some("name an AWS profile or remove the key".into()),
+            );
         }
     }
     if let Some(r) = &assume_role {
@@ -450,23 +532,47 @@ fn access(c: &mut Checker, base: &[&str], account: &str, profile: Option<String>
             c.at(
                 &path,
                 "assume-role-account",
-                format!("assume_role is in account {} but this account is {account}", parts[4]),
-                Some(format!("assume a role of account {account}, e.g. arn:aws:iam::{account}:role/{}", &parts[5][5..])),
+                format!(
+                    "assume_role is in account {} but this account is {account}",
+                    parts[4]
+                ),
+                Some(format!(
+                    "assume a role of account {account}, e.g. arn:aws:iam::{account}:role/{}",
+                    &parts[5][5..]
+                )),
             );
         }
     }
-    Access { profile, assume_role }
+    Access {
+        profile,
+        assume_role,
+    }
 }
 
-fn name_rule(c: &mut Checker, path: &[&str], what: &str, value: &str, ok: bool, rule: &'static str, spec: &str) {
+fn name_rule(
+    c: &mut Checker,
+    path: &[&str],
+    what: &str,
+    value: &str,
+    ok: bool,
+    rule: &'static str,
+    spec: &str,
+) {
     if !ok {
-        c.at(path, rule, format!("{what} `{value}` is not a valid name"), Some(spec.to_string()));
+        c.at(
+            path,
+            rule,
+            format!("{what} `{value}` is not a valid name"),
+            Some(spec.to_string()),
+        );
     }
 }
 
 const ROLE_SPEC: &str = "IAM role names are 1-64 characters of letters, digits and + = , . @ _ -";
-const ALIAS_SPEC: &str = "IoT role alias names are 1-128 characters of letters, digits and = , @ _ -";
-const POLICY_SPEC: &str = "IoT policy names are 1-128 characters of letters, digits and + = , . @ _ -";
+const ALIAS_SPEC: &str =
+    "IoT role alias names are 1-128 characters of letters, digits and = , @ _ -";
+const POLICY_SPEC: &str =
+    "IoT policy names are 1-128 characters of letters, digits and + = , . @ _ -";
 
 fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
     let fleet = raw.fleet;
@@ -491,20 +597,51 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
     let partition = partition_of(&region).to_string();
 
     let iot_account = account(c, &["iot", "account"], raw.iot.account);
-    let iot_access = access(c, &["iot"], &iot_account, raw.iot.profile, raw.iot.assume_role);
+    let iot_access = access(
+        c,
+        &["iot"],
+        &iot_account,
+        raw.iot.profile,
+        raw.iot.assume_role,
+    );
     // A name derived from an invalid fleet is not reported again.
     let role_name_set = raw.iot.role_name.is_some();
-    let role_name = raw.iot.role_name.unwrap_or_else(|| format!("{fleet}-device"));
+    let role_name = raw
+        .iot
+        .role_name
+        .unwrap_or_else(|| format!("{fleet}-device"));
     if role_name_set || fleet_ok {
-        name_rule(c, &["iot", "role_name"], "role_name", &role_name, valid_role_name(&role_name), "role-name", ROLE_SPEC);
+        name_rule(
+            c,
+            &["iot", "role_name"],
+            "role_name",
+            &role_name,
+            valid_role_name(&role_name),
+            "role-name",
+            ROLE_SPEC,
+        );
     }
     let alias_set = raw.iot.role_alias.is_some();
-    let role_alias = raw.iot.role_alias.unwrap_or_else(|| format!("{fleet}-device"));
+    let role_alias = raw
+        .iot
+        .role_alias
+        .unwrap_or_else(|| format!("{fleet}-device"));
     if alias_set || fleet_ok {
-        name_rule(c, &["iot", "role_alias"], "role_alias", &role_alias, valid_alias_name(&role_alias), "alias-name", ALIAS_SPEC);
+        name_rule(
+            c,
+            &["iot", "role_alias"],
+            "role_alias",
+            &role_alias,
+            valid_alias_name(&role_alias),
+            "alias-name",
+            ALIAS_SPEC,
+        );
     }
     let policy_set = raw.iot.policy_name.is_some();
-    let policy_name = raw.iot.policy_name.unwrap_or_else(|| format!("{fleet}-device-credentials"));
+    let policy_name = raw
+        .iot
+        .policy_name
+        .unwrap_or_else(|| format!("{fleet}-device-credentials"));
     if policy_set || fleet_ok {
         name_rule(
             c,
@@ -540,7 +677,12 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
                 Some("an IoT certificate id is 64 lowercase hex characters (aws iot list-certificates)".into()),
             );
         } else if certificates.contains(cert) {
-            c.at(&["iot", "certificates", &i_s], "duplicate-certificate", format!("certificate {cert} is listed twice"), Some("list each certificate once".into()));
+            c.at(
+                &["iot", "certificates", &i_s],
+                "duplicate-certificate",
+                format!("certificate {cert} is listed twice"),
+                Some("list each certificate once".into()),
+            );
         }
         certificates.push(cert.clone());
     }
@@ -554,7 +696,11 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         );
     }
     let mut environments = Vec::new();
-    let mut role_names: Vec<(String, String, String)> = vec![(iot_account.clone(), role_name.clone(), "the IoT role".into())];
+    let mut role_names: Vec<(String, String, String)> = vec![(
+        iot_account.clone(),
+        role_name.clone(),
+        "the IoT role".into(),
+    )];
     for (name, t) in raw.environments {
         let base = ["environments", name.as_str()];
         let env_ok = valid_env_name(&name);
@@ -577,7 +723,15 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
             } else {
                 format!("{ROLE_SPEC}; the default is <fleet>-<environment>: set role_name for this environment")
             };
-            name_rule(c, &p("role_name"), "role_name", &tr, valid_role_name(&tr), "role-name", &spec);
+            name_rule(
+                c,
+                &p("role_name"),
+                "role_name",
+                &tr,
+                valid_role_name(&tr),
+                "role-name",
+                &spec,
+            );
         }
         if let Some((_, _, owner)) = role_names.iter().find(|(a, r, _)| a == &acct && r == &tr) {
             c.at(
@@ -600,13 +754,23 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
                 ROLE_CHAINING_CAP
             }
             Some(d) if d < 900 => {
-                c.at(&p("session_duration"), "duration", format!("session_duration {d} is below the AWS minimum of 900 seconds"), Some("use 900 to 3600 seconds".into()));
+                c.at(
+                    &p("session_duration"),
+                    "duration",
+                    format!("session_duration {d} is below the AWS minimum of 900 seconds"),
+                    Some("use 900 to 3600 seconds".into()),
+                );
                 ROLE_CHAINING_CAP
             }
             Some(d) => d as i32,
         };
         if t.functions.is_empty() {
-            c.at(&p("functions"), "no-functions", format!("environment `{name}` lists no functions"), Some("list the Lambda functions the devices may invoke, by name or ARN".into()));
+            c.at(
+                &p("functions"),
+                "no-functions",
+                format!("environment `{name}` lists no functions"),
+                Some("list the Lambda functions the devices may invoke, by name or ARN".into()),
+            );
         }
         let mut functions: Vec<String> = Vec::new();
         for (i, f) in t.functions.iter().enumerate() {
@@ -614,7 +778,12 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
             let fp = ["environments", name.as_str(), "functions", i_s.as_str()];
             let arn = if f.starts_with("arn:") {
                 let parts: Vec<&str> = f.split(':').collect();
-                if parts.len() != 7 || parts[2] != "lambda" || parts[5] != "function" || !valid_function_name(parts[6]) || !is_account(parts[4]) {
+                if parts.len() != 7
+                    || parts[2] != "lambda"
+                    || parts[5] != "function"
+                    || !valid_function_name(parts[6])
+                    || !is_account(parts[4])
+                {
                     c.at(
                         &fp,
                         "function-arn",
@@ -635,8 +804,14 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
                     c.at(
                         &fp,
                         "function-region",
-                        format!("function `{}` is in region {}, but the fleet is in {region}", parts[6], parts[3]),
-                        Some(format!("use arn:{partition}:lambda:{region}:{acct}:function:{}", parts[6])),
+                        format!(
+                            "function `{}` is in region {}, but the fleet is in {region}",
+                            parts[6], parts[3]
+                        ),
+                        Some(format!(
+                            "use arn:{partition}:lambda:{region}:{acct}:function:{}",
+                            parts[6]
+                        )),
                     );
                 }
                 f.clone()
@@ -653,12 +828,24 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
                 format!("arn:{partition}:lambda:{region}:{acct}:function:{f}")
             };
             if functions.contains(&arn) {
-                c.at(&fp, "duplicate-function", format!("function `{f}` is listed twice"), Some("list each function once".into()));
+                c.at(
+                    &fp,
+                    "duplicate-function",
+                    format!("function `{f}` is listed twice"),
+                    Some("list each function once".into()),
+                );
                 continue;
             }
             functions.push(arn);
         }
-        environments.push(Target { name, account: acct, access: acc, role_name: tr, functions, session_duration });
+        environments.push(Target {
+            name,
+            account: acct,
+            access: acc,
+            role_name: tr,
+            functions,
+            session_duration,
+        });
     }
 
     Config {
@@ -705,14 +892,23 @@ environments:
         assert_eq!(c.iot.role_name, "telemetry-device");
         assert_eq!(c.iot.policy_name, "telemetry-device-credentials");
         assert_eq!(c.environments[0].role_name, "telemetry-prd");
-        assert_eq!(c.environments[0].functions[0], "arn:aws:lambda:ap-northeast-1:222222222222:function:ingest");
+        assert_eq!(
+            c.environments[0].functions[0],
+            "arn:aws:lambda:ap-northeast-1:222222222222:function:ingest"
+        );
         assert_eq!(c.iot_max_session(), 7200);
-        assert_eq!(c.alias_arn(), "arn:aws:iot:ap-northeast-1:111111111111:rolealias/telemetry-device");
+        assert_eq!(
+            c.alias_arn(),
+            "arn:aws:iot:ap-northeast-1:111111111111:rolealias/telemetry-device"
+        );
     }
 
     #[test]
     fn function_arn_in_another_account_points_at_its_line() {
-        let text = GOOD.replace("222222222222:function:alerts", "999999999999:function:alerts");
+        let text = GOOD.replace(
+            "222222222222:function:alerts",
+            "999999999999:function:alerts",
+        );
         let p = problems(&text);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].rule, "function-account");
@@ -722,7 +918,9 @@ environments:
 
     #[test]
     fn several_problems_are_reported_together() {
-        let text = GOOD.replace("\"333333333333\"", "\"3333\"").replace("7200", "60");
+        let text = GOOD
+            .replace("\"333333333333\"", "\"3333\"")
+            .replace("7200", "60");
         let p = problems(&text);
         let rules: Vec<&str> = p.iter().map(|p| p.rule).collect();
         assert_eq!(rules, vec!["duration", "account-id"]);

@@ -83,9 +83,12 @@ impl Snapshot {
 
 fn normalize_spec(s: &mut Spec) {
     match s {
-        Spec::IamRole { assume_role_policy: d, .. } | Spec::IamRolePolicy { policy: d, .. } | Spec::IotPolicy { policy: d, .. } => {
-            *d = policy::normalize(d)
+        Spec::IamRole {
+            assume_role_policy: d,
+            ..
         }
+        | Spec::IamRolePolicy { policy: d, .. }
+        | Spec::IotPolicy { policy: d, .. } => *d = policy::normalize(d),
         _ => {}
     }
 }
@@ -147,13 +150,17 @@ fn role_owned(cfg: &Config, live: &Live) -> bool {
 pub fn iot_policy_owned(cfg: &Config, doc: &Value) -> bool {
     let alias = cfg.alias_arn();
     let norm = policy::normalize(doc);
-    let Some(Value::Array(stmts)) = norm.get("Statement") else { return true };
+    let Some(Value::Array(stmts)) = norm.get("Statement") else {
+        return true;
+    };
     stmts.iter().all(|s| {
         if s.get("Effect").and_then(Value::as_str) == Some("Deny") {
             return true;
         }
         let only = |key: &str, allowed: &str| match s.get(key) {
-            Some(Value::Array(a)) => a.iter().all(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(allowed))),
+            Some(Value::Array(a)) => a
+                .iter()
+                .all(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(allowed))),
             _ => false,
         };
         only("Action", "iot:AssumeRoleWithCertificate")
@@ -176,7 +183,8 @@ fn fleet_established(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> boo
 }
 
 fn alias_owned(cfg: &Config, established: bool, spec: &Spec) -> bool {
-    established || matches!(spec, Spec::IotRoleAlias { role_arn, .. } if *role_arn == cfg.iot_role_arn())
+    established
+        || matches!(spec, Spec::IotRoleAlias { role_arn, .. } if *role_arn == cfg.iot_role_arn())
 }
 
 fn iot_policy_spec_owned(cfg: &Config, established: bool, spec: &Spec) -> bool {
@@ -203,14 +211,34 @@ fn ownership_note(cfg: &Config, spec: &Spec) -> String {
 fn differs(kind: Kind, want: &Spec, have: &Spec) -> bool {
     match (want, have) {
         (
-            Spec::IamRole { assume_role_policy: a, max_session_duration: m, tags: t, .. },
-            Spec::IamRole { assume_role_policy: b, max_session_duration: n, tags: u, .. },
+            Spec::IamRole {
+                assume_role_policy: a,
+                max_session_duration: m,
+                tags: t,
+                ..
+            },
+            Spec::IamRole {
+                assume_role_policy: b,
+                max_session_duration: n,
+                tags: u,
+                ..
+            },
         ) => !policy::same(a, b) || m != n || t.iter().any(|(k, v)| u.get(k) != Some(v)),
         (Spec::IamRolePolicy { policy: a, .. }, Spec::IamRolePolicy { policy: b, .. })
-        | (Spec::IotPolicy { policy: a, .. }, Spec::IotPolicy { policy: b, .. }) => !policy::same(a, b),
+        | (Spec::IotPolicy { policy: a, .. }, Spec::IotPolicy { policy: b, .. }) => {
+            !policy::same(a, b)
+        }
         (
-            Spec::IotRoleAlias { role_arn: a, credential_duration: d, .. },
-            Spec::IotRoleAlias { role_arn: b, credential_duration: e, .. },
+            Spec::IotRoleAlias {
+                role_arn: a,
+                credential_duration: d,
+                ..
+            },
+            Spec::IotRoleAlias {
+                role_arn: b,
+                credential_duration: e,
+                ..
+            },
         ) => a != b || d != e,
         (Spec::IotPolicyAttachment { .. }, Spec::IotPolicyAttachment { .. }) => false,
         _ => {
@@ -222,7 +250,10 @@ fn differs(kind: Kind, want: &Spec, have: &Spec) -> bool {
 
 fn aroa_notes(live: &Spec) -> Vec<String> {
     let mut notes = Vec::new();
-    if let Spec::IamRole { assume_role_policy, .. } = live {
+    if let Spec::IamRole {
+        assume_role_policy, ..
+    } = live
+    {
         for p in policy::aws_principals(assume_role_policy) {
             if p.starts_with("AROA") || p.starts_with("AIDA") {
                 notes.push(format!(
@@ -257,14 +288,24 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                 fresh_roles.push((r.addr.account.clone(), role_name.clone()));
                 changes.push(change(Action::Create, vec![]));
             }
-            (Spec::IamRole { role_name, path, .. }, Some(l)) => {
+            (
+                Spec::IamRole {
+                    role_name, path, ..
+                },
+                Some(l),
+            ) => {
                 let key = (r.addr.account.clone(), role_name.clone());
                 if !role_owned(cfg, l) {
                     unowned_roles.push(key);
                     changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
                 } else if matches!(&l.spec, Spec::IamRole { path: p, .. } if p != path) {
                     fresh_roles.push(key);
-                    changes.push(change(Action::Replace, vec![format!("the role's path must be {path}; IAM cannot change a path in place")]));
+                    changes.push(change(
+                        Action::Replace,
+                        vec![format!(
+                            "the role's path must be {path}; IAM cannot change a path in place"
+                        )],
+                    ));
                 } else if differs(r.addr.kind, &r.spec, &l.spec) {
                     changes.push(change(Action::Update, aroa_notes(&l.spec)));
                 }
@@ -288,7 +329,9 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                     changes.push(change(Action::Create, vec![]));
                 }
             }
-            (Spec::IotRoleAlias { .. }, None) | (Spec::IotPolicy { .. }, None) => changes.push(change(Action::Create, vec![])),
+            (Spec::IotRoleAlias { .. }, None) | (Spec::IotPolicy { .. }, None) => {
+                changes.push(change(Action::Create, vec![]))
+            }
             (Spec::IotRoleAlias { role_arn, .. }, Some(l)) => {
                 if !alias_owned(cfg, established, &l.spec) {
                     changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
@@ -310,7 +353,9 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                     changes.push(change(Action::Update, vec![]));
                 }
             }
-            (Spec::IotPolicyAttachment { .. }, None) => changes.push(change(Action::Create, vec![])),
+            (Spec::IotPolicyAttachment { .. }, None) => {
+                changes.push(change(Action::Create, vec![]))
+            }
             (Spec::IotPolicyAttachment { .. }, Some(_)) => {}
         }
     }
@@ -342,7 +387,11 @@ pub fn destroy(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> (Vec<Chan
             Spec::IamRole { .. } => role_owned(cfg, l),
             Spec::IamRolePolicy { role_name, .. } => desired
                 .iter()
-                .find(|r| r.addr.kind == Kind::IamRole && r.addr.account == addr.account && matches!(&r.spec, Spec::IamRole { role_name: n, .. } if n == role_name))
+                .find(|r| {
+                    r.addr.kind == Kind::IamRole
+                        && r.addr.account == addr.account
+                        && matches!(&r.spec, Spec::IamRole { role_name: n, .. } if n == role_name)
+                })
                 .and_then(|r| snap.live.get(&r.addr))
                 .is_some_and(|rl| role_owned(cfg, rl)),
             Spec::IotRoleAlias { .. } => alias_owned(cfg, established, &l.spec),
@@ -376,7 +425,13 @@ pub fn destroy(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> (Vec<Chan
     for a in addrs {
         let Some(l) = snap.live.get(a) else { continue };
         if owned(a, l) {
-            changes.push(Change { addr: a.clone(), action: Action::Delete, before: Some(l.spec.clone()), after: None, notes: vec![] });
+            changes.push(Change {
+                addr: a.clone(),
+                action: Action::Delete,
+                before: Some(l.spec.clone()),
+                after: None,
+                notes: vec![],
+            });
         } else {
             untouched.push(a.clone());
         }

@@ -82,8 +82,16 @@ fn pretty(v: &Value) -> String {
 
 /// The unified diff of a change's attributes (whole text for create and delete).
 pub fn attr_diff(style: Style, c: &Change, indent: &str) -> String {
-    let before = c.before.as_ref().map(|s| pretty(&s.attrs())).unwrap_or_default();
-    let after = c.after.as_ref().map(|s| pretty(&s.attrs())).unwrap_or_default();
+    let before = c
+        .before
+        .as_ref()
+        .map(|s| pretty(&s.attrs()))
+        .unwrap_or_default();
+    let after = c
+        .after
+        .as_ref()
+        .map(|s| pretty(&s.attrs()))
+        .unwrap_or_default();
     let mut out = String::new();
     let diff = TextDiff::from_lines(&before, &after);
     let whole = c.before.is_none() || c.after.is_none();
@@ -120,7 +128,14 @@ pub fn human(plan: &Plan, style: Style) -> String {
         Mode::Apply => "plan",
         Mode::Destroy => "destroy plan",
     };
-    let _ = writeln!(out, "{}", style.bold(&format!("xacct {title} for fleet {} ({})", cfg.fleet, cfg.region)));
+    let _ = writeln!(
+        out,
+        "{}",
+        style.bold(&format!(
+            "xacct {title} for fleet {} ({})",
+            cfg.fleet, cfg.region
+        ))
+    );
     let _ = writeln!(out, "{}", summary_line(plan));
     // group by account and environment, IoT account first
     let mut groups: Vec<(Option<String>, String)> = Vec::new();
@@ -138,7 +153,11 @@ pub fn human(plan: &Plan, style: Style) -> String {
             Some(e) => format!("environment {e} — account {account}"),
         };
         let _ = writeln!(out, "{}", style.bold(&head));
-        for c in plan.changes.iter().filter(|c| &c.addr.env == env && &c.addr.account == account) {
+        for c in plan
+            .changes
+            .iter()
+            .filter(|c| &c.addr.env == env && &c.addr.account == account)
+        {
             let _ = writeln!(
                 out,
                 "  {} {}.{} {}",

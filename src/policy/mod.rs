@@ -8,10 +8,22 @@ use std::collections::BTreeMap;
 
 /// The templates, compiled in so the binary works from any directory.
 pub const TEMPLATES: &[(&str, &str)] = &[
-    ("iot-role-trust", include_str!("../../policies/iot-role-trust.json")),
-    ("iot-role-permissions", include_str!("../../policies/iot-role-permissions.json")),
-    ("target-role-trust", include_str!("../../policies/target-role-trust.json")),
-    ("target-role-permissions", include_str!("../../policies/target-role-permissions.json")),
+    (
+        "iot-role-trust",
+        include_str!("../../policies/iot-role-trust.json"),
+    ),
+    (
+        "iot-role-permissions",
+        include_str!("../../policies/iot-role-permissions.json"),
+    ),
+    (
+        "target-role-trust",
+        include_str!("../../policies/target-role-trust.json"),
+    ),
+    (
+        "target-role-permissions",
+        include_str!("../../policies/target-role-permissions.json"),
+    ),
     ("iot-policy", include_str!("../../policies/iot-policy.json")),
 ];
 
@@ -50,7 +62,10 @@ fn subst(v: &Value, vars: &BTreeMap<&str, Var>, tpl: &str) -> Value {
             let mut rest = s.as_str();
             while let Some(i) = rest.find("${") {
                 out.push_str(&rest[..i]);
-                let end = rest[i..].find('}').map(|e| i + e).unwrap_or_else(|| panic!("template {tpl}: unclosed ${{"));
+                let end = rest[i..]
+                    .find('}')
+                    .map(|e| i + e)
+                    .unwrap_or_else(|| panic!("template {tpl}: unclosed ${{"));
                 let key = &rest[i + 2..end];
                 match vars.get(key) {
                     Some(Var::One(val)) => out.push_str(val),
@@ -62,20 +77,30 @@ fn subst(v: &Value, vars: &BTreeMap<&str, Var>, tpl: &str) -> Value {
             Value::String(out)
         }
         Value::Array(a) => Value::Array(a.iter().map(|x| subst(x, vars, tpl)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), subst(x, vars, tpl))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), subst(x, vars, tpl)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
 
 /// Decode `%XX` sequences (IAM returns trust and inline policies URL-encoded).
 pub fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Parse a policy document as an AWS API returns it: JSON, possibly URL-encoded.
 pub fn parse_document(raw: &str) -> Result<Value, String> {
     let trimmed = raw.trim_start();
-    let text = if trimmed.starts_with('{') { raw.to_string() } else { percent_decode(raw) };
+    let text = if trimmed.starts_with('{') {
+        raw.to_string()
+    } else {
+        percent_decode(raw)
+    };
     serde_json::from_str(&text).map_err(|e| format!("policy document is not JSON: {e}"))
 }
 
@@ -132,18 +157,24 @@ pub fn normalize(doc: &Value) -> Value {
 }
 
 fn normalize_statement(s: &Value) -> Value {
-    let Value::Object(o) = s else { return s.clone() };
+    let Value::Object(o) = s else {
+        return s.clone();
+    };
     sorted_object(o.iter().map(|(k, v)| {
         let v = match k.as_str() {
             "Action" | "NotAction" | "Resource" | "NotResource" => listify(v),
             "Principal" | "NotPrincipal" => match v {
-                Value::Object(p) => sorted_object(p.iter().map(|(pk, pv)| (pk.clone(), listify(pv)))),
+                Value::Object(p) => {
+                    sorted_object(p.iter().map(|(pk, pv)| (pk.clone(), listify(pv))))
+                }
                 other => other.clone(),
             },
             "Condition" => match v {
                 Value::Object(ops) => sorted_object(ops.iter().map(|(op, keys)| {
                     let keys = match keys {
-                        Value::Object(km) => sorted_object(km.iter().map(|(ck, cv)| (ck.clone(), listify(cv)))),
+                        Value::Object(km) => {
+                            sorted_object(km.iter().map(|(ck, cv)| (ck.clone(), listify(cv))))
+                        }
                         other => other.clone(),
                     };
                     (op.clone(), keys)
@@ -188,7 +219,9 @@ mod tests {
     fn url_encoded_reordered_and_unlisted_documents_are_the_same() {
         let ours = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::1:role/a"]},"Action":["sts:AssumeRole"],"Condition":{"Bool":{"aws:SecureTransport":true}}}]});
         let theirs_text = r#"{"Statement":{"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:SecureTransport":"true"}},"Principal":{"AWS":"arn:aws:iam::1:role/a"},"Effect":"Allow"},"Version":"2012-10-17"}"#;
-        let encoded: String = percent_encoding::utf8_percent_encode(theirs_text, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(theirs_text, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
         assert!(encoded.starts_with("%7B"));
         let theirs = parse_document(&encoded).unwrap();
         assert!(same(&ours, &theirs));
@@ -214,10 +247,25 @@ mod tests {
     fn every_template_renders_without_placeholders() {
         let mut vars = BTreeMap::new();
         vars.insert("iot_account", Var::One("111111111111".into()));
-        vars.insert("alias_arn", Var::One("arn:aws:iot:r:111111111111:rolealias/a".into()));
-        vars.insert("iot_role_arn", Var::One("arn:aws:iam::111111111111:role/d".into()));
-        vars.insert("target_role_arns", Var::List(vec!["arn:aws:iam::2:role/a".into(), "arn:aws:iam::3:role/b".into()]));
-        vars.insert("function_arns", Var::List(vec!["arn:aws:lambda:r:2:function:f".into()]));
+        vars.insert(
+            "alias_arn",
+            Var::One("arn:aws:iot:r:111111111111:rolealias/a".into()),
+        );
+        vars.insert(
+            "iot_role_arn",
+            Var::One("arn:aws:iam::111111111111:role/d".into()),
+        );
+        vars.insert(
+            "target_role_arns",
+            Var::List(vec![
+                "arn:aws:iam::2:role/a".into(),
+                "arn:aws:iam::3:role/b".into(),
+            ]),
+        );
+        vars.insert(
+            "function_arns",
+            Var::List(vec!["arn:aws:lambda:r:2:function:f".into()]),
+        );
         for (name, _) in TEMPLATES {
             let v = render(name, &vars);
             assert!(!v.to_string().contains("${"), "{name}: {v}");

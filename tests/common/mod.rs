@@ -39,7 +39,13 @@ pub fn name(prefix: &str) -> String {
 }
 
 pub fn region() -> &'static str {
-    const R: &[&str] = &["ap-northeast-1", "eu-west-1", "us-east-2", "sa-east-1", "eu-central-1"];
+    const R: &[&str] = &[
+        "ap-northeast-1",
+        "eu-west-1",
+        "us-east-2",
+        "sa-east-1",
+        "eu-central-1",
+    ];
     R[(rand_u64() % R.len() as u64) as usize]
 }
 
@@ -51,7 +57,11 @@ fn moto_server_path() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_port(port: u16) -> bool {
@@ -76,7 +86,9 @@ pub fn start_moto() -> String {
     for _ in 0..5 {
         let port = free_port();
         let mut cmd = Command::new(&bin);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         unsafe {
             cmd.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
@@ -86,7 +98,11 @@ pub fn start_moto() -> String {
         let _child = cmd.spawn().expect("start moto_server");
         if wait_port(port) {
             let url = format!("http://127.0.0.1:{port}");
-            http_post(&url, "/moto-api/config", r#"{"lambda":{"use_docker":false}}"#);
+            http_post(
+                &url,
+                "/moto-api/config",
+                r#"{"lambda":{"use_docker":false}}"#,
+            );
             return url;
         }
     }
@@ -180,7 +196,11 @@ impl Fleet {
             region: region().to_string(),
             iot_account: account(),
             envs: (0..n_envs)
-                .map(|i| Env { name: format!("{}{i}", name("e")), account: account(), functions: vec![name("fn"), name("fn")] })
+                .map(|i| Env {
+                    name: format!("{}{i}", name("e")),
+                    account: account(),
+                    functions: vec![name("fn"), name("fn")],
+                })
                 .collect(),
             certificates: vec![],
             dir,
@@ -200,7 +220,14 @@ impl Fleet {
             Fleet::admin(&self.iot_account)
         );
         if !self.certificates.is_empty() {
-            y.push_str(&format!("  certificates: [{}]\n", self.certificates.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")));
+            y.push_str(&format!(
+                "  certificates: [{}]\n",
+                self.certificates
+                    .iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         y.push_str("environments:\n");
         for e in &self.envs {
@@ -226,13 +253,19 @@ impl Fleet {
         format!("{}-device", self.fleet)
     }
     pub fn iot_role_arn(&self) -> String {
-        format!("arn:aws:iam::{}:role/{}-device", self.iot_account, self.fleet)
+        format!(
+            "arn:aws:iam::{}:role/{}-device",
+            self.iot_account, self.fleet
+        )
     }
     pub fn alias(&self) -> String {
         format!("{}-device", self.fleet)
     }
     pub fn alias_arn(&self) -> String {
-        format!("arn:aws:iot:{}:{}:rolealias/{}-device", self.region, self.iot_account, self.fleet)
+        format!(
+            "arn:aws:iot:{}:{}:rolealias/{}-device",
+            self.region, self.iot_account, self.fleet
+        )
     }
     pub fn policy(&self) -> String {
         format!("{}-device-credentials", self.fleet)
@@ -260,12 +293,21 @@ pub fn xacct_at(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Output {
         .env("AWS_CONFIG_FILE", home.join("no-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("run xacct");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -326,7 +368,9 @@ pub async fn sdk(account: &str, region: &str) -> Sdk {
     let base = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .endpoint_url(moto())
-        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
         .load()
         .await;
     let provider = aws_config::sts::AssumeRoleProvider::builder(Fleet::admin(account))
@@ -336,7 +380,9 @@ pub async fn sdk(account: &str, region: &str) -> Sdk {
         .await;
     let conf = base
         .into_builder()
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
         .build();
     Sdk {
         iam: aws_sdk_iam::Client::new(&conf),
@@ -346,10 +392,61 @@ pub async fn sdk(account: &str, region: &str) -> Sdk {
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Parse a document as IAM returns it (URL-encoded JSON).
 pub fn doc(raw: &str) -> serde_json::Value {
     xacct::policy::parse_document(raw).unwrap()
+}
+
+/// Create the functions of every environment (and an execution role), as an organization already has.
+pub async fn create_functions(f: &Fleet) {
+    // the smallest valid zip archive: an empty end-of-central-directory record
+    let mut zip = b"PK\x05\x06".to_vec();
+    zip.extend_from_slice(&[0u8; 18]);
+    for e in &f.envs {
+        let s = sdk(&e.account, &f.region).await;
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let role = match s
+            .iam
+            .create_role()
+            .role_name("lambda-exec")
+            .assume_role_policy_document(trust)
+            .send()
+            .await
+        {
+            Ok(r) => r.role().unwrap().arn().to_string(),
+            Err(_) => s
+                .iam
+                .get_role()
+                .role_name("lambda-exec")
+                .send()
+                .await
+                .unwrap()
+                .role()
+                .unwrap()
+                .arn()
+                .to_string(),
+        };
+        for func in &e.functions {
+            s.lambda
+                .create_function()
+                .function_name(func)
+                .runtime(aws_sdk_lambda::types::Runtime::Python312)
+                .role(&role)
+                .handler("index.handler")
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(aws_smithy_types::Blob::new(zip.clone()))
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    }
 }

@@ -1,0 +1,781 @@
+//! `xacct check`: prove each hop of the chain from the policy documents alone, with the evaluation
+//! engine. The proof is pure (`prove` over `Facts`); the facts come from the live accounts or from the
+//! desired state of the file (`--desired`).
+
+use crate::config::{Config, Target};
+use crate::model::Spec;
+use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision, Outcome};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// A role as the proof needs it.
+#[derive(Debug, Clone)]
+pub struct RoleFacts {
+    pub arn: String,
+    pub trust: Value,
+    pub max_session: i32,
+    /// (policy name, document) of every identity policy (inline and managed).
+    pub policies: Vec<(String, Value)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FunctionFacts {
+    /// None when unknown (the desired state cannot know).
+    pub exists: Option<bool>,
+    pub policy: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CertFacts {
+    pub id: String,
+    /// ACTIVE, INACTIVE, … (None when unknown or missing)
+    pub status: Option<String>,
+    pub exists: bool,
+    pub policies: Vec<(String, Value)>,
+}
+
+/// Everything the proof looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The certificates of iot.certificates; when none are listed, one pseudo certificate carrying
+    /// the fleet's IoT policy.
+    pub certs: Vec<CertFacts>,
+    pub alias: Option<(String, i32)>,
+    pub iot_role: Option<RoleFacts>,
+    pub targets: BTreeMap<String, Option<RoleFacts>>,
+    pub functions: BTreeMap<String, FunctionFacts>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Hop {
+    IotPolicy,
+    RoleAlias,
+    IotTrust,
+    AssumeTarget,
+    Invoke,
+}
+
+impl Hop {
+    pub const ALL: [Hop; 5] = [
+        Hop::IotPolicy,
+        Hop::RoleAlias,
+        Hop::IotTrust,
+        Hop::AssumeTarget,
+        Hop::Invoke,
+    ];
+    pub fn title(&self) -> &'static str {
+        match self {
+            Hop::IotPolicy => "iot-policy",
+            Hop::RoleAlias => "role-alias",
+            Hop::IotTrust => "iot-trust",
+            Hop::AssumeTarget => "assume-target",
+            Hop::Invoke => "invoke",
+        }
+    }
+}
+
+/// The result of one hop for one environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct HopResult {
+    pub hop: Hop,
+    pub ok: bool,
+    /// What was proven, or what is wrong, in plain words.
+    pub detail: Vec<String>,
+    /// Statements that allowed (ok) or denied (not ok), as "policy NAME statement SID".
+    pub statements: Vec<String>,
+    /// A statement that would fix it, and where it goes.
+    pub fix: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvReport {
+    pub env: String,
+    pub account: String,
+    pub ok: bool,
+    pub hops: Vec<HopResult>,
+}
+
+fn label(names: &[&str], resource_name: &str, s: &str) -> String {
+    // "identity[1].Sid" → "policy NAME statement Sid"; "resource.Sid" → "RESOURCE statement Sid"
+    if let Some(rest) = s.strip_prefix("identity[") {
+        if let Some((i, sid)) = rest.split_once("].") {
+            let name = i
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| names.get(i))
+                .copied()
+                .unwrap_or("?");
+            return format!("policy {name} statement {sid}");
+        }
+    }
+    if let Some(sid) = s.strip_prefix("resource.") {
+        return format!("{resource_name} statement {sid}");
+    }
+    s.to_string()
+}
+
+fn labels(o: &Outcome, names: &[&str], resource_name: &str) -> Vec<String> {
+    o.statements
+        .iter()
+        .map(|s| label(names, resource_name, s))
+        .collect()
+}
+
+fn allow_all() -> Value {
+    json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})
+}
+
+fn session_arn(role_arn: &str, session: &str) -> String {
+    // arn:aws:iam::ACCT:role/path/name → arn:aws:sts::ACCT:assumed-role/name/session
+    let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
+    if parts.len() < 6 {
+        return role_arn.to_string();
+    }
+    let name = parts[5].rsplit('/').next().unwrap_or("");
+    format!(
+        "arn:{}:sts::{}:assumed-role/{name}/{session}",
+        parts[1], parts[4]
+    )
+}
+
+fn ctx(pairs: &[(&str, &str)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect()
+}
+
+fn hop(
+    hop: Hop,
+    ok: bool,
+    detail: Vec<String>,
+    statements: Vec<String>,
+    fix: Option<Value>,
+) -> HopResult {
+    HopResult {
+        hop,
+        ok,
+        detail,
+        statements,
+        fix,
+    }
+}
+
+fn hop_iot_policy(cfg: &Config, f: &Facts) -> HopResult {
+    let alias = cfg.alias_arn();
+    let mut ok = true;
+    let mut detail = Vec::new();
+    let mut statements = Vec::new();
+    let fix = json!({"policy": cfg.iot.policy_name, "attach_to": "each certificate",
+        "statement": {"Effect":"Allow","Action":"iot:AssumeRoleWithCertificate","Resource":alias}});
+    for c in &f.certs {
+        let who = if c.id.is_empty() {
+            "the fleet's IoT policy".to_string()
+        } else {
+            format!("certificate {}", short(&c.id))
+        };
+        if !c.exists {
+            ok = false;
+            detail.push(format!(
+                "{who} is not registered in IoT account {}",
+                cfg.iot.account
+            ));
+            continue;
+        }
+        if let Some(s) = &c.status {
+            if s != "ACTIVE" {
+                ok = false;
+                detail.push(format!(
+                    "{who} is {s}, not ACTIVE: the credentials provider refuses it"
+                ));
+            }
+        }
+        if c.policies.is_empty() {
+            ok = false;
+            detail.push(format!("{who} has no IoT policy attached"));
+            continue;
+        }
+        let docs: Vec<Value> = c.policies.iter().map(|(_, d)| d.clone()).collect();
+        let names: Vec<&str> = c.policies.iter().map(|(n, _)| n.as_str()).collect();
+        match evaluate_identity(&docs, "iot:AssumeRoleWithCertificate", &alias, &Map::new()) {
+            Ok(o) if o.decision == Decision::Allow => {
+                detail.push(format!(
+                    "{who}: iot:AssumeRoleWithCertificate on {alias} allowed"
+                ));
+                statements.extend(labels(&o, &names, ""));
+            }
+            Ok(o) => {
+                ok = false;
+                let why = if o.decision == Decision::ExplicitDeny {
+                    "explicitly denies"
+                } else {
+                    "does not allow"
+                };
+                detail.push(format!("the IoT policy attached to {who} {why} iot:AssumeRoleWithCertificate on {alias}"));
+                statements.extend(labels(&o, &names, ""));
+            }
+            Err(e) => {
+                ok = false;
+                detail.push(format!("{who}: malformed IoT policy: {e}"));
+            }
+        }
+    }
+    hop(
+        Hop::IotPolicy,
+        ok,
+        detail,
+        statements,
+        if ok { None } else { Some(fix) },
+    )
+}
+
+fn hop_alias(cfg: &Config, f: &Facts) -> HopResult {
+    let fix = json!({"role_alias": cfg.iot.role_alias, "role_arn": cfg.iot_role_arn(), "credential_duration": cfg.iot.credential_duration});
+    let Some((role_arn, duration)) = &f.alias else {
+        return hop(
+            Hop::RoleAlias,
+            false,
+            vec![format!("role alias {} does not exist", cfg.iot.role_alias)],
+            vec![],
+            Some(fix),
+        );
+    };
+    let mut detail = Vec::new();
+    let mut ok = true;
+    if role_arn != &cfg.iot_role_arn() {
+        ok = false;
+        detail.push(format!(
+            "role alias {} points at {role_arn}, not {}",
+            cfg.iot.role_alias,
+            cfg.iot_role_arn()
+        ));
+    }
+    match &f.iot_role {
+        None => {
+            ok = false;
+            detail.push(format!(
+                "the IoT role {} does not exist",
+                cfg.iot_role_arn()
+            ));
+        }
+        Some(r) if *duration > r.max_session => {
+            ok = false;
+            detail.push(format!(
+                "the alias issues {duration} s credentials but the role's MaxSessionDuration is {} s: the credentials provider answers 400",
+                r.max_session
+            ));
+        }
+        Some(_) => {}
+    }
+    if ok {
+        detail.push(format!(
+            "role alias {} → {role_arn}, {duration} s",
+            cfg.iot.role_alias
+        ));
+    }
+    hop(
+        Hop::RoleAlias,
+        ok,
+        detail,
+        vec![],
+        if ok { None } else { Some(fix) },
+    )
+}
+
+fn hop_iot_trust(cfg: &Config, f: &Facts) -> HopResult {
+    let fix = json!({"trust_policy_of": cfg.iot_role_arn(), "statement": {"Effect":"Allow",
+        "Principal":{"Service":"credentials.iot.amazonaws.com"},"Action":"sts:AssumeRole",
+        "Condition":{"StringEquals":{"aws:SourceAccount":cfg.iot.account},"ArnEquals":{"aws:SourceArn":cfg.alias_arn()}}}});
+    let Some(r) = &f.iot_role else {
+        return hop(
+            Hop::IotTrust,
+            false,
+            vec![format!(
+                "the IoT role {} does not exist",
+                cfg.iot_role_arn()
+            )],
+            vec![],
+            Some(fix),
+        );
+    };
+    let case = Case {
+        principal: "credentials.iot.amazonaws.com".into(),
+        action: "sts:AssumeRole".into(),
+        resource: r.arn.clone(),
+        identity_policies: vec![],
+        resource_policy: Some(r.trust.clone()),
+        context: ctx(&[
+            ("aws:SourceAccount", &cfg.iot.account),
+            ("aws:SourceArn", &cfg.alias_arn()),
+        ]),
+    };
+    let trust_name = format!("trust policy of {}", cfg.iot.role_name);
+    match evaluate(&case) {
+        Ok(o) if o.decision == Decision::Allow => hop(
+            Hop::IotTrust,
+            true,
+            vec![format!("credentials.iot.amazonaws.com may assume {} (SourceAccount {}, SourceArn {})", r.arn, cfg.iot.account, cfg.alias_arn())],
+            labels(&o, &[], &trust_name),
+            None,
+        ),
+        Ok(o) => hop(
+            Hop::IotTrust,
+            false,
+            vec![format!(
+                "the {trust_name} {} sts:AssumeRole by credentials.iot.amazonaws.com with aws:SourceAccount {} and aws:SourceArn {}",
+                if o.decision == Decision::ExplicitDeny { "explicitly denies" } else { "does not allow" },
+                cfg.iot.account,
+                cfg.alias_arn()
+            )],
+            labels(&o, &[], &trust_name),
+            Some(fix),
+        ),
+        Err(e) => hop(Hop::IotTrust, false, vec![format!("malformed {trust_name}: {e}")], vec![], Some(fix)),
+    }
+}
+
+/// Evaluate a cross-account (or same-account) request and say which side is missing.
+fn two_sided(
+    principal_role: &RoleFacts,
+    action: &str,
+    resource: &str,
+    resource_policy: Option<&Value>,
+    resource_name: &str,
+) -> Result<(Outcome, bool, bool), String> {
+    let session = session_arn(&principal_role.arn, "device");
+    let acct = principal_role
+        .arn
+        .split(':')
+        .nth(4)
+        .unwrap_or("")
+        .to_string();
+    let context = ctx(&[
+        ("aws:PrincipalArn", &principal_role.arn),
+        ("aws:PrincipalAccount", &acct),
+    ]);
+    let docs: Vec<Value> = principal_role
+        .policies
+        .iter()
+        .map(|(_, d)| d.clone())
+        .collect();
+    let case = Case {
+        principal: session.clone(),
+        action: action.into(),
+        resource: resource.into(),
+        identity_policies: docs.clone(),
+        resource_policy: resource_policy.cloned(),
+        context: context.clone(),
+    };
+    let o = evaluate(&case).map_err(|e| e.to_string())?;
+    let id_ok = evaluate_identity(&docs, action, resource, &context)
+        .map_err(|e| e.to_string())?
+        .decision
+        == Decision::Allow;
+    let res_ok = match resource_policy {
+        None => true,
+        Some(_) => {
+            let mut c = case.clone();
+            c.identity_policies = vec![allow_all()];
+            evaluate(&c).map_err(|e| e.to_string())?.decision == Decision::Allow
+        }
+    };
+    let _ = resource_name;
+    Ok((o, id_ok, res_ok))
+}
+
+fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
+    let target_arn = cfg.target_role_arn(t);
+    let Some(iot) = &f.iot_role else {
+        return hop(
+            Hop::AssumeTarget,
+            false,
+            vec![format!(
+                "the IoT role {} does not exist",
+                cfg.iot_role_arn()
+            )],
+            vec![],
+            None,
+        );
+    };
+    let Some(Some(target)) = f.targets.get(&t.name) else {
+        return hop(
+            Hop::AssumeTarget,
+            false,
+            vec![format!("the target role {target_arn} does not exist")],
+            vec![],
+            Some(json!({"create_role": target_arn, "trusting": cfg.iot_role_arn()})),
+        );
+    };
+    let names: Vec<&str> = iot.policies.iter().map(|(n, _)| n.as_str()).collect();
+    let trust_name = format!("trust policy of {}", t.role_name);
+    match two_sided(
+        iot,
+        "sts:AssumeRole",
+        &target.arn,
+        Some(&target.trust),
+        &trust_name,
+    ) {
+        Err(e) => hop(
+            Hop::AssumeTarget,
+            false,
+            vec![format!("malformed policy: {e}")],
+            vec![],
+            None,
+        ),
+        Ok((o, _, _)) if o.decision == Decision::Allow => hop(
+            Hop::AssumeTarget,
+            true,
+            vec![format!("{} may assume {}", iot.arn, target.arn)],
+            o.statements
+                .iter()
+                .map(|s| label(&names, &trust_name, s))
+                .collect(),
+            None,
+        ),
+        Ok((o, id_ok, res_ok)) => {
+            let mut detail = Vec::new();
+            let mut fix = Vec::new();
+            if o.decision == Decision::ExplicitDeny {
+                detail.push("an explicit Deny blocks sts:AssumeRole".to_string());
+            }
+            if !id_ok {
+                detail.push(format!(
+                    "the IoT role's policies do not allow sts:AssumeRole on {}",
+                    target.arn
+                ));
+                fix.push(json!({"identity_policy_of": iot.arn, "statement": {"Effect":"Allow","Action":"sts:AssumeRole","Resource":target.arn}}));
+            }
+            if !res_ok {
+                detail.push(format!("the {trust_name} does not name {}", iot.arn));
+                fix.push(json!({"trust_policy_of": target.arn, "statement": {"Effect":"Allow","Principal":{"AWS":iot.arn},"Action":"sts:AssumeRole"}}));
+            }
+            hop(
+                Hop::AssumeTarget,
+                false,
+                detail,
+                o.statements
+                    .iter()
+                    .map(|s| label(&names, &trust_name, s))
+                    .collect(),
+                Some(Value::Array(fix)),
+            )
+        }
+    }
+}
+
+fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
+    let Some(Some(target)) = f.targets.get(&t.name) else {
+        return hop(
+            Hop::Invoke,
+            false,
+            vec![format!(
+                "the target role {} does not exist",
+                cfg.target_role_arn(t)
+            )],
+            vec![],
+            None,
+        );
+    };
+    let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
+    let mut ok = true;
+    let mut detail = Vec::new();
+    let mut statements = Vec::new();
+    let mut fixes = Vec::new();
+    for func in &t.functions {
+        let facts = f.functions.get(func);
+        if let Some(FunctionFacts {
+            exists: Some(false),
+            ..
+        }) = facts
+        {
+            ok = false;
+            detail.push(format!("function {func} does not exist"));
+            continue;
+        }
+        let policy = facts.and_then(|x| x.policy.as_ref());
+        let fname = format!(
+            "resource policy of {}",
+            func.rsplit(':').next().unwrap_or(func)
+        );
+        match two_sided(target, "lambda:InvokeFunction", func, policy, &fname) {
+            Err(e) => {
+                ok = false;
+                detail.push(format!("{func}: malformed policy: {e}"));
+            }
+            Ok((o, _, _)) if o.decision == Decision::Allow => {
+                detail.push(format!("{} may invoke {func}", target.arn));
+                statements.extend(o.statements.iter().map(|s| label(&names, &fname, s)));
+            }
+            Ok((o, id_ok, _)) => {
+                ok = false;
+                if o.decision == Decision::ExplicitDeny {
+                    detail.push(format!(
+                        "{func}: an explicit Deny blocks lambda:InvokeFunction"
+                    ));
+                } else {
+                    detail.push(format!(
+                        "{func}: the target role's policies do not allow lambda:InvokeFunction"
+                    ));
+                }
+                statements.extend(o.statements.iter().map(|s| label(&names, &fname, s)));
+                if !id_ok {
+                    fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":[func, format!("{func}:*")]}}));
+                }
+            }
+        }
+    }
+    hop(
+        Hop::Invoke,
+        ok,
+        detail,
+        statements,
+        if fixes.is_empty() {
+            None
+        } else {
+            Some(Value::Array(fixes))
+        },
+    )
+}
+
+fn short(id: &str) -> String {
+    format!("{}…", &id[..id.len().min(12)])
+}
+
+/// Prove every hop of every selected environment.
+pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport> {
+    let shared = [
+        hop_iot_policy(cfg, facts),
+        hop_alias(cfg, facts),
+        hop_iot_trust(cfg, facts),
+    ];
+    cfg.environments
+        .iter()
+        .filter(|t| selected.is_empty() || selected.contains(&t.name))
+        .map(|t| {
+            let mut hops = shared.to_vec();
+            hops.push(hop_assume_target(cfg, t, facts));
+            hops.push(hop_invoke(t, facts, cfg));
+            EnvReport {
+                env: t.name.clone(),
+                account: t.account.clone(),
+                ok: hops.iter().all(|h| h.ok),
+                hops,
+            }
+        })
+        .collect()
+}
+
+/// The facts of the desired state: what the chain will be after apply.
+pub fn desired_facts(cfg: &Config) -> Facts {
+    let all = crate::desired::desired(cfg);
+    let mut f = Facts::default();
+    let role = |name: &str, account: &str| -> Option<RoleFacts> {
+        let spec = all.iter().find_map(|r| match &r.spec {
+            Spec::IamRole {
+                role_name,
+                assume_role_policy,
+                max_session_duration,
+                ..
+            } if role_name == name && r.addr.account == account => {
+                Some((assume_role_policy.clone(), *max_session_duration))
+            }
+            _ => None,
+        })?;
+        let policies = all
+            .iter()
+            .filter_map(|r| match &r.spec {
+                Spec::IamRolePolicy {
+                    role_name,
+                    policy_name,
+                    policy,
+                } if role_name == name && r.addr.account == account => {
+                    Some((policy_name.clone(), policy.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        Some(RoleFacts {
+            arn: format!("arn:{}:iam::{account}:role/{name}", cfg.partition),
+            trust: spec.0,
+            max_session: spec.1,
+            policies,
+        })
+    };
+    f.iot_role = role(&cfg.iot.role_name, &cfg.iot.account);
+    for t in &cfg.environments {
+        f.targets
+            .insert(t.name.clone(), role(&t.role_name, &t.account));
+        for func in &t.functions {
+            f.functions.insert(
+                func.clone(),
+                FunctionFacts {
+                    exists: None,
+                    policy: None,
+                },
+            );
+        }
+    }
+    f.alias = Some((cfg.iot_role_arn(), cfg.iot.credential_duration));
+    let iot_policy = all.iter().find_map(|r| match &r.spec {
+        Spec::IotPolicy {
+            policy_name,
+            policy,
+        } => Some((policy_name.clone(), policy.clone())),
+        _ => None,
+    });
+    let ids: Vec<String> = if cfg.iot.certificates.is_empty() {
+        vec![String::new()]
+    } else {
+        cfg.iot.certificates.clone()
+    };
+    for id in ids {
+        f.certs.push(CertFacts {
+            id,
+            status: None,
+            exists: true,
+            policies: iot_policy.clone().into_iter().collect(),
+        });
+    }
+    f
+}
+
+/// Human table: env × hop with ✓/✗, then the details of every ✗.
+pub fn render_human(reports: &[EnvReport], style: crate::plan::render::Style) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let w = reports
+        .iter()
+        .map(|r| r.env.len())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let _ = write!(out, "{:<w$}", "env");
+    for h in Hop::ALL {
+        let _ = write!(out, "  {:<13}", h.title());
+    }
+    out.push('\n');
+    for r in reports {
+        let _ = write!(out, "{:<w$}", r.env);
+        for h in &r.hops {
+            let mark = if h.ok {
+                style.green("✓")
+            } else {
+                style.red("✗")
+            };
+            let _ = write!(out, "  {mark}{:<12}", "");
+        }
+        out.push('\n');
+    }
+    for r in reports.iter().filter(|r| !r.ok) {
+        let _ = writeln!(out, "\n{} (account {}):", style.bold(&r.env), r.account);
+        for h in r.hops.iter().filter(|h| !h.ok) {
+            let _ = writeln!(out, "  {} {}", style.red("✗"), h.hop.title());
+            for d in &h.detail {
+                let _ = writeln!(out, "      {d}");
+            }
+            for s in &h.statements {
+                let _ = writeln!(out, "      statement: {s}");
+            }
+            if let Some(fix) = &h.fix {
+                let _ = writeln!(
+                    out,
+                    "      fix: {}",
+                    serde_json::to_string(fix).unwrap_or_default()
+                );
+            }
+        }
+    }
+    let bad = reports.iter().filter(|r| !r.ok).count();
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if bad == 0 {
+            format!("Every hop of {} environment(s) holds.", reports.len())
+        } else {
+            format!(
+                "{bad} of {} environment(s) have a broken hop.",
+                reports.len()
+            )
+        }
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn cfg() -> Config {
+        crate::config::parse(
+            Path::new("t.yaml"),
+            "fleet: f\nregion: eu-west-1\niot: {account: \"111111111111\"}\nenvironments:\n  a: {account: \"222222222222\", functions: [x]}\n  b: {account: \"333333333333\", functions: [y]}\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn desired_state_proves_every_hop() {
+        let c = cfg();
+        let r = prove(&c, &desired_facts(&c), &[]);
+        assert_eq!(r.len(), 2);
+        for e in &r {
+            assert!(e.ok, "{e:#?}");
+        }
+    }
+
+    #[test]
+    fn a_trust_naming_root_without_identity_allow_breaks_assume_target_only_for_that_env() {
+        let c = cfg();
+        let mut f = desired_facts(&c);
+        let t = f.targets.get_mut("b").unwrap().as_mut().unwrap();
+        t.trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:role/other"},"Action":"sts:AssumeRole"}]});
+        let r = prove(&c, &f, &[]);
+        assert!(r[0].ok);
+        assert!(!r[1].ok);
+        let h = r[1]
+            .hops
+            .iter()
+            .find(|h| h.hop == Hop::AssumeTarget)
+            .unwrap();
+        assert!(!h.ok);
+        assert!(
+            h.detail
+                .iter()
+                .any(|d| d.contains("does not name arn:aws:iam::111111111111:role/f-device")),
+            "{h:?}"
+        );
+        assert!(r[1].hops.iter().filter(|h| !h.ok).count() == 1);
+    }
+
+    #[test]
+    fn a_deny_in_the_iot_policy_is_named() {
+        let c = cfg();
+        let mut f = desired_facts(&c);
+        f.certs[0].policies.push((
+            "blocker".into(),
+            json!({"Version":"2012-10-17","Statement":[{"Sid":"NoCreds","Effect":"Deny","Action":"iot:*","Resource":"*"}]}),
+        ));
+        let r = prove(&c, &f, &[]);
+        let h = &r[0].hops[0];
+        assert!(!h.ok);
+        assert!(
+            h.statements
+                .iter()
+                .any(|s| s == "policy blocker statement NoCreds"),
+            "{h:?}"
+        );
+    }
+
+    #[test]
+    fn alias_duration_above_role_max_session_fails() {
+        let c = cfg();
+        let mut f = desired_facts(&c);
+        f.alias = Some((c.iot_role_arn(), 7200));
+        let r = prove(&c, &f, &[]);
+        assert!(!r[0].hops[1].ok);
+        assert!(r[0].hops[1].detail[0].contains("MaxSessionDuration"));
+    }
+}

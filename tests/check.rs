@@ -1,0 +1,197 @@
+//! `xacct check`, `lint` and `policy eval` against moto and offline.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+fn check_json(file: &std::path::Path, extra: &[&str], code: i32) -> Value {
+    let f = file_arg(file);
+    let mut args = vec!["check", "-f", &f, "--json"];
+    args.extend_from_slice(extra);
+    let o = run_ok(&args, code);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn hop<'a>(report: &'a Value, env: &str, hop: &str) -> &'a Value {
+    let e = report["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["env"] == env)
+        .unwrap();
+    e["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hop"] == hop)
+        .unwrap()
+}
+
+fn fleet_with_cert(n: usize) -> (Fleet, std::path::PathBuf) {
+    let mut f = Fleet::new(n);
+    let cert = rt().block_on(async {
+        create_functions(&f).await;
+        let s = sdk(&f.iot_account, &f.region).await;
+        s.iot
+            .create_keys_and_certificate()
+            .set_as_active(true)
+            .send()
+            .await
+            .unwrap()
+            .certificate_id()
+            .unwrap()
+            .to_string()
+    });
+    f.certificates.push(cert);
+    let file = f.write();
+    (f, file)
+}
+
+#[test]
+fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
+    let (f, file) = fleet_with_cert(3);
+    // before apply: nothing holds
+    let r = check_json(&file, &[], 1);
+    assert_eq!(r["ok"], false);
+    assert_eq!(hop(&r, &f.envs[0].name, "role_alias")["ok"], false);
+
+    apply_converges(&file);
+    let r = check_json(&file, &[], 0);
+    assert_eq!(r["ok"], true, "{r:#}");
+    assert_eq!(r["lint"], json!([]));
+    for e in r["environments"].as_array().unwrap() {
+        assert_eq!(e["hops"].as_array().unwrap().len(), 5);
+        assert!(e["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["ok"] == true));
+    }
+
+    // the second env's trust no longer names the IoT role: only its assume_target hop breaks
+    let broken = f.envs[1].clone();
+    rt().block_on(async {
+        let s = sdk(&broken.account, &f.region).await;
+        let t = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{}:role/other", f.iot_account)},"Action":"sts:AssumeRole"}]});
+        s.iam.update_assume_role_policy().role_name(f.target_role(&broken)).policy_document(t.to_string()).send().await.unwrap();
+    });
+    let r = check_json(&file, &[], 1);
+    let h = hop(&r, &broken.name, "assume_target");
+    assert_eq!(h["ok"], false);
+    assert!(
+        h["detail"]
+            .to_string()
+            .contains(&format!("does not name {}", f.iot_role_arn())),
+        "{h}"
+    );
+    assert_eq!(
+        h["fix"][0]["statement"]["Principal"]["AWS"],
+        f.iot_role_arn()
+    );
+    assert_eq!(hop(&r, &f.envs[0].name, "assume_target")["ok"], true);
+    assert_eq!(hop(&r, &broken.name, "invoke")["ok"], true);
+
+    // --env narrows the proof to the healthy env: exit 0
+    let r = check_json(&file, &["--env", &f.envs[0].name], 0);
+    assert_eq!(r["environments"].as_array().unwrap().len(), 1);
+
+    // human output names the env and the hop
+    let o = run_ok(&["check", "-f", &file_arg(&file)], 1);
+    let out = stdout(&o);
+    assert!(
+        out.contains("✗ assume-target") && out.contains(&broken.name),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_reports_a_missing_function_and_a_detached_certificate() {
+    let (f, file) = fleet_with_cert(1);
+    apply_converges(&file);
+    let e = &f.envs[0];
+    rt().block_on(async {
+        let s = sdk(&e.account, &f.region).await;
+        s.lambda
+            .delete_function()
+            .function_name(&e.functions[1])
+            .send()
+            .await
+            .unwrap();
+        let iot = sdk(&f.iot_account, &f.region).await;
+        let t = iot
+            .iot
+            .list_targets_for_policy()
+            .policy_name(f.policy())
+            .send()
+            .await
+            .unwrap();
+        iot.iot
+            .detach_policy()
+            .policy_name(f.policy())
+            .target(&t.targets()[0])
+            .send()
+            .await
+            .unwrap();
+    });
+    let r = check_json(&file, &[], 1);
+    let inv = hop(&r, &e.name, "invoke");
+    assert_eq!(inv["ok"], false);
+    assert!(
+        inv["detail"].to_string().contains("does not exist"),
+        "{inv}"
+    );
+    let pol = hop(&r, &e.name, "iot_policy");
+    assert_eq!(pol["ok"], false);
+    assert!(
+        pol["detail"].to_string().contains("no IoT policy attached"),
+        "{pol}"
+    );
+}
+
+#[test]
+fn check_desired_and_lint_make_no_aws_request() {
+    let f = Fleet::new(4);
+    let file = f.write();
+    let trip = Tripwire::new();
+    let o = xacct_at(
+        &trip.url,
+        &["check", "-f", &file_arg(&file), "--desired", "--json"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["environments"].as_array().unwrap().len(), 4);
+    let o = xacct_at(&trip.url, &["lint", "-f", &file_arg(&file), "--json"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&o.stdout).unwrap(),
+        json!([])
+    );
+    assert_eq!(trip.count(), 0);
+}
+
+#[test]
+fn policy_eval_batch_answers_in_order() {
+    let cases = json!([
+        {"principal":"arn:aws:iam::111111111111:role/dev","action":"sts:AssumeRole","resource":"arn:aws:iam::222222222222:role/t",
+         "identity_policies":[{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::222222222222:role/t"}]}],
+         "resource_policy":{"Version":"2012-10-17","Statement":[{"Sid":"T","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/dev"},"Action":"sts:AssumeRole"}]},
+         "context":{}},
+        {"principal":"arn:aws:iam::111111111111:role/dev","action":"sts:AssumeRole","resource":"arn:aws:iam::222222222222:role/t",
+         "identity_policies":[],"resource_policy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/dev"},"Action":"sts:AssumeRole"}]}},
+        {"principal":"arn:aws:iam::111111111111:role/dev","action":"s3:GetObject","resource":"arn:aws:s3:::b/k",
+         "identity_policies":[{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"No","Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}]}
+    ]);
+    let o = xacct_at(
+        "http://127.0.0.1:9",
+        &["policy", "eval"],
+        Some(&cases.to_string()),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r[0]["decision"], "Allow");
+    assert_eq!(r[1]["decision"], "ImplicitDeny");
+    assert_eq!(r[2]["decision"], "ExplicitDeny");
+    assert_eq!(r[2]["statements"], json!(["identity[0].No"]));
+}
