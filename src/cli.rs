@@ -110,6 +110,78 @@ pub enum Command {
     /// Policy tools
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// End-to-end smoke test with a device certificate: credentials provider → AssumeRole → Invoke
+    #[command(
+        after_help = "Examples:\n  xacct verify -f environments/prd.yaml --cert device.pem.crt --key device.private.key\n  xacct verify -f environments/prd.yaml --ephemeral --json"
+    )]
+    Verify {
+        #[command(flatten)]
+        file: FileArg,
+        /// Only these environments (repeatable)
+        #[arg(long = "env", value_name = "NAME")]
+        envs: Vec<String>,
+        /// The device certificate (PEM)
+        #[arg(
+            long,
+            value_name = "PEM",
+            requires = "key",
+            conflicts_with = "ephemeral"
+        )]
+        cert: Option<PathBuf>,
+        /// The device private key (PEM)
+        #[arg(long, value_name = "PEM", requires = "cert")]
+        key: Option<PathBuf>,
+        /// Use a fresh certificate, removed afterwards (also on failure and Ctrl-C)
+        #[arg(long)]
+        ephemeral: bool,
+        /// CA bundle that signs the credentials endpoint (default: the system roots; env XACCT_CA_BUNDLE)
+        #[arg(long, value_name = "PEM", env = "XACCT_CA_BUNDLE")]
+        ca_bundle: Option<PathBuf>,
+        /// Credentials endpoint host[:port] (default: DescribeEndpoint; env XACCT_CREDENTIALS_ENDPOINT)
+        #[arg(long, value_name = "HOST", env = "XACCT_CREDENTIALS_ENDPOINT")]
+        credentials_endpoint: Option<String>,
+        /// Send x-amzn-iot-thingname (the thing must be attached to the certificate)
+        #[arg(long, value_name = "NAME")]
+        thing_name: Option<String>,
+        /// Invoke only this function (name or ARN)
+        #[arg(long, value_name = "NAME")]
+        function: Option<String>,
+        /// The invocation payload
+        #[arg(
+            long,
+            value_name = "JSON",
+            default_value = "{\"source\":\"xacct verify\"}"
+        )]
+        payload: String,
+        /// Print the results as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print credential_process JSON for a device: credentials provider → AssumeRole into the env's role
+    #[command(
+        after_help = "Example (~/.aws/config):\n  [profile prd-device]\n  credential_process = xacct creds -f fleet.yaml --env prd --cert /etc/device.pem.crt --key /etc/device.key"
+    )]
+    Creds {
+        /// The environment file (env XACCT_FILE)
+        #[arg(short = 'f', long = "file", value_name = "FILE", env = "XACCT_FILE")]
+        file: PathBuf,
+        /// The environment whose role to assume
+        #[arg(long = "env", value_name = "NAME")]
+        env: String,
+        #[arg(long, value_name = "PEM")]
+        cert: PathBuf,
+        #[arg(long, value_name = "PEM")]
+        key: PathBuf,
+        #[arg(long, value_name = "PEM", env = "XACCT_CA_BUNDLE")]
+        ca_bundle: Option<PathBuf>,
+        #[arg(long, value_name = "HOST", env = "XACCT_CREDENTIALS_ENDPOINT")]
+        credentials_endpoint: Option<String>,
+        #[arg(long, value_name = "NAME")]
+        thing_name: Option<String>,
+    },
+    /// The local sandbox (moto, an IAM-enforcing gateway, the IoT credentials endpoint)
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// Remove everything xacct owns for this file (never anything it does not own)
     #[command(after_help = "Example:\n  xacct destroy -f environments/dev.yaml --auto-approve")]
     Destroy {
@@ -129,6 +201,23 @@ pub enum PolicyCommand {
         after_help = "Example:\n  echo '[{\"principal\":\"arn:aws:iam::111111111111:role/a\",\"action\":\"s3:GetObject\",\"resource\":\"arn:aws:s3:::b/k\",\"identity_policies\":[]}]' | xacct policy eval"
     )]
     Eval,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SandboxCommand {
+    /// Start the sandbox; prints the environment to use it, serves until SIGINT/SIGTERM
+    #[command(after_help = "Example:\n  xacct sandbox up --bootstrap environments/sandbox.yaml")]
+    Up {
+        /// Use this moto server instead of starting one
+        #[arg(long, value_name = "URL")]
+        moto_url: Option<String>,
+        /// Create what an organization already has for this file (admin roles, functions, a device certificate)
+        #[arg(long, value_name = "FILE")]
+        bootstrap: Option<PathBuf>,
+        /// Where the CA bundle and the bootstrap's device certificate are written
+        #[arg(long, value_name = "DIR", default_value = ".xacct/sandbox")]
+        dir: PathBuf,
+    },
 }
 
 /// Everything that can end a command unsuccessfully.
@@ -227,6 +316,67 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             runtime().block_on(lint_cmd(&file.file, live, json, style))
         }
         Command::Policy(PolicyCommand::Eval) => policy_eval(),
+        Command::Verify {
+            file,
+            envs,
+            cert,
+            key,
+            ephemeral,
+            ca_bundle,
+            credentials_endpoint,
+            thing_name,
+            function,
+            payload,
+            json,
+        } => {
+            let opts = crate::verify::Options {
+                endpoint: credentials_endpoint,
+                ca_bundle,
+                thing_name,
+                function,
+                payload,
+            };
+            let device = match (cert, key) {
+                (Some(c), Some(k)) => Some((c, k)),
+                _ => None,
+            };
+            if device.is_none() && !ephemeral {
+                return Err(Error::Usage(
+                    "verify needs --cert PEM --key PEM, or --ephemeral".into(),
+                ));
+            }
+            runtime().block_on(verify_cmd(&file.file, &envs, device, opts, json, style))
+        }
+        Command::Creds {
+            file,
+            env,
+            cert,
+            key,
+            ca_bundle,
+            credentials_endpoint,
+            thing_name,
+        } => {
+            let opts = crate::verify::Options {
+                endpoint: credentials_endpoint,
+                ca_bundle,
+                thing_name,
+                function: None,
+                payload: String::new(),
+            };
+            runtime().block_on(creds_cmd(&file, &env, &cert, &key, opts))
+        }
+        Command::Sandbox(SandboxCommand::Up {
+            moto_url,
+            bootstrap,
+            dir,
+        }) => runtime()
+            .block_on(crate::sandbox::up(
+                moto_url.as_deref(),
+                bootstrap.as_deref(),
+                &dir,
+            ))
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(Error::Usage),
     }
 }
 
@@ -591,5 +741,186 @@ fn policy_eval() -> Result<ExitCode, Error> {
         "{}\n",
         serde_json::to_string_pretty(&out).unwrap_or_default()
     ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xacct verify`.
+async fn verify_cmd(
+    file: &Path,
+    envs: &[String],
+    device: Option<(PathBuf, PathBuf)>,
+    opts: crate::verify::Options,
+    json: bool,
+    style: render::Style,
+) -> Result<ExitCode, Error> {
+    use crate::verify;
+    let cfg = config::load(file)?;
+    check_selection(&cfg, envs)?;
+    let targets: Vec<config::Target> = cfg
+        .environments
+        .iter()
+        .filter(|t| envs.is_empty() || envs.contains(&t.name))
+        .cloned()
+        .collect();
+    let identity = match &device {
+        Some((c, k)) => Some(verify::mtls::DeviceIdentity::from_files(c, k).map_err(Error::Usage)?),
+        None => None,
+    };
+    // the IoT account is needed for --ephemeral, for DescribeEndpoint, and to explain failures
+    let iot = if identity.is_none() || opts.endpoint.is_none() {
+        Some(
+            aws::connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access)
+                .await
+                .map_err(|e| Error::Aws(vec![e]))?,
+        )
+    } else {
+        None
+    };
+    let endpoint = match &iot {
+        Some(c) => verify::endpoint(&opts, c)
+            .await
+            .map_err(|e| Error::Aws(vec![e]))?,
+        None => opts.endpoint.clone().unwrap_or_default(),
+    };
+    // the certificate whose IoT policies explain a failure of hop 1
+    let mut cert_id: Option<String> = None;
+    let mut outcomes = match identity {
+        Some(id) => {
+            let o = verify::run(&cfg, &targets, &endpoint, &id, &opts, false).await;
+            if o.iter().any(|o| !o.ok) {
+                if let Ok(iot) =
+                    aws::connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access).await
+                {
+                    cert_id = Some(
+                        verify::locate_certificate(&iot, &id)
+                            .await
+                            .unwrap_or(id.certificate_id.clone()),
+                    );
+                }
+            }
+            o
+        }
+        None => {
+            let iot = iot.as_ref().expect("connected above");
+            let removed = verify::cleanup_leftovers(iot, &cfg).await;
+            if removed > 0 {
+                eprintln!(
+                    "verify: removed {removed} certificate(s) left by an earlier interrupted run"
+                );
+            }
+            let eph = verify::ephemeral_create(iot, &cfg, opts.thing_name.as_deref())
+                .await
+                .map_err(|e| Error::Aws(vec![e]))?;
+            eprintln!(
+                "verify: ephemeral certificate {}… created",
+                &eph.certificate_id[..12]
+            );
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|e| Error::Io(e.to_string()))?;
+            let result = tokio::select! {
+                r = verify::run(&cfg, &targets, &endpoint, &eph.identity, &opts, true) => Some(r),
+                _ = tokio::signal::ctrl_c() => None,
+                _ = term.recv() => None,
+            };
+            cert_id = Some(eph.certificate_id.clone());
+            verify::ephemeral_cleanup(iot, &eph).await;
+            eprintln!(
+                "verify: ephemeral certificate {}… removed",
+                &eph.certificate_id[..12]
+            );
+            match result {
+                Some(r) => r,
+                None => {
+                    return Err(Error::Refused(
+                        "interrupted; the ephemeral certificate was removed".into(),
+                    ))
+                }
+            }
+        }
+    };
+    let ok = outcomes.iter().all(|o| o.ok);
+    if !ok {
+        // explain each failure with the static proof of the live documents, when they can be read
+        let mut cfg = cfg.clone();
+        if let Some(id) = cert_id {
+            cfg.iot.certificates = vec![id];
+        }
+        if let Ok(accts) = aws::connect_all(&cfg, envs).await {
+            if let Ok(facts) = aws::read::check_facts(&cfg, &accts).await {
+                let proofs = crate::check::prove(&cfg, &facts, envs);
+                verify::explain(&mut outcomes, &proofs);
+            }
+        }
+    }
+    if json {
+        let v = serde_json::json!({"ok": ok, "endpoint": endpoint, "environments": outcomes});
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        ));
+    } else {
+        print_out(&verify::render_human(&outcomes, style));
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `xacct creds`: hops 1 and 2, printed as credential_process JSON.
+async fn creds_cmd(
+    file: &Path,
+    env: &str,
+    cert: &Path,
+    key: &Path,
+    opts: crate::verify::Options,
+) -> Result<ExitCode, Error> {
+    use crate::verify;
+    let cfg = config::load(file)?;
+    check_selection(&cfg, &[env.to_string()])?;
+    let t = cfg
+        .environments
+        .iter()
+        .find(|t| t.name == env)
+        .cloned()
+        .expect("selected");
+    let id = verify::mtls::DeviceIdentity::from_files(cert, key).map_err(Error::Usage)?;
+    let endpoint = match &opts.endpoint {
+        Some(e) => e.clone(),
+        None => {
+            let iot = aws::connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access)
+                .await
+                .map_err(|e| Error::Aws(vec![e]))?;
+            verify::endpoint(&opts, &iot)
+                .await
+                .map_err(|e| Error::Aws(vec![e]))?
+        }
+    };
+    let iot_creds = verify::mtls::fetch(
+        &endpoint,
+        &cfg.iot.role_alias,
+        &id,
+        opts.ca_bundle.as_deref(),
+        opts.thing_name.as_deref(),
+    )
+    .await
+    .map_err(|e| Error::Refused(e.message))?;
+    let c = verify::assume_target(&cfg, &t, &iot_creds)
+        .await
+        .map_err(Error::Refused)?;
+    let expiration = c
+        .expiration()
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    let v = serde_json::json!({
+        "Version": 1,
+        "AccessKeyId": c.access_key_id(),
+        "SecretAccessKey": c.secret_access_key(),
+        "SessionToken": c.session_token(),
+        "Expiration": expiration,
+    });
+    print_out(&format!("{v}\n"));
     Ok(ExitCode::SUCCESS)
 }

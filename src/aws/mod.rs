@@ -182,6 +182,22 @@ pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
     }
 }
 
+impl Clients {
+    /// Clients from an SDK config (no identity check): used by the sandbox's own admin sessions.
+    pub fn from_sdk(account: &str, scope: String, sdk: SdkConfig) -> Clients {
+        Clients {
+            account: account.to_string(),
+            scope,
+            iam: aws_sdk_iam::Client::new(&sdk),
+            iot: aws_sdk_iot::Client::new(&sdk),
+            sts: aws_sdk_sts::Client::new(&sdk),
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            sdk,
+            limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
+        }
+    }
+}
+
 /// Connect to one account and prove the credentials act in it (`sts:GetCallerIdentity`), so a wrong
 /// profile can never write into the wrong account.
 pub async fn connect(

@@ -280,6 +280,16 @@ impl Fleet {
 
 /// Run xacct with the given endpoint and isolated AWS config.
 pub fn xacct_at(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    xacct_env(endpoint, args, stdin, &[])
+}
+
+/// Same, with extra environment variables.
+pub fn xacct_env(
+    endpoint: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Output {
     let home = std::env::temp_dir().join("xacct-test-home");
     std::fs::create_dir_all(&home).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xacct"));
@@ -293,6 +303,7 @@ pub fn xacct_at(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Output {
         .env("AWS_CONFIG_FILE", home.join("no-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -364,10 +375,15 @@ pub struct Sdk {
 }
 
 pub async fn sdk(account: &str, region: &str) -> Sdk {
+    sdk_at(moto(), account, region).await
+}
+
+/// SDK clients acting in `account` through `endpoint` (moto, or the sandbox gateway).
+pub async fn sdk_at(endpoint: &str, account: &str, region: &str) -> Sdk {
     use aws_config::{BehaviorVersion, Region};
     let base = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        .endpoint_url(moto())
+        .endpoint_url(endpoint)
         .credentials_provider(aws_credential_types::Credentials::new(
             "testing", "testing", None, None, "test",
         ))
@@ -405,11 +421,15 @@ pub fn doc(raw: &str) -> serde_json::Value {
 
 /// Create the functions of every environment (and an execution role), as an organization already has.
 pub async fn create_functions(f: &Fleet) {
+    create_functions_at(moto(), f).await
+}
+
+pub async fn create_functions_at(endpoint: &str, f: &Fleet) {
     // the smallest valid zip archive: an empty end-of-central-directory record
     let mut zip = b"PK\x05\x06".to_vec();
     zip.extend_from_slice(&[0u8; 18]);
     for e in &f.envs {
-        let s = sdk(&e.account, &f.region).await;
+        let s = sdk_at(endpoint, &e.account, &f.region).await;
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
         let role = match s
             .iam
@@ -449,4 +469,77 @@ pub async fn create_functions(f: &Fleet) {
                 .unwrap();
         }
     }
+}
+
+/// A running `xacct sandbox up` (one per test binary).
+pub struct SandboxEnv {
+    pub gateway: String,
+    pub endpoint: String,
+    pub ca_bundle: String,
+}
+
+impl SandboxEnv {
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("XACCT_CREDENTIALS_ENDPOINT", self.endpoint.as_str()),
+            ("XACCT_CA_BUNDLE", self.ca_bundle.as_str()),
+        ]
+    }
+    /// Run xacct against the sandbox; what it prints is also recorded for the secret scan.
+    pub fn xacct(&self, args: &[&str]) -> Output {
+        let o = xacct_env(&self.gateway, args, None, &self.env());
+        OUTPUTS
+            .lock()
+            .unwrap()
+            .push(format!("{}{}", stdout(&o), stderr(&o)));
+        o
+    }
+}
+
+/// Everything xacct printed in this test binary (for the secret scan).
+pub static OUTPUTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+pub fn sandbox() -> &'static SandboxEnv {
+    static SB: OnceLock<SandboxEnv> = OnceLock::new();
+    SB.get_or_init(|| {
+        let dir = std::env::temp_dir().join(name("xacct-sandbox-"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_xacct"));
+            cmd.args(["sandbox", "up", "--dir", &dir.to_string_lossy()]);
+            if let Ok(m) = std::env::var("XACCT_MOTO_URL") {
+                cmd.args(["--moto-url", &m]);
+            }
+            cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
+            let mut child = cmd.spawn().expect("start xacct sandbox up");
+            let out = child.stdout.take().unwrap();
+            let mut lines = std::io::BufRead::lines(std::io::BufReader::new(out));
+            let mut vars = std::collections::HashMap::new();
+            while vars.len() < 3 {
+                let Some(Ok(l)) = lines.next() else {
+                    panic!("sandbox up ended early")
+                };
+                if let Some((k, v)) = l.strip_prefix("export ").and_then(|r| r.split_once('=')) {
+                    vars.insert(k.to_string(), v.to_string());
+                }
+            }
+            tx.send(SandboxEnv {
+                gateway: vars["AWS_ENDPOINT_URL"].clone(),
+                endpoint: vars["XACCT_CREDENTIALS_ENDPOINT"].clone(),
+                ca_bundle: vars["XACCT_CA_BUNDLE"].clone(),
+            })
+            .unwrap();
+            let _child = child;
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().expect("sandbox started")
+    })
 }

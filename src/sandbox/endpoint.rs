@@ -1,0 +1,470 @@
+//! Emulator of the AWS IoT credentials provider: `GET /role-aliases/<alias>/credentials` over mutual
+//! TLS. The client certificate is looked up by its content in the emulated IoT accounts (never trusted
+//! blindly), the IoT policies attached to it are evaluated with the policy engine, and the alias's role
+//! is assumed as credentials.iot.amazonaws.com would, with AWS's status codes and error shapes.
+
+use super::{response, Body, Principal, State};
+use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Accepts any client certificate at the TLS layer (proof of key possession is still checked by
+/// rustls through the handshake signature); the request handler then looks the certificate up in IoT.
+#[derive(Debug)]
+struct AnyClientCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl ClientCertVerifier for AnyClientCert {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+    fn verify_client_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1/localhost, generated at start.
+fn certificates(
+    ca_path: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let e = |e: rcgen::Error| e.to_string();
+    let ca_key = rcgen::KeyPair::generate().map_err(e)?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(e)?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "xacct sandbox CA");
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = ca_params.self_signed(&ca_key).map_err(e)?;
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().map_err(e)?;
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .map_err(e)?;
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        "xacct sandbox credentials endpoint",
+    );
+    let cert = params.signed_by(&key, &issuer).map_err(e)?;
+    std::fs::write(ca_path, ca.pem())
+        .map_err(|err| format!("cannot write {}: {err}", ca_path.display()))?;
+    Ok((
+        vec![cert.der().clone(), ca.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    ))
+}
+
+/// Start the endpoint on a free local port; writes the CA to `ca_path`; returns https://127.0.0.1:PORT.
+pub async fn serve(state: Arc<State>, ca_path: &Path) -> Result<String, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let (chain, key) = certificates(ca_path)?;
+    let config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(Arc::new(AnyClientCert(provider)))
+        .with_single_cert(chain, key)
+        .map_err(|e| e.to_string())?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            let state = state.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let der = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.to_vec());
+                let Some(der) = der else { return };
+                let der = Arc::new(der);
+                let svc =
+                    hyper::service::service_fn(move |req| handle(req, state.clone(), der.clone()));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(format!("https://{addr}"))
+}
+
+fn error(status: u16, kind: &str, message: &str) -> Response<Body> {
+    response(
+        status,
+        &[
+            ("content-type", "application/json"),
+            ("x-amzn-ErrorType", kind),
+        ],
+        json!({"message": message}).to_string(),
+    )
+}
+
+/// A registered certificate found by its content.
+struct Found {
+    account: String,
+    region: String,
+    id: String,
+    arn: String,
+    status: String,
+}
+
+fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .ok()
+        .map(|c| c.to_vec())
+}
+
+/// Describe certificate `id` in (account, region) and return it if its content is `der`.
+async fn describe_if_same(
+    state: &State,
+    account: &str,
+    region: &str,
+    id: &str,
+    der: &[u8],
+) -> Option<Found> {
+    let c = state.admin.get(account, region).await;
+    let out = c
+        .iot
+        .describe_certificate()
+        .certificate_id(id)
+        .send()
+        .await
+        .ok()?;
+    let d = out.certificate_description()?;
+    // found by content: the same id must also mean the same certificate
+    if d.certificate_pem().and_then(pem_to_der).as_deref() != Some(der) {
+        return None;
+    }
+    Some(Found {
+        account: account.to_string(),
+        region: region.to_string(),
+        id: id.to_string(),
+        arn: d.certificate_arn().unwrap_or_default().to_string(),
+        status: d
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+    })
+}
+
+/// Find the registered certificate whose content is `der`, in every account and region the sandbox
+/// has seen: a remembered location first, then AWS's id (SHA-256 of the DER), then a scan.
+async fn find_certificate(state: &State, der: &[u8]) -> Option<Found> {
+    let digest: String = Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let known = state
+        .registry
+        .certificates
+        .lock()
+        .unwrap()
+        .get(&digest)
+        .cloned();
+    if let Some((account, region, id)) = known {
+        if let Some(f) = describe_if_same(state, &account, &region, &id, der).await {
+            return Some(f);
+        }
+    }
+    let accounts = state.registry.accounts();
+    let regions = state.registry.regions();
+    for account in accounts.iter().rev() {
+        for region in &regions {
+            if let Some(f) = describe_if_same(state, account, region, &digest, der).await {
+                return Some(f);
+            }
+            let c = state.admin.get(account, region).await;
+            let mut marker: Option<String> = None;
+            loop {
+                let mut req = c.iot.list_certificates().page_size(250);
+                if let Some(m) = &marker {
+                    req = req.marker(m);
+                }
+                let Ok(page) = req.send().await else { break };
+                for cert in page.certificates() {
+                    let Some(id) = cert.certificate_id() else {
+                        continue;
+                    };
+                    if let Some(f) = describe_if_same(state, account, region, id, der).await {
+                        state.registry.certificates.lock().unwrap().insert(
+                            digest.clone(),
+                            (account.clone(), region.clone(), id.to_string()),
+                        );
+                        return Some(f);
+                    }
+                }
+                match page.next_marker() {
+                    Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                    _ => break,
+                }
+            }
+        }
+    }
+    None
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+    der: Arc<Vec<u8>>,
+) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    let alias = match path
+        .strip_prefix("/role-aliases/")
+        .and_then(|r| r.strip_suffix("/credentials"))
+    {
+        Some(a) if req.method() == hyper::Method::GET && !a.is_empty() => {
+            crate::policy::percent_decode(a)
+        }
+        _ => return Ok(error(404, "ResourceNotFoundException", "Not Found")),
+    };
+    let thing = req
+        .headers()
+        .get("x-amzn-iot-thingname")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    Ok(credentials(&state, &der, &alias, thing.as_deref()).await)
+}
+
+async fn credentials(
+    state: &State,
+    der: &[u8],
+    alias: &str,
+    thing: Option<&str>,
+) -> Response<Body> {
+    let Some(cert) = find_certificate(state, der).await else {
+        return error(
+            403,
+            "ForbiddenException",
+            "Access Denied: the certificate is not registered with AWS IoT",
+        );
+    };
+    if cert.status != "ACTIVE" {
+        return error(
+            403,
+            "ForbiddenException",
+            &format!("Access Denied: the certificate is {}", cert.status),
+        );
+    }
+    let c = state.admin.get(&cert.account, &cert.region).await;
+    let desc = match c.iot.describe_role_alias().role_alias(alias).send().await {
+        Ok(d) => d,
+        Err(_) => {
+            return error(
+                404,
+                "ResourceNotFoundException",
+                &format!("Role alias {alias} does not exist"),
+            )
+        }
+    };
+    let Some(d) = desc.role_alias_description() else {
+        return error(
+            404,
+            "ResourceNotFoundException",
+            &format!("Role alias {alias} does not exist"),
+        );
+    };
+    let alias_arn = d.role_alias_arn().map(String::from).unwrap_or_else(|| {
+        format!(
+            "arn:aws:iot:{}:{}:rolealias/{alias}",
+            cert.region, cert.account
+        )
+    });
+    let role_arn = d.role_arn().unwrap_or_default().to_string();
+    let duration = d.credential_duration_seconds().unwrap_or(3600);
+
+    // the IoT policies attached to the certificate must allow iot:AssumeRoleWithCertificate on the alias
+    let mut docs = Vec::new();
+    if let Ok(att) = c
+        .iot
+        .list_attached_policies()
+        .target(&cert.arn)
+        .send()
+        .await
+    {
+        for p in att.policies() {
+            if let Some(name) = p.policy_name() {
+                if let Ok(Some(crate::model::Live {
+                    spec: crate::model::Spec::IotPolicy { policy, .. },
+                    ..
+                })) = crate::aws::read::iot_policy(&c, name).await
+                {
+                    docs.push(policy);
+                }
+            }
+        }
+    }
+    let mut ctx = Map::new();
+    ctx.insert("iot:Certificate.Id".into(), Value::String(cert.id.clone()));
+    if let Some(t) = thing {
+        ctx.insert(
+            "iot:Connection.Thing.ThingName".into(),
+            Value::String(t.to_string()),
+        );
+        ctx.insert(
+            "credentials-iot:ThingName".into(),
+            Value::String(t.to_string()),
+        );
+    }
+    match evaluate_identity(&docs, "iot:AssumeRoleWithCertificate", &alias_arn, &ctx) {
+        Ok(o) if o.decision == Decision::Allow => {}
+        _ => return error(403, "ForbiddenException", "Access Denied"),
+    }
+    if let Some(t) = thing {
+        let attached = c
+            .iot
+            .list_principal_things()
+            .principal(&cert.arn)
+            .send()
+            .await;
+        let ok = attached
+            .map(|a| a.things().iter().any(|x| x == t))
+            .unwrap_or(false);
+        if !ok {
+            return error(403, "ForbiddenException", "Invalid thing name passed");
+        }
+    }
+    // the role: must exist, allow the duration, and trust the credentials provider
+    let role_name = role_arn.rsplit('/').next().unwrap_or("");
+    let role = match crate::aws::read::role(&c, role_name).await {
+        Ok(Some(crate::model::Live {
+            spec:
+                crate::model::Spec::IamRole {
+                    assume_role_policy,
+                    max_session_duration,
+                    ..
+                },
+            ..
+        })) => (assume_role_policy, max_session_duration),
+        _ => {
+            return error(
+                400,
+                "InvalidRequestException",
+                &format!("Role {role_arn} cannot be assumed: it does not exist"),
+            )
+        }
+    };
+    if duration > role.1 {
+        return error(
+            400,
+            "InvalidRequestException",
+            &format!("The requested credential duration {duration} s exceeds the MaxSessionDuration {} s of {role_arn}", role.1),
+        );
+    }
+    let mut tctx = Map::new();
+    tctx.insert(
+        "aws:SourceAccount".into(),
+        Value::String(cert.account.clone()),
+    );
+    tctx.insert("aws:SourceArn".into(), Value::String(alias_arn.clone()));
+    let case = Case {
+        principal: "credentials.iot.amazonaws.com".into(),
+        action: "sts:AssumeRole".into(),
+        resource: role_arn.clone(),
+        identity_policies: vec![],
+        resource_policy: Some(role.0),
+        context: tctx,
+    };
+    if !matches!(evaluate(&case), Ok(o) if o.decision == Decision::Allow) {
+        return error(
+            400,
+            "InvalidRequestException",
+            &format!("Role {role_arn} cannot be assumed by the credentials provider: its trust policy does not allow credentials.iot.amazonaws.com"),
+        );
+    }
+    let out = match c
+        .sts
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name(&cert.id)
+        .duration_seconds(duration)
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return error(500, "InternalFailure", &crate::aws::chain(&e)),
+    };
+    let (Some(creds), Some(user)) = (out.credentials(), out.assumed_role_user()) else {
+        return error(500, "InternalFailure", "no credentials");
+    };
+    state.registry.register(
+        creds.access_key_id(),
+        Principal {
+            session_arn: user.arn().to_string(),
+            role_arn: role_arn.clone(),
+            account: cert.account.clone(),
+        },
+    );
+    let expiration = creds
+        .expiration()
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    response(
+        200,
+        &[("content-type", "application/json")],
+        json!({"credentials": {
+            "accessKeyId": creds.access_key_id(),
+            "secretAccessKey": creds.secret_access_key(),
+            "sessionToken": creds.session_token(),
+            "expiration": expiration,
+        }})
+        .to_string(),
+    )
+}

@@ -1,0 +1,386 @@
+//! The IAM-enforcing gateway: every request goes through to moto unchanged, except that
+//! `sts:AssumeRole` and `lambda:Invoke` by sessions that descend from a device certificate are first
+//! authorized with the policy engine (trust policy and identity policies, cross-account rule; identity
+//! policies and the function's resource policy), answering AWS-shaped AccessDenied errors.
+
+use super::{response, Body, Principal, State};
+use crate::policy::eval::{evaluate, Case, Decision};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{Map, Value};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// Start the gateway on a free local port; returns its URL.
+pub async fn serve(state: Arc<State>) -> Result<String, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let client =
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http::<Body>();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let state = state.clone();
+            let client = client.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    handle(req, state.clone(), client.clone())
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(format!("http://{addr}"))
+}
+
+/// (access key id, region, service) from a SigV4 Authorization header.
+pub fn sigv4(headers: &hyper::HeaderMap) -> Option<(String, String, String)> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let cred = auth.split("Credential=").nth(1)?.split(',').next()?;
+    let mut parts = cred.split('/');
+    let akid = parts.next()?.to_string();
+    let _date = parts.next()?;
+    let region = parts.next()?.to_string();
+    let service = parts.next()?.to_string();
+    Some((akid, region, service))
+}
+
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            (
+                crate::policy::percent_decode(&k.replace('+', " ")),
+                crate::policy::percent_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+fn sts_error(status: u16, code: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>xacct-sandbox</RequestId></ErrorResponse>",
+        xml_escape(message)
+    );
+    response(status, &[("content-type", "text/xml")], body)
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn lambda_denied(message: &str) -> Response<Body> {
+    let body = serde_json::json!({"Type": "User", "message": message}).to_string();
+    response(
+        403,
+        &[
+            ("content-type", "application/json"),
+            ("x-amzn-ErrorType", "AccessDeniedException"),
+        ],
+        body,
+    )
+}
+
+fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+fn account_of(arn: &str) -> String {
+    arn.split(':').nth(4).unwrap_or("").to_string()
+}
+
+fn context(p: &Principal) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("aws:PrincipalArn".into(), Value::String(p.role_arn.clone()));
+    m.insert(
+        "aws:PrincipalAccount".into(),
+        Value::String(p.account.clone()),
+    );
+    m
+}
+
+async fn identity_policies(
+    state: &State,
+    p: &Principal,
+    region: &str,
+) -> Result<Vec<Value>, String> {
+    let c = state.admin.get(&p.account, region).await;
+    crate::aws::read::role_identity_policies(&c, role_name(&p.role_arn))
+        .await
+        .map(|v| v.into_iter().map(|(_, d)| d).collect())
+        .map_err(|e| e.to_string())
+}
+
+/// Authorize sts:AssumeRole of `role_arn` by `p`.
+async fn authorize_assume(
+    state: &State,
+    p: &Principal,
+    role_arn: &str,
+    duration: Option<i64>,
+    region: &str,
+) -> Option<Response<Body>> {
+    if duration.is_some_and(|d| d > crate::config::ROLE_CHAINING_CAP as i64) {
+        return Some(sts_error(
+            400,
+            "ValidationError",
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ));
+    }
+    let denied = |why: &str| {
+        Some(sts_error(
+            403,
+            "AccessDenied",
+            &format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}{why}", p.session_arn),
+        ))
+    };
+    let target = state.admin.get(&account_of(role_arn), region).await;
+    let trust = match crate::aws::read::role(&target, role_name(role_arn)).await {
+        Ok(Some(crate::model::Live {
+            spec: crate::model::Spec::IamRole {
+                assume_role_policy, ..
+            },
+            ..
+        })) => assume_role_policy,
+        _ => return denied(""),
+    };
+    let identity = match identity_policies(state, p, region).await {
+        Ok(v) => v,
+        Err(e) => return Some(sts_error(500, "InternalFailure", &e)),
+    };
+    let case = Case {
+        principal: p.session_arn.clone(),
+        action: "sts:AssumeRole".into(),
+        resource: role_arn.to_string(),
+        identity_policies: identity,
+        resource_policy: Some(trust),
+        context: context(p),
+    };
+    match evaluate(&case) {
+        Ok(o) if o.decision == Decision::Allow => None,
+        Ok(o) if o.decision == Decision::ExplicitDeny => denied(" with an explicit deny"),
+        Ok(_) => denied(""),
+        Err(e) => Some(sts_error(400, "MalformedPolicyDocument", &e.to_string())),
+    }
+}
+
+/// The function ARN (qualified if asked) of a Lambda invoke request, if it is one.
+fn invoke_target(uri: &hyper::Uri, region: &str, account: &str) -> Option<String> {
+    let path = uri.path();
+    let rest = path.strip_prefix("/2015-03-31/functions/")?;
+    let name = crate::policy::percent_decode(rest.strip_suffix("/invocations")?);
+    let qualifier = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("Qualifier=")))
+        .map(crate::policy::percent_decode);
+    let mut arn = if name.starts_with("arn:") {
+        name
+    } else {
+        format!("arn:aws:lambda:{region}:{account}:function:{name}")
+    };
+    if let Some(q) = qualifier {
+        if arn.matches(':').count() == 6 {
+            arn = format!("{arn}:{q}");
+        }
+    }
+    Some(arn)
+}
+
+async fn authorize_invoke(
+    state: &State,
+    p: &Principal,
+    arn: &str,
+    region: &str,
+) -> Option<Response<Body>> {
+    let identity = match identity_policies(state, p, region).await {
+        Ok(v) => v,
+        Err(e) => return Some(lambda_denied(&e)),
+    };
+    let unqualified: String = arn.split(':').take(7).collect::<Vec<_>>().join(":");
+    let fc = state.admin.get(&account_of(arn), region).await;
+    let resource_policy = match fc
+        .lambda
+        .get_policy()
+        .function_name(&unqualified)
+        .send()
+        .await
+    {
+        Ok(r) => r
+            .policy()
+            .and_then(|d| crate::policy::parse_document(d).ok()),
+        Err(_) => None,
+    };
+    let case = Case {
+        principal: p.session_arn.clone(),
+        action: "lambda:InvokeFunction".into(),
+        resource: arn.to_string(),
+        identity_policies: identity,
+        resource_policy,
+        context: context(p),
+    };
+    match evaluate(&case) {
+        Ok(o) if o.decision == Decision::Allow => None,
+        Ok(o) => Some(lambda_denied(&format!(
+            "User: {} is not authorized to perform: lambda:InvokeFunction on resource: {arn} because {}",
+            p.session_arn,
+            if o.decision == Decision::ExplicitDeny {
+                "an explicit deny applies"
+            } else {
+                "no identity-based policy allows the lambda:InvokeFunction action"
+            }
+        ))),
+        Err(e) => Some(lambda_denied(&e.to_string())),
+    }
+}
+
+fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let i = s.find(open)? + open.len();
+    let j = s[i..].find(close)? + i;
+    Some(&s[i..j])
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Body,
+    >,
+) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return Ok(response(400, &[], format!("bad request body: {e}"))),
+    };
+    let sig = sigv4(&parts.headers);
+    let region = sig
+        .as_ref()
+        .map(|s| s.1.clone())
+        .unwrap_or_else(|| "us-east-1".into());
+    state.registry.saw_region(&region);
+    let principal = sig
+        .as_ref()
+        .and_then(|(akid, _, _)| state.registry.principal(akid));
+    let fields = if parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("x-www-form-urlencoded"))
+    {
+        form(&body)
+    } else {
+        vec![]
+    };
+    let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+    let assume = get("Action").as_deref() == Some("AssumeRole");
+    let role_arn = get("RoleArn").unwrap_or_default();
+    if assume {
+        state.registry.saw_account(&account_of(&role_arn));
+    }
+    // moto answers an invoke of a deleted function with 200: answer as Lambda does
+    if parts.method == hyper::Method::POST {
+        let caller_account = principal.as_ref().map(|p| p.account.clone());
+        if let Some(arn) =
+            invoke_target(&parts.uri, &region, caller_account.as_deref().unwrap_or(""))
+        {
+            if arn.split(':').nth(4).is_some_and(|a| !a.is_empty()) {
+                let unqualified: String = arn.split(':').take(7).collect::<Vec<_>>().join(":");
+                let c = state.admin.get(&account_of(&arn), &region).await;
+                if c.lambda
+                    .get_function()
+                    .function_name(&unqualified)
+                    .send()
+                    .await
+                    .is_err()
+                {
+                    let body = serde_json::json!({"Type": "User", "Message": format!("Function not found: {unqualified}")}).to_string();
+                    return Ok(response(
+                        404,
+                        &[
+                            ("content-type", "application/json"),
+                            ("x-amzn-ErrorType", "ResourceNotFoundException"),
+                        ],
+                        body,
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(p) = &principal {
+        if assume {
+            let duration = get("DurationSeconds").and_then(|d| d.parse().ok());
+            if let Some(denied) = authorize_assume(&state, p, &role_arn, duration, &region).await {
+                return Ok(denied);
+            }
+        } else if parts.method == hyper::Method::POST {
+            if let Some(arn) = invoke_target(&parts.uri, &region, &p.account) {
+                if let Some(denied) = authorize_invoke(&state, p, &arn, &region).await {
+                    return Ok(denied);
+                }
+            }
+        }
+    }
+    // forward to moto
+    let uri = format!(
+        "{}{}",
+        state.moto,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut fwd = Request::builder().method(parts.method.clone()).uri(uri);
+    for (k, v) in parts.headers.iter() {
+        fwd = fwd.header(k, v);
+    }
+    let Ok(fwd) = fwd.body(Full::new(body)) else {
+        return Ok(response(400, &[], "bad request"));
+    };
+    let resp = match client.request(fwd).await {
+        Ok(r) => r,
+        Err(e) => return Ok(response(502, &[], format!("moto did not answer: {e}"))),
+    };
+    let (rparts, rbody) = resp.into_parts();
+    let rbytes: Bytes = rbody
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if assume && principal.is_some() && rparts.status.is_success() {
+        let text = String::from_utf8_lossy(&rbytes);
+        if let (Some(akid), Some(arn)) = (
+            between(&text, "<AccessKeyId>", "</AccessKeyId>"),
+            between(&text, "<Arn>", "</Arn>"),
+        ) {
+            state.registry.register(
+                akid,
+                Principal {
+                    session_arn: arn.to_string(),
+                    role_arn: role_arn.clone(),
+                    account: account_of(&role_arn),
+                },
+            );
+        }
+    }
+    let mut out = Response::builder().status(rparts.status);
+    for (k, v) in rparts.headers.iter() {
+        if k != "transfer-encoding" && k != "content-length" {
+            out = out.header(k, v);
+        }
+    }
+    Ok(out
+        .body(Full::new(rbytes))
+        .unwrap_or_else(|_| response(502, &[], "bad response from moto")))
+}

@@ -1,0 +1,255 @@
+//! The local sandbox: moto (AWS emulator), an IAM-enforcing gateway in front of it, and an emulator of
+//! the IoT credentials provider (mutual TLS). Moto evaluates no policy; the gateway and the endpoint
+//! evaluate them with the project's engine, so a broken link fails here as it would in AWS.
+
+pub mod bootstrap;
+pub mod endpoint;
+pub mod gateway;
+
+use crate::aws::Clients;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Response;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub type Body = Full<Bytes>;
+
+pub fn response(status: u16, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::builder().status(status);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    r.body(Full::new(body.into())).expect("valid response")
+}
+
+/// Who an access key belongs to, for keys that descend from a device certificate. Every other key
+/// (an account's admin credentials and sessions assumed with them) passes through unchecked.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// arn:aws:sts::ACCT:assumed-role/NAME/SESSION
+    pub session_arn: String,
+    /// arn:aws:iam::ACCT:role/NAME
+    pub role_arn: String,
+    pub account: String,
+}
+
+/// What the gateway has learned: enforced access keys, and the accounts and regions in use.
+#[derive(Default)]
+pub struct Registry {
+    keys: Mutex<HashMap<String, Principal>>,
+    accounts: Mutex<BTreeSet<String>>,
+    regions: Mutex<BTreeSet<String>>,
+    /// SHA-256 of a certificate's DER → (account, region, certificate id) where it was found.
+    pub certificates: Mutex<HashMap<String, (String, String, String)>>,
+}
+
+impl Registry {
+    pub fn principal(&self, akid: &str) -> Option<Principal> {
+        self.keys.lock().unwrap().get(akid).cloned()
+    }
+    pub fn register(&self, akid: &str, p: Principal) {
+        self.accounts.lock().unwrap().insert(p.account.clone());
+        self.keys.lock().unwrap().insert(akid.to_string(), p);
+    }
+    pub fn saw_account(&self, a: &str) {
+        if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) {
+            self.accounts.lock().unwrap().insert(a.to_string());
+        }
+    }
+    pub fn saw_region(&self, r: &str) {
+        self.regions.lock().unwrap().insert(r.to_string());
+    }
+    pub fn accounts(&self) -> Vec<String> {
+        self.accounts.lock().unwrap().iter().cloned().collect()
+    }
+    pub fn regions(&self) -> Vec<String> {
+        self.regions.lock().unwrap().iter().cloned().collect()
+    }
+}
+
+/// Admin sessions on moto itself (not through the gateway), one per account and region.
+pub struct Admin {
+    pub moto: String,
+    cache: tokio::sync::Mutex<HashMap<(String, String), Clients>>,
+}
+
+pub const ADMIN_ROLE: &str = "xacct-sandbox-admin";
+
+impl Admin {
+    pub fn new(moto: &str) -> Admin {
+        Admin {
+            moto: moto.trim_end_matches('/').to_string(),
+            cache: Default::default(),
+        }
+    }
+
+    pub async fn get(&self, account: &str, region: &str) -> Clients {
+        let key = (account.to_string(), region.to_string());
+        if let Some(c) = self.cache.lock().await.get(&key) {
+            return c.clone();
+        }
+        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .endpoint_url(&self.moto)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "sandbox", "sandbox", None, None, "sandbox",
+            ))
+            .load()
+            .await;
+        let provider = aws_config::sts::AssumeRoleProvider::builder(format!(
+            "arn:aws:iam::{account}:role/{ADMIN_ROLE}"
+        ))
+        .session_name("xacct-sandbox")
+        .configure(&base)
+        .build()
+        .await;
+        let sdk = base
+            .into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
+        let c = Clients::from_sdk(account, format!("sandbox admin of {account}"), sdk);
+        self.cache.lock().await.insert(key, c.clone());
+        c
+    }
+}
+
+/// Shared state of the sandbox servers.
+pub struct State {
+    pub moto: String,
+    pub registry: Registry,
+    pub admin: Admin,
+}
+
+/// Find moto_server: $XACCT_MOTO_SERVER, ./.venv, or the .venv of the checkout the binary was built in.
+pub fn moto_server_path() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("XACCT_MOTO_SERVER") {
+        return Some(PathBuf::from(p));
+    }
+    let mut candidates = vec![PathBuf::from(".venv/bin/moto_server")];
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1).take(4) {
+            candidates.push(dir.join(".venv/bin/moto_server"));
+        }
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
+    candidates.into_iter().find(|p| p.exists())
+}
+
+/// POST a JSON body to moto's own API.
+pub async fn moto_config(moto: &str, body: &str) -> Result<(), String> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Body>();
+    let req = hyper::Request::post(format!("{moto}/moto-api/config"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| e.to_string())?;
+    client
+        .request(req)
+        .await
+        .map_err(|e| format!("moto at {moto} does not answer: {e}"))?;
+    Ok(())
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    pub moto: String,
+    pub gateway: String,
+    pub endpoint: String,
+    pub ca_bundle: PathBuf,
+    pub state: Arc<State>,
+    _moto_child: Option<tokio::process::Child>,
+}
+
+/// Start moto (unless `moto_url`), the gateway and the credentials endpoint.
+pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, String> {
+    let (moto, child) = match moto_url {
+        Some(u) => (u.trim_end_matches('/').to_string(), None),
+        None => {
+            let bin = moto_server_path()
+                .ok_or("moto_server not found: run scripts/setup-moto (or pass --moto-url)")?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| e.to_string())?
+                .port();
+            let child = tokio::process::Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+            let url = format!("http://127.0.0.1:{port}");
+            let t = std::time::Instant::now();
+            while tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+            {
+                if t.elapsed() > std::time::Duration::from_secs(30) {
+                    return Err("moto_server did not start within 30 s".into());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            (url, Some(child))
+        }
+    };
+    moto_config(
+        &moto,
+        r#"{"lambda":{"use_docker":false},"iot":{"use_valid_cert":true}}"#,
+    )
+    .await?;
+    let state = Arc::new(State {
+        moto: moto.clone(),
+        registry: Registry::default(),
+        admin: Admin::new(&moto),
+    });
+    let gateway = gateway::serve(state.clone()).await?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let ca_bundle = dir.join("ca.pem");
+    let endpoint = endpoint::serve(state.clone(), &ca_bundle).await?;
+    Ok(Sandbox {
+        moto,
+        gateway,
+        endpoint,
+        ca_bundle,
+        state,
+        _moto_child: child,
+    })
+}
+
+/// `xacct sandbox up`.
+pub async fn up(
+    moto_url: Option<&str>,
+    bootstrap_file: Option<&Path>,
+    dir: &Path,
+) -> Result<(), String> {
+    // validate the file before starting anything
+    let cfg = match bootstrap_file {
+        Some(f) => Some(crate::config::load(f).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let sb = start(moto_url, dir).await?;
+    if let Some(cfg) = &cfg {
+        bootstrap::bootstrap(&sb.state, cfg, dir).await?;
+    }
+    let ca = std::fs::canonicalize(&sb.ca_bundle).unwrap_or(sb.ca_bundle.clone());
+    println!("export AWS_ENDPOINT_URL={}", sb.gateway);
+    println!(
+        "export XACCT_CREDENTIALS_ENDPOINT={}",
+        sb.endpoint.trim_start_matches("https://")
+    );
+    println!("export XACCT_CA_BUNDLE={}", ca.display());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    drop(sb);
+    Ok(())
+}

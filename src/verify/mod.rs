@@ -1,0 +1,708 @@
+//! `xacct verify`: the end-to-end smoke test with a device certificate, per environment and per hop:
+//! credentials provider (mTLS) → sts:AssumeRole into the target role → lambda:Invoke.
+
+pub mod mtls;
+
+use crate::aws::{AwsError, Clients};
+use crate::config::{Config, Target};
+use mtls::{DeviceIdentity, IotCredentials};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum VHop {
+    Credentials,
+    AssumeRole,
+    Invoke,
+}
+
+impl VHop {
+    pub fn title(&self) -> &'static str {
+        match self {
+            VHop::Credentials => "credentials",
+            VHop::AssumeRole => "assume-role",
+            VHop::Invoke => "invoke",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HopOutcome {
+    pub hop: VHop,
+    /// None when the hop was not reached (an earlier one failed).
+    pub ok: Option<bool>,
+    pub ms: u64,
+    /// What happened, in plain words.
+    pub detail: String,
+    /// The cause found in the live documents (the static proof of that hop), when it failed.
+    pub cause: Vec<String>,
+    pub fix: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Invocation {
+    pub function: String,
+    pub status: Option<i32>,
+    pub function_error: Option<String>,
+    pub payload_excerpt: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvOutcome {
+    pub env: String,
+    pub account: String,
+    pub ok: bool,
+    pub hops: Vec<HopOutcome>,
+    pub invocations: Vec<Invocation>,
+}
+
+/// What verify needs besides the config.
+pub struct Options {
+    pub endpoint: Option<String>,
+    pub ca_bundle: Option<PathBuf>,
+    pub thing_name: Option<String>,
+    pub function: Option<String>,
+    pub payload: String,
+}
+
+fn ms(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
+}
+
+/// An SDK config acting with the given temporary credentials (endpoint from the environment).
+async fn with_creds(region: &str, akid: &str, secret: &str, token: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            akid,
+            secret,
+            Some(token.to_string()),
+            None,
+            "xacct-verify",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
+}
+
+/// The credentials endpoint: the option, or DescribeEndpoint(iot:CredentialProvider).
+pub async fn endpoint(opts: &Options, iot: &Clients) -> Result<String, AwsError> {
+    if let Some(e) = &opts.endpoint {
+        return Ok(e.clone());
+    }
+    let out = iot
+        .iot
+        .describe_endpoint()
+        .endpoint_type("iot:CredentialProvider")
+        .send()
+        .await
+        .map_err(|e| iot.err("iot:DescribeEndpoint", "iot:CredentialProvider", e))?;
+    Ok(out.endpoint_address().unwrap_or_default().to_string())
+}
+
+/// Hop 2: AssumeRole into the target role with the IoT credentials (role chaining: ≤ 3600 s).
+pub async fn assume_target(
+    cfg: &Config,
+    t: &Target,
+    c: &IotCredentials,
+) -> Result<aws_sdk_sts::types::Credentials, String> {
+    let sdk = with_creds(
+        &cfg.region,
+        &c.access_key_id,
+        &c.secret_access_key,
+        &c.session_token,
+    )
+    .await;
+    let sts = aws_sdk_sts::Client::new(&sdk);
+    let arn = cfg.target_role_arn(t);
+    let out = sts
+        .assume_role()
+        .role_arn(&arn)
+        .role_session_name("xacct-verify")
+        .duration_seconds(t.session_duration.min(crate::config::ROLE_CHAINING_CAP))
+        .send()
+        .await
+        .map_err(|e| {
+            use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+            match (e.code(), e.message()) {
+                (Some("AccessDenied"), m) => format!(
+                    "AssumeRole denied: {arn} may not be assumed with the IoT role's credentials ({})",
+                    m.unwrap_or("AccessDenied")
+                ),
+                (Some(code), m) => format!("AssumeRole of {arn} failed: {code}: {}", m.unwrap_or("")),
+                _ => format!("AssumeRole of {arn} failed: {}", crate::aws::chain(&e)),
+            }
+        })?;
+    out.credentials()
+        .cloned()
+        .ok_or_else(|| "AssumeRole returned no credentials".into())
+}
+
+async fn invoke(
+    cfg: &Config,
+    creds: &aws_sdk_sts::types::Credentials,
+    function: &str,
+    payload: &str,
+) -> Result<Invocation, String> {
+    let sdk = with_creds(
+        &cfg.region,
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        creds.session_token(),
+    )
+    .await;
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    // never LogType=Tail: AWS refuses it across accounts
+    let out = lambda
+        .invoke()
+        .function_name(function)
+        .invocation_type(aws_sdk_lambda::types::InvocationType::RequestResponse)
+        .payload(aws_smithy_types::Blob::new(payload.as_bytes().to_vec()))
+        .send()
+        .await
+        .map_err(|e| {
+            use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+            match (e.code(), e.message()) {
+                (Some(c), m) if c.contains("AccessDenied") => {
+                    format!("Invoke of {function} denied: {}", m.unwrap_or(c))
+                }
+                (Some("ResourceNotFoundException"), _) => {
+                    format!("function {function} does not exist")
+                }
+                (Some(c), m) => format!("Invoke of {function} failed: {c}: {}", m.unwrap_or("")),
+                _ => format!("Invoke of {function} failed: {}", crate::aws::chain(&e)),
+            }
+        })?;
+    let payload = out
+        .payload()
+        .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
+        .unwrap_or_default();
+    Ok(Invocation {
+        function: function.to_string(),
+        status: Some(out.status_code()),
+        function_error: out.function_error().map(String::from),
+        payload_excerpt: payload.chars().take(120).collect(),
+    })
+}
+
+/// Run the three hops for one environment.
+pub async fn verify_env(
+    cfg: &Config,
+    t: &Target,
+    endpoint: &str,
+    id: &DeviceIdentity,
+    opts: &Options,
+    wait_usable: bool,
+) -> EnvOutcome {
+    let mut hops = Vec::new();
+    let mut invocations = Vec::new();
+    let not_reached = |hop| HopOutcome {
+        hop,
+        ok: None,
+        ms: 0,
+        detail: "not reached".into(),
+        cause: vec![],
+        fix: None,
+    };
+    // hop 1
+    let t1 = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    let creds = loop {
+        match mtls::fetch(
+            endpoint,
+            &cfg.iot.role_alias,
+            id,
+            opts.ca_bundle.as_deref(),
+            opts.thing_name.as_deref(),
+        )
+        .await
+        {
+            Err(e)
+                if wait_usable
+                    && e.status == Some(403)
+                    && t1.elapsed() < Duration::from_secs(30) =>
+            {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(4));
+            }
+            other => break other,
+        }
+    };
+    let creds = match creds {
+        Ok(c) => {
+            hops.push(HopOutcome {
+                hop: VHop::Credentials,
+                ok: Some(true),
+                ms: ms(t1),
+                detail: format!("credentials of {} from {endpoint}", cfg.iot_role_arn()),
+                cause: vec![],
+                fix: None,
+            });
+            c
+        }
+        Err(e) => {
+            hops.push(HopOutcome {
+                hop: VHop::Credentials,
+                ok: Some(false),
+                ms: ms(t1),
+                detail: e.message,
+                cause: vec![],
+                fix: None,
+            });
+            hops.push(not_reached(VHop::AssumeRole));
+            hops.push(not_reached(VHop::Invoke));
+            return EnvOutcome {
+                env: t.name.clone(),
+                account: t.account.clone(),
+                ok: false,
+                hops,
+                invocations,
+            };
+        }
+    };
+    // hop 2
+    let t2 = Instant::now();
+    let target = match assume_target(cfg, t, &creds).await {
+        Ok(c) => {
+            hops.push(HopOutcome {
+                hop: VHop::AssumeRole,
+                ok: Some(true),
+                ms: ms(t2),
+                detail: format!("assumed {}", cfg.target_role_arn(t)),
+                cause: vec![],
+                fix: None,
+            });
+            c
+        }
+        Err(e) => {
+            hops.push(HopOutcome {
+                hop: VHop::AssumeRole,
+                ok: Some(false),
+                ms: ms(t2),
+                detail: e,
+                cause: vec![],
+                fix: None,
+            });
+            hops.push(not_reached(VHop::Invoke));
+            return EnvOutcome {
+                env: t.name.clone(),
+                account: t.account.clone(),
+                ok: false,
+                hops,
+                invocations,
+            };
+        }
+    };
+    // hop 3
+    let t3 = Instant::now();
+    let functions: Vec<String> = match &opts.function {
+        Some(f) => t
+            .functions
+            .iter()
+            .filter(|a| a.rsplit(':').next() == Some(f.as_str()) || *a == f)
+            .cloned()
+            .collect(),
+        None => t.functions.clone(),
+    };
+    let mut errors = Vec::new();
+    let results = futures::future::join_all(
+        functions
+            .iter()
+            .map(|f| invoke(cfg, &target, f, &opts.payload)),
+    )
+    .await;
+    for r in results {
+        match r {
+            Ok(i) => {
+                if let Some(fe) = &i.function_error {
+                    errors.push(format!(
+                        "{} answered {:?} with FunctionError {fe}",
+                        i.function, i.status
+                    ));
+                }
+                invocations.push(i);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if functions.is_empty() {
+        errors.push(format!(
+            "no function of environment {} matches --function",
+            t.name
+        ));
+    }
+    let ok = errors.is_empty();
+    hops.push(HopOutcome {
+        hop: VHop::Invoke,
+        ok: Some(ok),
+        ms: ms(t3),
+        detail: if ok {
+            format!("invoked {} function(s)", invocations.len())
+        } else {
+            errors.join("; ")
+        },
+        cause: vec![],
+        fix: None,
+    });
+    EnvOutcome {
+        env: t.name.clone(),
+        account: t.account.clone(),
+        ok,
+        hops,
+        invocations,
+    }
+}
+
+/// The IoT certificate id of a device identity in the IoT account: AWS's id (SHA-256 of the DER) when
+/// it is registered under it, otherwise found by content.
+pub async fn locate_certificate(iot: &Clients, id: &DeviceIdentity) -> Option<String> {
+    let der = id.chain.first()?.as_ref().to_vec();
+    let same = |pem: Option<&str>| {
+        use rustls::pki_types::pem::PemObject;
+        pem.and_then(|p| rustls::pki_types::CertificateDer::from_pem_slice(p.as_bytes()).ok())
+            .is_some_and(|c| c.as_ref() == der.as_slice())
+    };
+    if let Ok(d) = iot
+        .iot
+        .describe_certificate()
+        .certificate_id(&id.certificate_id)
+        .send()
+        .await
+    {
+        if same(
+            d.certificate_description()
+                .and_then(|d| d.certificate_pem()),
+        ) {
+            return Some(id.certificate_id.clone());
+        }
+    }
+    let mut marker: Option<String> = None;
+    loop {
+        let mut req = iot.iot.list_certificates().page_size(250);
+        if let Some(m) = &marker {
+            req = req.marker(m);
+        }
+        let page = req.send().await.ok()?;
+        for c in page.certificates() {
+            let Some(cid) = c.certificate_id() else {
+                continue;
+            };
+            if let Ok(d) = iot
+                .iot
+                .describe_certificate()
+                .certificate_id(cid)
+                .send()
+                .await
+            {
+                if same(
+                    d.certificate_description()
+                        .and_then(|d| d.certificate_pem()),
+                ) {
+                    return Some(cid.to_string());
+                }
+            }
+        }
+        match page.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => return None,
+        }
+    }
+}
+
+/// Fill in the cause of each failed hop from the static proof of the live documents.
+pub fn explain(outcomes: &mut [EnvOutcome], proofs: &[crate::check::EnvReport]) {
+    use crate::check::Hop;
+    for o in outcomes.iter_mut() {
+        let Some(p) = proofs.iter().find(|p| p.env == o.env) else {
+            continue;
+        };
+        for h in o.hops.iter_mut().filter(|h| h.ok == Some(false)) {
+            let relevant: &[Hop] = match h.hop {
+                VHop::Credentials => &[Hop::IotPolicy, Hop::RoleAlias, Hop::IotTrust],
+                VHop::AssumeRole => &[Hop::AssumeTarget],
+                VHop::Invoke => &[Hop::Invoke],
+            };
+            for r in p.hops.iter().filter(|r| relevant.contains(&r.hop) && !r.ok) {
+                h.cause.extend(r.detail.iter().cloned());
+                if h.fix.is_none() {
+                    h.fix = r.fix.clone();
+                }
+            }
+        }
+    }
+}
+
+pub fn render_human(outcomes: &[EnvOutcome], style: crate::plan::render::Style) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let w = outcomes
+        .iter()
+        .map(|r| r.env.len())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let _ = writeln!(
+        out,
+        "{:<w$}  {:<16}{:<16}{:<16}",
+        "env", "credentials", "assume-role", "invoke"
+    );
+    for o in outcomes {
+        let _ = write!(out, "{:<w$}", o.env);
+        for h in &o.hops {
+            let cell = match h.ok {
+                Some(true) => format!("{} {:>5} ms", style.green("✓"), h.ms),
+                Some(false) => format!("{} {:>5} ms", style.red("✗"), h.ms),
+                None => "·".to_string(),
+            };
+            let pad = 16usize.saturating_sub(if h.ok.is_some() { 10 } else { 1 });
+            let _ = write!(out, "  {cell}{}", " ".repeat(pad.saturating_sub(2)));
+        }
+        out.push('\n');
+    }
+    for o in outcomes.iter().filter(|o| !o.ok) {
+        let _ = writeln!(out, "\n{} (account {}):", style.bold(&o.env), o.account);
+        for h in o.hops.iter().filter(|h| h.ok == Some(false)) {
+            let _ = writeln!(out, "  {} {}: {}", style.red("✗"), h.hop.title(), h.detail);
+            for c in &h.cause {
+                let _ = writeln!(out, "      cause: {c}");
+            }
+            if let Some(f) = &h.fix {
+                let _ = writeln!(
+                    out,
+                    "      fix: {}",
+                    serde_json::to_string(f).unwrap_or_default()
+                );
+            }
+        }
+    }
+    for o in outcomes.iter().filter(|o| o.ok) {
+        for i in &o.invocations {
+            let _ = writeln!(
+                out,
+                "{}: {} → {:?} {}",
+                o.env,
+                i.function,
+                i.status.unwrap_or(0),
+                i.payload_excerpt
+            );
+        }
+    }
+    let bad = outcomes.iter().filter(|o| !o.ok).count();
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if bad == 0 {
+            format!(
+                "Every hop of {} environment(s) works end to end.",
+                outcomes.len()
+            )
+        } else {
+            format!("{bad} of {} environment(s) failed.", outcomes.len())
+        }
+    );
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ephemeral certificates
+
+/// The attribute that marks the things of ephemeral verify certificates (value: the fleet).
+pub const EPHEMERAL_ATTR: &str = "xacct_ephemeral";
+
+pub struct Ephemeral {
+    pub identity: DeviceIdentity,
+    pub certificate_id: String,
+    pub certificate_arn: String,
+    pub marker: String,
+}
+
+/// Create a fresh certificate (key in memory only) attached to the fleet's IoT policy. A marker thing
+/// is created first, so a hard-killed run leaves something the next run can find and clean up.
+pub async fn ephemeral_create(
+    iot: &Clients,
+    cfg: &Config,
+    thing: Option<&str>,
+) -> Result<Ephemeral, AwsError> {
+    let marker = format!("xacct-verify-{:08x}", rand32());
+    iot.iot
+        .create_thing()
+        .thing_name(&marker)
+        .attribute_payload(
+            aws_sdk_iot::types::AttributePayload::builder()
+                .attributes(EPHEMERAL_ATTR, &cfg.fleet)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| iot.err("iot:CreateThing", &marker, e))?;
+    let cert = iot
+        .iot
+        .create_keys_and_certificate()
+        .set_as_active(true)
+        .send()
+        .await
+        .map_err(|e| {
+            iot.err(
+                "iot:CreateKeysAndCertificate",
+                "an ephemeral certificate",
+                e,
+            )
+        })?;
+    let arn = cert.certificate_arn().unwrap_or_default().to_string();
+    let id = cert.certificate_id().unwrap_or_default().to_string();
+    let eph_err = |e| e;
+    iot.iot
+        .attach_thing_principal()
+        .thing_name(&marker)
+        .principal(&arn)
+        .send()
+        .await
+        .map_err(|e| eph_err(iot.err("iot:AttachThingPrincipal", &marker, e)))?;
+    iot.iot
+        .attach_policy()
+        .policy_name(&cfg.iot.policy_name)
+        .target(&arn)
+        .send()
+        .await
+        .map_err(|e| iot.err("iot:AttachPolicy", &arn, e))?;
+    if let Some(t) = thing {
+        iot.iot
+            .attach_thing_principal()
+            .thing_name(t)
+            .principal(&arn)
+            .send()
+            .await
+            .map_err(|e| iot.err("iot:AttachThingPrincipal", t, e))?;
+    }
+    let key = cert
+        .key_pair()
+        .and_then(|k| k.private_key())
+        .unwrap_or_default();
+    let identity = DeviceIdentity::from_pem(
+        cert.certificate_pem().unwrap_or_default().as_bytes(),
+        key.as_bytes(),
+    )
+    .map_err(|m| AwsError {
+        scope: iot.scope.clone(),
+        action: "iot:CreateKeysAndCertificate".into(),
+        resource: id.clone(),
+        code: None,
+        message: m,
+    })?;
+    Ok(Ephemeral {
+        identity,
+        certificate_id: id,
+        certificate_arn: arn,
+        marker,
+    })
+}
+
+fn rand32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish() as u32
+}
+
+/// Detach, deactivate and delete one certificate (ignoring what is already gone).
+async fn remove_certificate(iot: &Clients, arn: &str) {
+    let id = arn.rsplit('/').next().unwrap_or(arn).to_string();
+    if let Ok(p) = iot.iot.list_attached_policies().target(arn).send().await {
+        for pol in p.policies() {
+            if let Some(n) = pol.policy_name() {
+                let _ = iot
+                    .iot
+                    .detach_policy()
+                    .policy_name(n)
+                    .target(arn)
+                    .send()
+                    .await;
+            }
+        }
+    }
+    if let Ok(t) = iot.iot.list_principal_things().principal(arn).send().await {
+        for thing in t.things() {
+            let _ = iot
+                .iot
+                .detach_thing_principal()
+                .thing_name(thing)
+                .principal(arn)
+                .send()
+                .await;
+        }
+    }
+    let _ = iot
+        .iot
+        .update_certificate()
+        .certificate_id(&id)
+        .new_status(aws_sdk_iot::types::CertificateStatus::Inactive)
+        .send()
+        .await;
+    let _ = iot
+        .iot
+        .delete_certificate()
+        .certificate_id(&id)
+        .send()
+        .await;
+}
+
+pub async fn ephemeral_cleanup(iot: &Clients, e: &Ephemeral) {
+    remove_certificate(iot, &e.certificate_arn).await;
+    let _ = iot.iot.delete_thing().thing_name(&e.marker).send().await;
+}
+
+/// Remove what earlier, hard-killed `verify --ephemeral` runs of this fleet left behind.
+pub async fn cleanup_leftovers(iot: &Clients, cfg: &Config) -> usize {
+    let Ok(things) = iot
+        .iot
+        .list_things()
+        .attribute_name(EPHEMERAL_ATTR)
+        .attribute_value(&cfg.fleet)
+        .send()
+        .await
+    else {
+        return 0;
+    };
+    let mut n = 0;
+    for t in things.things() {
+        let Some(name) = t.thing_name() else { continue };
+        if let Ok(p) = iot
+            .iot
+            .list_thing_principals()
+            .thing_name(name)
+            .send()
+            .await
+        {
+            for arn in p.principals() {
+                remove_certificate(iot, arn).await;
+                n += 1;
+            }
+        }
+        let _ = iot.iot.delete_thing().thing_name(name).send().await;
+    }
+    n
+}
+
+/// Run verify for every selected environment in parallel.
+pub async fn run(
+    cfg: &Config,
+    targets: &[Target],
+    endpoint: &str,
+    id: &DeviceIdentity,
+    opts: &Options,
+    wait: bool,
+) -> Vec<EnvOutcome> {
+    futures::future::join_all(
+        targets
+            .iter()
+            .map(|t| verify_env(cfg, t, endpoint, id, opts, wait)),
+    )
+    .await
+}

@@ -1,0 +1,228 @@
+//! The device side of the IoT credentials provider: `GET /role-aliases/<alias>/credentials` over
+//! mutual TLS with the device certificate and key.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Temporary credentials of the IoT role, as the credentials provider returns them.
+#[derive(Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IotCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration: String,
+}
+
+impl std::fmt::Debug for IotCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        // never print the secret or the token
+        write!(
+            f,
+            "IotCredentials {{ access_key_id: {}, expiration: {} }}",
+            self.access_key_id, self.expiration
+        )
+    }
+}
+
+/// A device certificate chain and its private key (kept in memory only).
+pub struct DeviceIdentity {
+    pub chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    /// AWS IoT's certificate id: SHA-256 of the certificate's DER, hex.
+    pub certificate_id: String,
+}
+
+impl DeviceIdentity {
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<DeviceIdentity, String> {
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("the certificate is not PEM: {e}"))?;
+        let Some(first) = chain.first() else {
+            return Err("the certificate file holds no certificate".into());
+        };
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|_| "the private key is not a PEM private key".to_string())?;
+        use sha2::Digest;
+        let certificate_id = sha2::Sha256::digest(first.as_ref())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(DeviceIdentity {
+            chain,
+            key,
+            certificate_id,
+        })
+    }
+    pub fn from_files(cert: &Path, key: &Path) -> Result<DeviceIdentity, String> {
+        let c = std::fs::read(cert).map_err(|e| format!("cannot read {}: {e}", cert.display()))?;
+        let k = std::fs::read(key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
+        DeviceIdentity::from_pem(&c, &k)
+    }
+}
+
+/// Why hop 1 failed, in plain words.
+#[derive(Debug, Clone)]
+pub struct CredError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+fn roots(ca_bundle: Option<&Path>) -> Result<rustls::RootCertStore, String> {
+    let mut store = rustls::RootCertStore::empty();
+    match ca_bundle {
+        Some(p) => {
+            let pem = std::fs::read(p)
+                .map_err(|e| format!("cannot read CA bundle {}: {e}", p.display()))?;
+            for c in CertificateDer::pem_slice_iter(&pem) {
+                let c = c.map_err(|e| format!("CA bundle {} is not PEM: {e}", p.display()))?;
+                store
+                    .add(c)
+                    .map_err(|e| format!("CA bundle {}: {e}", p.display()))?;
+            }
+        }
+        None => {
+            for c in rustls_native_certs::load_native_certs().certs {
+                let _ = store.add(c);
+            }
+        }
+    }
+    Ok(store)
+}
+
+fn words(status: u16, body: &str, alias: &str, id: &DeviceIdentity) -> String {
+    let server: String = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    let cert = &id.certificate_id[..12];
+    match status {
+        403 => format!(
+            "403 from the credentials provider ({server}): certificate {cert}… is unknown or inactive, is not attached to the thing named, or the IoT policy attached to it does not allow iot:AssumeRoleWithCertificate on role alias {alias}"
+        ),
+        404 => format!("404 from the credentials provider: role alias {alias} does not exist ({server})"),
+        400 => format!("400 from the credentials provider: the alias's role cannot be assumed ({server})"),
+        s => format!("{s} from the credentials provider: {server}"),
+    }
+}
+
+/// Hop 1: fetch credentials for `alias` from `endpoint` (host or host:port).
+pub async fn fetch(
+    endpoint: &str,
+    alias: &str,
+    id: &DeviceIdentity,
+    ca_bundle: Option<&Path>,
+    thing: Option<&str>,
+) -> Result<IotCredentials, CredError> {
+    let fail = |m: String| CredError {
+        status: None,
+        message: m,
+    };
+    let (host, port) = match endpoint.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => {
+            (h.to_string(), p.parse::<u16>().unwrap_or(443))
+        }
+        _ => (endpoint.to_string(), 443),
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(e.to_string()))?
+        .with_root_certificates(roots(ca_bundle).map_err(fail)?)
+        .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+        .map_err(|e| {
+            fail(format!(
+                "the device certificate and key do not form a TLS identity: {e}"
+            ))
+        })?;
+    let name = ServerName::try_from(host.clone())
+        .map_err(|_| fail(format!("{host} is not a valid host name")))?;
+    let tcp = match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(fail(format!(
+                "timed out connecting to the credentials endpoint {host}:{port}"
+            )))
+        }
+        Ok(Err(e))
+            if e.to_string().contains("lookup")
+                || e.to_string().contains("resolve")
+                || e.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Err(fail(format!(
+                "DNS lookup of the credentials endpoint {host} failed: {e}"
+            )))
+        }
+        Ok(Err(e)) => {
+            return Err(fail(format!(
+                "cannot connect to the credentials endpoint {host}:{port}: {e}"
+            )))
+        }
+        Ok(Ok(s)) => s,
+    };
+    let tls = tokio::time::timeout(Duration::from_secs(10), tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp))
+        .await
+        .map_err(|_| fail(format!("TLS handshake with {host}:{port} timed out")))?
+        .map_err(|e| {
+            let m = e.to_string();
+            if m.contains("UnknownIssuer") || m.contains("invalid peer certificate") {
+                fail(format!("TLS handshake with {host}:{port} failed: the server's certificate is not trusted ({m}); pass --ca-bundle for a private endpoint"))
+            } else {
+                fail(format!("TLS handshake with {host}:{port} failed: {m}"))
+            }
+        })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "the credentials endpoint rejected the connection: {e}"
+            ))
+        })?;
+    tokio::spawn(conn);
+    let mut req =
+        hyper::Request::get(format!("/role-aliases/{alias}/credentials")).header("host", endpoint);
+    if let Some(t) = thing {
+        req = req.header("x-amzn-iot-thingname", t);
+    }
+    let req = req
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| fail(e.to_string()))?;
+    let resp = tokio::time::timeout(Duration::from_secs(20), sender.send_request(req))
+        .await
+        .map_err(|_| fail("the credentials endpoint did not answer within 20 s".into()))?
+        .map_err(|e| {
+            // Under TLS 1.3 a refused client certificate shows up only at the first read.
+            fail(format!("the credentials endpoint closed the connection — it most likely rejected the client certificate ({})", crate::aws::chain(&e)))
+        })?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    if status != 200 {
+        return Err(CredError {
+            status: Some(status),
+            message: words(status, &text, alias, id),
+        });
+    }
+    #[derive(serde::Deserialize)]
+    struct Wrap {
+        credentials: IotCredentials,
+    }
+    serde_json::from_str::<Wrap>(&text)
+        .map(|w| w.credentials)
+        .map_err(|_| fail("the credentials endpoint answered 200 without credentials".into()))
+}
