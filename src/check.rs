@@ -116,10 +116,16 @@ fn label(names: &[&str], resource_name: &str, s: &str) -> String {
     s.to_string()
 }
 
+/// The statements of an outcome, saying what they did: allowed, denied, or allowed one side only.
 fn labels(o: &Outcome, names: &[&str], resource_name: &str) -> Vec<String> {
+    let how = match o.decision {
+        Decision::Allow => "allowed by",
+        Decision::ExplicitDeny => "denied by",
+        Decision::ImplicitDeny => "allowed on one side only by",
+    };
     o.statements
         .iter()
-        .map(|s| label(names, resource_name, s))
+        .map(|s| format!("{how} {}", label(names, resource_name, s)))
         .collect()
 }
 
@@ -428,10 +434,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
             Hop::AssumeTarget,
             true,
             vec![format!("{} may assume {}", iot.arn, target.arn)],
-            o.statements
-                .iter()
-                .map(|s| label(&names, &trust_name, s))
-                .collect(),
+            labels(&o, &names, &trust_name),
             None,
         ),
         Ok((o, id_ok, res_ok)) => {
@@ -455,10 +458,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
                 Hop::AssumeTarget,
                 false,
                 detail,
-                o.statements
-                    .iter()
-                    .map(|s| label(&names, &trust_name, s))
-                    .collect(),
+                labels(&o, &names, &trust_name),
                 Some(Value::Array(fix)),
             )
         }
@@ -506,7 +506,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
             }
             Ok((o, _, _)) if o.decision == Decision::Allow => {
                 detail.push(format!("{} may invoke {func}", target.arn));
-                statements.extend(o.statements.iter().map(|s| label(&names, &fname, s)));
+                statements.extend(labels(&o, &names, &fname));
             }
             Ok((o, id_ok, _)) => {
                 ok = false;
@@ -519,7 +519,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
                         "{func}: the target role's policies do not allow lambda:InvokeFunction"
                     ));
                 }
-                statements.extend(o.statements.iter().map(|s| label(&names, &fname, s)));
+                statements.extend(labels(&o, &names, &fname));
                 if !id_ok {
                     fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":[func, format!("{func}:*")]}}));
                 }
@@ -764,7 +764,7 @@ mod tests {
         assert!(
             h.statements
                 .iter()
-                .any(|s| s == "policy blocker statement NoCreds"),
+                .any(|s| s == "denied by policy blocker statement NoCreds"),
             "{h:?}"
         );
     }

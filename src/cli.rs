@@ -179,6 +179,36 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         thing_name: Option<String>,
     },
+    /// Print the JSON Schema (draft 2020-12) of the environment file
+    #[command(after_help = "Example:\n  xacct schema > environment.schema.json")]
+    Schema,
+    /// Print shell completions
+    #[command(after_help = "Example:\n  xacct completions bash > /etc/bash_completion.d/xacct")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write a commented starter environment file for the accounts you name
+    #[command(
+        after_help = "Example:\n  xacct init --fleet telemetry --iot-account 111111111111 --env prd=222222222222 --env stg=333333333333 --out environments/telemetry.yaml"
+    )]
+    Init {
+        /// Fleet name (prefix of every name xacct manages)
+        #[arg(long)]
+        fleet: String,
+        /// The IoT account id
+        #[arg(long, value_name = "ID")]
+        iot_account: String,
+        /// An environment and its account (repeatable)
+        #[arg(long = "env", value_name = "NAME=ID", required = true)]
+        envs: Vec<String>,
+        /// AWS region
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Write here instead of stdout (refuses to overwrite)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// The local sandbox (moto, an IAM-enforcing gateway, the IoT credentials endpoint)
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -365,6 +395,27 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             };
             runtime().block_on(creds_cmd(&file, &env, &cert, &key, opts))
         }
+        Command::Schema => {
+            print_out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&config::schema()).unwrap_or_default()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "xacct", &mut buf);
+            print_out(&String::from_utf8_lossy(&buf));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init {
+            fleet,
+            iot_account,
+            envs,
+            region,
+            out,
+        } => init_cmd(&fleet, &iot_account, &envs, &region, out.as_deref()),
         Command::Sandbox(SandboxCommand::Up {
             moto_url,
             bootstrap,
@@ -626,6 +677,24 @@ async fn apply_cmd(
             }
             refuse_conflicts(&plan, adopt)?;
             confirm("Do you want to perform these actions?", auto_approve)?;
+            let broad: Vec<String> = plan
+                .changes
+                .iter()
+                .flat_map(|c| {
+                    c.broadens
+                        .iter()
+                        .map(move |b| format!("  ⚠ {}.{}: {b}", c.addr.kind.as_str(), c.addr.name))
+                })
+                .collect();
+            if !broad.is_empty() {
+                confirm(
+                    &format!(
+                        "These changes broaden access:\n{}\nConfirm them too?",
+                        broad.join("\n")
+                    ),
+                    auto_approve,
+                )?;
+            }
             execute(&plan, &accts).await
         }
         _ => Err(Error::Usage(
@@ -808,6 +877,10 @@ async fn verify_cmd(
                     "verify: removed {removed} certificate(s) left by an earlier interrupted run"
                 );
             }
+            // catch SIGINT/SIGTERM from before the certificate exists, so it is always removed
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Io(e.to_string()))?;
+            let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Io(e.to_string()))?;
             let eph = verify::ephemeral_create(iot, &cfg, opts.thing_name.as_deref())
                 .await
                 .map_err(|e| Error::Aws(vec![e]))?;
@@ -815,12 +888,9 @@ async fn verify_cmd(
                 "verify: ephemeral certificate {}… created",
                 &eph.certificate_id[..12]
             );
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .map_err(|e| Error::Io(e.to_string()))?;
             let result = tokio::select! {
                 r = verify::run(&cfg, &targets, &endpoint, &eph.identity, &opts, true) => Some(r),
-                _ = tokio::signal::ctrl_c() => None,
+                _ = int.recv() => None,
                 _ = term.recv() => None,
             };
             cert_id = Some(eph.certificate_id.clone());
@@ -922,5 +992,72 @@ async fn creds_cmd(
         "Expiration": expiration,
     });
     print_out(&format!("{v}\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xacct init`: a commented starter file that validates as written.
+fn init_cmd(
+    fleet: &str,
+    iot_account: &str,
+    envs: &[String],
+    region: &str,
+    out: Option<&Path>,
+) -> Result<ExitCode, Error> {
+    let mut pairs = Vec::new();
+    for e in envs {
+        let Some((name, id)) = e.split_once('=') else {
+            return Err(Error::Usage(format!(
+                "--env {e}: write NAME=ACCOUNT_ID, e.g. --env prd=222222222222"
+            )));
+        };
+        pairs.push((name.trim().to_string(), id.trim().to_string()));
+    }
+    let mut y = String::new();
+    y.push_str("# yaml-language-server: $schema=./environment.schema.json\n");
+    y.push_str(
+        "# (write the schema beside this file with: xacct schema > environment.schema.json)\n",
+    );
+    y.push_str("# xacct environment file: `xacct plan -f FILE`, then `xacct apply -f FILE`.\n");
+    y.push_str(&format!(
+        "fleet: {fleet}                 # prefix of every name xacct manages\n"
+    ));
+    y.push_str(&format!("region: {region}\n"));
+    y.push_str("iot:\n");
+    y.push_str(&format!("  account: \"{iot_account}\"    # holds the device certificates, the IoT role, alias and policy\n"));
+    y.push_str("  # profile: iot-admin          # optional: AWS profile for this account\n");
+    y.push_str(&format!("  # assume_role: arn:aws:iam::{iot_account}:role/Admin   # optional: role assumed in this account\n"));
+    y.push_str("  credential_duration: 3600     # seconds, 900..43200\n");
+    y.push_str("  certificates: []              # ids of the device certificates that get the IoT policy\n");
+    y.push_str("environments:\n");
+    for (name, id) in &pairs {
+        y.push_str(&format!("  {name}:\n"));
+        y.push_str(&format!("    account: \"{id}\"\n"));
+        y.push_str(&format!(
+            "    # assume_role: arn:aws:iam::{id}:role/OrganizationAccountAccessRole\n"
+        ));
+        y.push_str("    functions: [ingest]         # the Lambda functions devices may invoke (names or ARNs)\n");
+    }
+    let label = out
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("<init>"));
+    config::parse(&label, &y)?;
+    match out {
+        Some(p) => {
+            if p.exists() {
+                return Err(Error::Refused(format!(
+                    "{} exists; not overwriting it",
+                    p.display()
+                )));
+            }
+            std::fs::write(p, &y)
+                .map_err(|e| Error::Io(format!("cannot write {}: {e}", p.display())))?;
+            eprintln!(
+                "wrote {}; next: xacct validate -f {}",
+                p.display(),
+                p.display()
+            );
+        }
+        None => print_out(&y),
+    }
     Ok(ExitCode::SUCCESS)
 }

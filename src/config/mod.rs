@@ -20,48 +20,99 @@ pub const OWNER_TAG: &str = "xacct:fleet";
 // ---------------------------------------------------------------------------------------------------
 // The file as written
 
-#[derive(Debug, Deserialize)]
+/// An xacct environment file: one IoT account and the environments whose Lambda functions its devices
+/// may invoke.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawFile {
+#[schemars(title = "xacct environment file")]
+pub struct RawFile {
+    /// Prefix of every name xacct manages (roles, alias, IoT policy); also the value of the
+    /// `xacct:fleet` ownership tag.
+    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[A-Za-z0-9+=,.@_-]+$"))]
     fleet: String,
+    /// The AWS region of the IoT credentials provider, the role alias and the functions.
+    #[schemars(
+        regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"),
+        example = "ap-northeast-1"
+    )]
     region: String,
+    /// The account that holds the devices' certificates, the IoT role, role alias and IoT policy.
     iot: RawIot,
+    /// The target environments, by name.
+    #[schemars(extend("minProperties" = 1))]
     environments: IndexMap<String, RawTarget>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The IoT account.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawIot {
+pub struct RawIot {
+    /// The 12-digit account id, quoted.
     account: AccountField,
+    /// AWS profile for this account (default: the standard credential chain).
     #[serde(default)]
     profile: Option<String>,
+    /// Role assumed in this account, from the profile or the default chain.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
     assume_role: Option<String>,
+    /// The IoT role's name (default: `<fleet>-device`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9+=,.@_-]+$"))]
     role_name: Option<String>,
+    /// The role alias's name (default: `<fleet>-device`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9=,@_-]+$"))]
     role_alias: Option<String>,
+    /// The IoT policy's name (default: `<fleet>-device-credentials`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9+=,.@_-]+$"))]
     policy_name: Option<String>,
+    /// Lifetime of the credentials the alias issues, in seconds; the IoT role's MaxSessionDuration
+    /// follows it.
     #[serde(default)]
+    #[schemars(range(min = 900, max = 43200), extend("default" = 3600))]
     credential_duration: Option<i64>,
+    /// Ids of the certificates that get the fleet's IoT policy attached.
     #[serde(default)]
-    certificates: Vec<String>,
+    #[schemars(extend("default" = []))]
+    certificates: Vec<CertificateId>,
 }
 
-#[derive(Debug, Deserialize)]
+/// An IoT certificate id: 64 lowercase hex characters.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct CertificateId(#[schemars(regex(pattern = r"^[0-9a-f]{64}$"))] String);
+
+/// One target environment.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawTarget {
+pub struct RawTarget {
+    /// The 12-digit account id, quoted.
     account: AccountField,
+    /// AWS profile for this account (default: the standard credential chain).
     #[serde(default)]
     profile: Option<String>,
+    /// Role assumed in this account, from the profile or the default chain.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
     assume_role: Option<String>,
+    /// The target role's name (default: `<fleet>-<environment>`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9+=,.@_-]+$"))]
     role_name: Option<String>,
+    /// The Lambda functions devices may invoke: names, or ARNs in this environment's account and region.
+    #[schemars(length(min = 1))]
     functions: Vec<String>,
+    /// Session length when a device assumes the target role; role chaining caps it at 3600 s.
     #[serde(default)]
+    #[schemars(range(min = 900, max = 3600), extend("default" = 3600))]
     session_duration: Option<i64>,
+}
+
+/// The JSON Schema (draft 2020-12) of the environment file, generated from the types that parse it.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RawFile)).unwrap_or_default()
 }
 
 /// An account id as written: a string, or a number (refused with a hint to quote it, since YAML
@@ -70,6 +121,19 @@ struct RawTarget {
 enum AccountField {
     Text(String),
     Number(String),
+}
+
+impl schemars::JsonSchema for AccountField {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AccountId".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]{12}$",
+            "description": "A 12-digit AWS account id, quoted (YAML drops leading zeros of numbers)."
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for AccountField {
@@ -667,7 +731,7 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         }
     };
     let mut certificates = Vec::new();
-    for (i, cert) in raw.iot.certificates.iter().enumerate() {
+    for (i, CertificateId(cert)) in raw.iot.certificates.iter().enumerate() {
         let i_s = i.to_string();
         if !valid_cert_id(cert) {
             c.at(

@@ -52,6 +52,9 @@ pub struct Change {
     /// Explanations for people (display only).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// What this change newly grants: principals, actions, resources (display and confirmation only).
+    #[serde(default)]
+    pub broadens: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -282,6 +285,7 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
             before: live.map(|l| l.spec.clone()),
             after: Some(r.spec.clone()),
             notes,
+            broadens: vec![],
         };
         match (&r.spec, live) {
             (Spec::IamRole { role_name, .. }, None) => {
@@ -369,11 +373,116 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                     before: Some(l.spec.clone()),
                     after: None,
                     notes: vec!["certificate is no longer listed in iot.certificates".into()],
+                    broadens: vec![],
                 });
             }
         }
     }
+    for c in changes.iter_mut() {
+        c.broadens = broadens(c);
+    }
     changes
+}
+
+/// The Allow grants of a document: (principals, actions, resources).
+fn grants(doc: &Value) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut p = Vec::new();
+    let mut a = Vec::new();
+    let mut r = Vec::new();
+    if let Some(Value::Array(stmts)) = policy::normalize(doc).get("Statement") {
+        for s in stmts
+            .iter()
+            .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        {
+            let strs = |v: Option<&Value>| -> Vec<String> {
+                match v {
+                    Some(Value::Array(x)) => x
+                        .iter()
+                        .filter_map(|y| y.as_str().map(String::from))
+                        .collect(),
+                    Some(Value::String(x)) => vec![x.clone()],
+                    _ => vec![],
+                }
+            };
+            match s.get("Principal") {
+                Some(Value::Object(o)) => {
+                    for (k, v) in o {
+                        p.extend(strs(Some(v)).into_iter().map(|x| format!("{k}:{x}")));
+                    }
+                }
+                Some(Value::String(x)) => p.push(x.clone()),
+                _ => {}
+            }
+            a.extend(
+                strs(s.get("Action"))
+                    .into_iter()
+                    .map(|x| x.to_ascii_lowercase()),
+            );
+            a.extend(
+                strs(s.get("NotAction"))
+                    .into_iter()
+                    .map(|x| format!("not {}", x.to_ascii_lowercase())),
+            );
+            r.extend(strs(s.get("Resource")));
+            r.extend(
+                strs(s.get("NotResource"))
+                    .into_iter()
+                    .map(|x| format!("not {x}")),
+            );
+        }
+    }
+    (p, a, r)
+}
+
+/// What a change newly grants compared with the live state: a new principal in a trust policy, a new
+/// action or resource in a permissions policy, a certificate that gains the fleet's IoT policy, an alias
+/// that hands out another role.
+pub fn broadens(c: &Change) -> Vec<String> {
+    let mut out = Vec::new();
+    match (&c.before, &c.after, c.action) {
+        (_, Some(Spec::IotPolicyAttachment { certificate_id, .. }), Action::Create) => {
+            out.push(format!(
+                "certificate {certificate_id} gains the fleet's IoT policy"
+            ));
+        }
+        (Some(before), Some(after), Action::Update | Action::Adopt | Action::Replace) => {
+            if let (Some(b), Some(a)) = (before.document(), after.document()) {
+                let (bp, ba, br) = grants(b);
+                let (ap, aa, ar) = grants(a);
+                // a role of an account that was trusted as a whole (`:root`, the id, `*`) is no broadening
+                let covered = |x: &str| {
+                    let acct = x.split(':').nth(5).unwrap_or("");
+                    bp.iter().any(|b| {
+                        b == "AWS:*"
+                            || b == "*"
+                            || (!acct.is_empty()
+                                && (b == &format!("AWS:{acct}")
+                                    || b.ends_with(&format!("::{acct}:root"))))
+                    })
+                };
+                for x in ap.iter().filter(|x| !bp.contains(x) && !covered(x)) {
+                    out.push(format!("new principal {x}"));
+                }
+                for x in aa.iter().filter(|x| !ba.contains(x)) {
+                    out.push(format!("new action {x}"));
+                }
+                for x in ar.iter().filter(|x| !br.contains(x)) {
+                    out.push(format!("new resource {x}"));
+                }
+            }
+            if let (
+                Spec::IotRoleAlias { role_arn: b, .. },
+                Spec::IotRoleAlias { role_arn: a, .. },
+            ) = (before, after)
+            {
+                if a != b {
+                    out.push(format!("the alias hands out credentials of {a}"));
+                }
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 /// Changes that remove everything xacct owns among `desired`, in reverse dependency order; and the
@@ -431,6 +540,7 @@ pub fn destroy(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> (Vec<Chan
                 before: Some(l.spec.clone()),
                 after: None,
                 notes: vec![],
+                broadens: vec![],
             });
         } else {
             untouched.push(a.clone());

@@ -169,6 +169,13 @@ pub fn human(plan: &Plan, style: Style) -> String {
             for n in &c.notes {
                 let _ = writeln!(out, "      {}", style.yellow(&format!("note: {n}")));
             }
+            for b in &c.broadens {
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    style.paint("1;33", &format!("⚠ broadens access: {b}"))
+                );
+            }
             out.push_str(&attr_diff(style, c, "      "));
         }
     }
@@ -201,6 +208,7 @@ pub fn json(plan: &Plan) -> Value {
                 "before": c.before.as_ref().map(|s| s.attrs()),
                 "after": c.after.as_ref().map(|s| s.attrs()),
                 "notes": c.notes,
+                "broadens": c.broadens,
             })
         })
         .collect();

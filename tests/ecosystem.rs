@@ -1,0 +1,218 @@
+//! The ecosystem around the CLI: the JSON Schema of the environment file, completions, `init`, help
+//! examples, and snapshots of what people read (plan, check, verify).
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn schema() -> Value {
+    let o = xacct_at("http://127.0.0.1:9", &["schema"], None);
+    assert_eq!(o.status.code(), Some(0));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn validator(schema: &Value) -> (boon::Schemas, boon::SchemaIndex) {
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler
+        .add_resource("xacct-environment.schema.json", schema.clone())
+        .unwrap();
+    let idx = compiler
+        .compile("xacct-environment.schema.json", &mut schemas)
+        .unwrap();
+    (schemas, idx)
+}
+
+fn yaml_json(path: &std::path::Path) -> Option<Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    yaml_serde::from_str::<Value>(&text).ok()
+}
+
+#[test]
+fn the_committed_schema_is_the_generated_one_and_draft_2020_12() {
+    let s = schema();
+    assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schema/environment.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s, committed, "schema/environment.schema.json is stale: run `xacct schema > schema/environment.schema.json`");
+    // descriptions and defaults come from the Rust types
+    let text = s.to_string();
+    assert!(text.contains("Prefix of every name xacct manages"));
+    assert!(text.contains("\"default\":3600"));
+}
+
+#[test]
+fn every_example_file_validates_against_the_schema_and_names_it() {
+    let s = schema();
+    let (schemas, idx) = validator(&s);
+    let mut n = 0;
+    for e in std::fs::read_dir(root().join("environments")).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.starts_with("# yaml-language-server: $schema=../schema/environment.schema.json"),
+            "{} lacks the schema line",
+            p.display()
+        );
+        let v = yaml_json(&p).unwrap();
+        if let Err(e) = schemas.validate(&v, idx) {
+            panic!("{} does not validate: {e}", p.display());
+        }
+        let o = xacct_at(
+            "http://127.0.0.1:9",
+            &["validate", "-f", &file_arg(&p)],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        n += 1;
+    }
+    assert!(n >= 2);
+}
+
+/// Bad inputs whose problem the schema itself can see.
+const SCHEMA_ERRORS: &[&str] = &[
+    "01-unknown-top-key.yaml",
+    "02-unknown-env-key.yaml",
+    "05-account-short.yaml",
+    "06-account-number.yaml",
+    "11-role-name-chars.yaml",
+    "12-role-name-long.yaml",
+    "13-alias-name.yaml",
+    "14-policy-name.yaml",
+    "15-duration-low.yaml",
+    "16-duration-high.yaml",
+    "17-role-chaining.yaml",
+    "19-no-environments.yaml",
+    "21-wrong-type.yaml",
+    "23-missing-region.yaml",
+    "24-region.yaml",
+    "26-certificate-id.yaml",
+    "28-fleet-name.yaml",
+    "29-no-functions.yaml",
+    "30-assume-role-arn.yaml",
+    "31-not-a-mapping.yaml",
+];
+
+#[test]
+fn bad_inputs_that_are_schema_errors_fail_the_schema() {
+    let s = schema();
+    let (schemas, idx) = validator(&s);
+    let mut passed = Vec::new();
+    for f in SCHEMA_ERRORS {
+        let v = yaml_json(&root().join("tests/bad-inputs").join(f)).unwrap();
+        if schemas.validate(&v, idx).is_ok() {
+            passed.push(*f);
+        }
+    }
+    assert!(passed.is_empty(), "the schema accepts: {passed:?}");
+}
+
+#[test]
+fn init_writes_a_commented_file_that_validates() {
+    let dir = std::env::temp_dir().join(name("xacct-init-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("fleet.yaml");
+    let (iot, a, b) = (account(), account(), account());
+    let o = xacct_at(
+        "http://127.0.0.1:9",
+        &[
+            "init",
+            "--fleet",
+            "edge",
+            "--iot-account",
+            &iot,
+            "--env",
+            &format!("prd={a}"),
+            "--env",
+            &format!("qa={b}"),
+            "--out",
+            &file_arg(&out),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("# prefix of every name xacct manages"));
+    assert!(text.contains(&format!("account: \"{b}\"")));
+    let o = xacct_at(
+        "http://127.0.0.1:9",
+        &["validate", "-f", &file_arg(&out)],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2 environment(s): prd, qa"));
+    // never overwrites
+    let o = xacct_at(
+        "http://127.0.0.1:9",
+        &[
+            "init",
+            "--fleet",
+            "x",
+            "--iot-account",
+            &iot,
+            "--env",
+            "a=1",
+            "--out",
+            &file_arg(&out),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    // a bad account id is refused with the validation message
+    let o = xacct_at(
+        "http://127.0.0.1:9",
+        &[
+            "init",
+            "--fleet",
+            "x",
+            "--iot-account",
+            "12",
+            "--env",
+            &format!("a={a}"),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("[account-id]"), "{}", stderr(&o));
+}
+
+#[test]
+fn completions_and_help_examples() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let o = xacct_at("http://127.0.0.1:9", &["completions", shell], None);
+        assert_eq!(o.status.code(), Some(0));
+        let out = stdout(&o);
+        assert!(
+            out.contains("xacct") && out.contains("verify") && out.contains("detailed-exitcode"),
+            "{shell}"
+        );
+    }
+    let o = xacct_at("http://127.0.0.1:9", &["--help"], None);
+    assert!(stdout(&o).contains("Examples:"));
+    for cmd in [
+        "validate",
+        "plan",
+        "apply",
+        "destroy",
+        "check",
+        "lint",
+        "verify",
+        "creds",
+        "schema",
+        "completions",
+        "init",
+    ] {
+        let o = xacct_at("http://127.0.0.1:9", &[cmd, "--help"], None);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(
+            stdout(&o).contains("Example"),
+            "`xacct {cmd} --help` shows no example"
+        );
+    }
+    let o = xacct_at("http://127.0.0.1:9", &["sandbox", "up", "--help"], None);
+    assert!(stdout(&o).contains("Example"));
+    let o = xacct_at("http://127.0.0.1:9", &["policy", "eval", "--help"], None);
+    assert!(stdout(&o).contains("Example"));
+}

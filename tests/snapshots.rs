@@ -1,0 +1,125 @@
+//! Snapshots of what people read: the human plan, check and verify outputs (no colour), built from
+//! fixed inputs through the library, so a change in what users see is reviewed as a diff.
+
+use serde_json::json;
+use std::path::Path;
+use xacct::check::{desired_facts, prove, render_human as check_human};
+use xacct::model::{Live, Spec};
+use xacct::plan::render::{human, Style};
+use xacct::plan::{diff, Mode, Plan, Snapshot};
+use xacct::verify::{render_human as verify_human, EnvOutcome, HopOutcome, Invocation, VHop};
+
+const FILE: &str = r#"fleet: telemetry
+region: ap-northeast-1
+iot:
+  account: "111111111111"
+  certificates: ["0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"]
+environments:
+  prd:
+    account: "222222222222"
+    functions: [ingest, alerts]
+  stg: { account: "333333333333", functions: [ingest] }
+"#;
+
+fn cfg() -> xacct::config::Config {
+    xacct::config::parse(Path::new("fleet.yaml"), FILE).unwrap()
+}
+
+const PLAIN: Style = Style { color: false };
+
+#[test]
+fn plan_human_output() {
+    let c = cfg();
+    let desired = xacct::desired::desired(&c);
+    // live: the IoT account applied; prd trusts the whole IoT account; stg missing
+    let mut snap = Snapshot::default();
+    for r in desired
+        .iter()
+        .filter(|r| r.addr.env.as_deref() != Some("stg"))
+    {
+        let mut spec = r.spec.clone();
+        if r.addr.env.as_deref() == Some("prd") {
+            if let Spec::IamRole {
+                assume_role_policy, ..
+            } = &mut spec
+            {
+                *assume_role_policy = json!({"Version":"2012-10-17","Statement":[{"Sid":"IotDeviceRole","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]});
+            }
+        }
+        if let Spec::IamRolePolicy {
+            role_name, policy, ..
+        } = &mut spec
+        {
+            if role_name == "telemetry-device" {
+                *policy = json!({"Version":"2012-10-17","Statement":[{"Sid":"AssumeTargetRoles","Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::222222222222:role/telemetry-prd"}]});
+            }
+        }
+        if matches!(spec, Spec::IotPolicyAttachment { .. }) {
+            continue;
+        }
+        snap.live.insert(r.addr.clone(), Live { spec, arn: None });
+    }
+    let plan = Plan {
+        format_version: "1".into(),
+        mode: Mode::Apply,
+        config: c.clone(),
+        selected: vec![],
+        changes: diff(&c, &desired, &snap),
+        untouched: vec![],
+        prior_fingerprint: snap.fingerprint(),
+    };
+    insta::assert_snapshot!("plan_human", human(&plan, PLAIN));
+}
+
+#[test]
+fn check_human_output() {
+    let c = cfg();
+    let mut f = desired_facts(&c);
+    let t = f.targets.get_mut("stg").unwrap().as_mut().unwrap();
+    t.trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/other"},"Action":"sts:AssumeRole"}]});
+    insta::assert_snapshot!("check_human", check_human(&prove(&c, &f, &[]), PLAIN));
+}
+
+#[test]
+fn verify_human_output() {
+    let hop = |hop, ok: Option<bool>, ms, detail: &str| HopOutcome {
+        hop,
+        ok,
+        ms,
+        detail: detail.into(),
+        cause: vec![],
+        fix: None,
+    };
+    let mut failing = hop(VHop::AssumeRole, Some(false), 41, "AssumeRole denied: arn:aws:iam::333333333333:role/telemetry-stg may not be assumed with the IoT role's credentials (AccessDenied)");
+    failing.cause = vec!["the trust policy of telemetry-stg does not name arn:aws:iam::111111111111:role/telemetry-device".into()];
+    let outcomes = vec![
+        EnvOutcome {
+            env: "prd".into(),
+            account: "222222222222".into(),
+            ok: true,
+            hops: vec![
+                hop(VHop::Credentials, Some(true), 312, "ok"),
+                hop(VHop::AssumeRole, Some(true), 95, "ok"),
+                hop(VHop::Invoke, Some(true), 120, "ok"),
+            ],
+            invocations: vec![Invocation {
+                function: "arn:aws:lambda:ap-northeast-1:222222222222:function:ingest".into(),
+                status: Some(200),
+                function_error: None,
+                payload_excerpt: "{\"source\":\"xacct verify\"}".into(),
+            }],
+        },
+        EnvOutcome {
+            env: "stg".into(),
+            account: "333333333333".into(),
+            ok: false,
+            hops: vec![
+                hop(VHop::Credentials, Some(true), 298, "ok"),
+                failing,
+                hop(VHop::Invoke, None, 0, "not reached"),
+            ],
+            invocations: vec![],
+        },
+    ];
+    insta::assert_snapshot!("verify_human", verify_human(&outcomes, PLAIN));
+}
