@@ -215,6 +215,16 @@ async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             policy_name,
             policy,
         } => {
+            // Idempotent: an interrupted or concurrent apply may already have written this document.
+            if let Ok(cur) = c.iot.get_policy().policy_name(policy_name).send().await {
+                let same = cur
+                    .policy_document()
+                    .and_then(|d| crate::policy::parse_document(d).ok())
+                    .is_some_and(|d| crate::policy::same(&d, policy));
+                if same {
+                    return Ok(());
+                }
+            }
             // IoT keeps at most 5 versions: prune the oldest non-default one first.
             let versions = c
                 .iot

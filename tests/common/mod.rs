@@ -2,6 +2,8 @@
 //! names, running the xacct binary against it, and SDK clients to read back independently.
 #![allow(dead_code)]
 
+pub mod injector;
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};

@@ -1,0 +1,355 @@
+//! A fault and latency injector: an HTTP proxy between xacct and moto (used through
+//! AWS_ENDPOINT_URL), seeded and deterministic in what it decides. It adds latency, answers a share of
+//! requests with AWS-shaped throttling, 500/503 or a dropped connection (before the request reaches
+//! moto, so a fault never has a side effect), can hold every write after the k-th (to kill the client
+//! right after its k-th write), and counts requests by service and action, reads and writes.
+//! Test support and benchmark support, not product code.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Throttle,
+    ServerError,
+    Unavailable,
+    Drop,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub seed: u64,
+    pub latency: Duration,
+    pub jitter: Duration,
+    /// Share of requests (0.0..1.0) answered with one of `faults` instead of moto's answer.
+    pub fault_rate: f64,
+    pub faults: Vec<Fault>,
+    /// Never answer a write after the first `k` writes (they reached moto; the client is then killed).
+    pub hold_after_writes: Option<usize>,
+    /// Fail the k-th write with a 500 and every request after it (the service "stops").
+    pub fail_write_and_stop: Option<usize>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            seed: 1,
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            fault_rate: 0.0,
+            faults: vec![
+                Fault::Throttle,
+                Fault::ServerError,
+                Fault::Unavailable,
+                Fault::Drop,
+            ],
+            hold_after_writes: None,
+            fail_write_and_stop: None,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub by_action: Mutex<BTreeMap<String, usize>>,
+    pub reads: AtomicUsize,
+    pub writes: AtomicUsize,
+    pub faults: AtomicUsize,
+    pub held: AtomicUsize,
+    /// Sum of the time each request took through the proxy (the cost of issuing them one by one).
+    pub busy_us: AtomicU64,
+}
+
+impl Counters {
+    pub fn total(&self) -> usize {
+        self.by_action.lock().unwrap().values().sum()
+    }
+    pub fn snapshot(&self) -> BTreeMap<String, usize> {
+        self.by_action.lock().unwrap().clone()
+    }
+}
+
+struct State {
+    upstream: String,
+    config: Mutex<Config>,
+    rng: Mutex<u64>,
+    counters: Arc<Counters>,
+    stopped: std::sync::atomic::AtomicBool,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Full<Bytes>,
+    >,
+}
+
+pub struct Injector {
+    pub url: String,
+    pub counters: Arc<Counters>,
+    state: Arc<State>,
+}
+
+impl Injector {
+    /// Start a proxy to `upstream` on a free local port (its own runtime, for the life of the process).
+    pub fn start(upstream: &str, config: Config) -> Injector {
+        let counters = Arc::new(Counters::default());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let c2 = counters.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}", listener.local_addr().unwrap());
+                let state = Arc::new(State {
+                    upstream,
+                    rng: Mutex::new(config.seed.max(1)),
+                    config: Mutex::new(config),
+                    counters: c2,
+                    stopped: Default::default(),
+                    client: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                        .build_http(),
+                });
+                tx.send((url, state.clone())).unwrap();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let svc = hyper::service::service_fn(move |req| handle(req, state.clone()));
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                    });
+                }
+            });
+        });
+        let (url, state) = rx.recv().unwrap();
+        Injector {
+            url,
+            counters,
+            state,
+        }
+    }
+
+    pub fn set(&self, f: impl FnOnce(&mut Config)) {
+        f(&mut self.state.config.lock().unwrap());
+    }
+
+    pub fn reset_counters(&self) {
+        self.counters.by_action.lock().unwrap().clear();
+        for c in [
+            &self.counters.reads,
+            &self.counters.writes,
+            &self.counters.faults,
+            &self.counters.held,
+        ] {
+            c.store(0, Ordering::SeqCst);
+        }
+        self.counters.busy_us.store(0, Ordering::SeqCst);
+    }
+}
+
+fn next(rng: &Mutex<u64>) -> u64 {
+    let mut x = rng.lock().unwrap();
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+const WRITE_PREFIXES: &[&str] = &[
+    "Create", "Update", "Put", "Delete", "Tag", "Untag", "Attach", "Detach", "Remove", "Add", "Set",
+];
+
+/// (service, action, is_write) of a request.
+pub fn classify(
+    method: &hyper::Method,
+    path: &str,
+    headers: &hyper::HeaderMap,
+    body: &[u8],
+) -> (String, String, bool) {
+    let service = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("unknown")
+        .to_string();
+    let text = String::from_utf8_lossy(body);
+    if let Some(action) = text.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+        let write = WRITE_PREFIXES.iter().any(|p| action.starts_with(p));
+        return (service, action.to_string(), write);
+    }
+    // REST (IoT, Lambda): the first path segment names the resource
+    let seg = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    let seg = if seg == "2015-03-31" {
+        path.split('/').nth(2).unwrap_or("")
+    } else {
+        seg
+    };
+    let action = format!(
+        "{method} /{seg}{}",
+        if path.ends_with("/invocations") {
+            "/invocations"
+        } else {
+            ""
+        }
+    );
+    let read_posts = ["policy-targets", "attached-policies"];
+    let write = match *method {
+        hyper::Method::GET | hyper::Method::HEAD => false,
+        hyper::Method::POST => !read_posts.contains(&seg) && !path.ends_with("/invocations"),
+        _ => true,
+    };
+    (service, action, write)
+}
+
+fn fault_response(kind: Fault, query_api: bool) -> Option<Response<Full<Bytes>>> {
+    let (status, code, msg) = match kind {
+        Fault::Throttle if query_api => (400, "Throttling", "Rate exceeded"),
+        Fault::Throttle => (429, "TooManyRequestsException", "Rate exceeded"),
+        Fault::ServerError => (
+            500,
+            "InternalFailure",
+            "We encountered an internal error. Please try again.",
+        ),
+        Fault::Unavailable => (
+            503,
+            "ServiceUnavailable",
+            "Service is unavailable. Please try again.",
+        ),
+        Fault::Drop => return None,
+    };
+    let r = if query_api {
+        Response::builder()
+            .status(status)
+            .header("content-type", "text/xml")
+            .body(Full::new(Bytes::from(format!(
+                "<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>{msg}</Message></Error><RequestId>injected</RequestId></ErrorResponse>"
+            ))))
+    } else {
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .header("x-amzn-ErrorType", code)
+            .body(Full::new(Bytes::from(format!("{{\"message\":\"{msg}\"}}"))))
+    };
+    r.ok()
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    st: Arc<State>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let start = Instant::now();
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let (service, action, write) = classify(&parts.method, parts.uri.path(), &parts.headers, &body);
+    let query_api = matches!(service.as_str(), "iam" | "sts");
+    *st.counters
+        .by_action
+        .lock()
+        .unwrap()
+        .entry(format!("{service}:{action}"))
+        .or_default() += 1;
+    let cfg = st.config.lock().unwrap().clone();
+    let n_write = if write {
+        st.counters.writes.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        0
+    };
+    if !write {
+        st.counters.reads.fetch_add(1, Ordering::SeqCst);
+    }
+    // latency
+    let jitter = if cfg.jitter.is_zero() {
+        Duration::ZERO
+    } else {
+        Duration::from_micros(next(&st.rng) % cfg.jitter.as_micros() as u64)
+    };
+    tokio::time::sleep(cfg.latency + jitter).await;
+    if write {
+        if let Some(k) = cfg.hold_after_writes {
+            if n_write > k {
+                st.counters.held.fetch_add(1, Ordering::SeqCst);
+                futures::future::pending::<()>().await;
+            }
+        }
+        if cfg.fail_write_and_stop == Some(n_write) {
+            st.stopped.store(true, Ordering::SeqCst);
+        }
+    }
+    if st.stopped.load(Ordering::SeqCst) {
+        st.counters.faults.fetch_add(1, Ordering::SeqCst);
+        return Ok(fault_response(Fault::ServerError, query_api).unwrap());
+    }
+    if cfg.fault_rate > 0.0 && !cfg.faults.is_empty() {
+        let draw = (next(&st.rng) % 1_000_000) as f64 / 1_000_000.0;
+        if draw < cfg.fault_rate {
+            st.counters.faults.fetch_add(1, Ordering::SeqCst);
+            let kind = cfg.faults[(next(&st.rng) % cfg.faults.len() as u64) as usize];
+            if write {
+                // the write did not happen
+                st.counters.writes.fetch_sub(1, Ordering::SeqCst);
+            }
+            return match fault_response(kind, query_api) {
+                Some(r) => Ok(r),
+                None => Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected drop",
+                )),
+            };
+        }
+    }
+    let uri = format!(
+        "{}{}",
+        st.upstream,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut fwd = Request::builder().method(parts.method.clone()).uri(uri);
+    for (k, v) in parts.headers.iter() {
+        fwd = fwd.header(k, v);
+    }
+    let resp = st.client.request(fwd.body(Full::new(body)).unwrap()).await;
+    let out = match resp {
+        Ok(r) => {
+            let (rp, rb) = r.into_parts();
+            let bytes = rb.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let mut b = Response::builder().status(rp.status);
+            for (k, v) in rp.headers.iter() {
+                if k != "transfer-encoding" && k != "content-length" {
+                    b = b.header(k, v);
+                }
+            }
+            b.body(Full::new(bytes)).unwrap()
+        }
+        Err(e) => Response::builder()
+            .status(502)
+            .body(Full::new(Bytes::from(e.to_string())))
+            .unwrap(),
+    };
+    st.counters
+        .busy_us
+        .fetch_add(start.elapsed().as_micros() as u64, Ordering::SeqCst);
+    Ok(out)
+}

@@ -1,0 +1,342 @@
+//! Faults, kills and concurrency: apply converges through throttling, 5xx and dropped connections;
+//! an apply or destroy killed right after any of its writes converges when run again; two applies at
+//! once both finish; nothing is ever duplicated.
+
+mod common;
+use common::injector::{Config, Injector};
+use common::*;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+fn fleet_with_cert(n: usize) -> (Fleet, std::path::PathBuf) {
+    let mut f = Fleet::new(n);
+    let cert = rt().block_on(async {
+        let s = sdk(&f.iot_account, &f.region).await;
+        s.iot
+            .create_keys_and_certificate()
+            .set_as_active(true)
+            .send()
+            .await
+            .unwrap()
+            .certificate_id()
+            .unwrap()
+            .to_string()
+    });
+    f.certificates.push(cert);
+    let file = f.write();
+    (f, file)
+}
+
+/// Read moto directly: exactly one of each of our resources, nothing extra.
+fn assert_nothing_duplicated(f: &Fleet) {
+    rt().block_on(async {
+        let iot = sdk(&f.iot_account, &f.region).await;
+        let roles = iot.iam.list_roles().send().await.unwrap();
+        let ours: Vec<&str> = roles
+            .roles()
+            .iter()
+            .map(|r| r.role_name())
+            .filter(|n| n.starts_with(&f.fleet))
+            .collect();
+        assert_eq!(ours, vec![f.iot_role().as_str()], "IoT account roles");
+        let inline = iot
+            .iam
+            .list_role_policies()
+            .role_name(f.iot_role())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(inline.policy_names().len(), 1);
+        let versions = iot
+            .iot
+            .list_policy_versions()
+            .policy_name(f.policy())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            versions.policy_versions().len(),
+            1,
+            "no extra IoT policy versions"
+        );
+        let targets = iot
+            .iot
+            .list_targets_for_policy()
+            .policy_name(f.policy())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            targets.targets().len(),
+            f.certificates.len(),
+            "no extra attachments"
+        );
+        let aliases = iot.iot.list_role_aliases().send().await.unwrap();
+        assert_eq!(aliases.role_aliases().len(), 1);
+        for e in &f.envs {
+            let s = sdk(&e.account, &f.region).await;
+            let roles = s.iam.list_roles().send().await.unwrap();
+            let ours: Vec<&str> = roles
+                .roles()
+                .iter()
+                .map(|r| r.role_name())
+                .filter(|n| n.starts_with(&f.fleet))
+                .collect();
+            assert_eq!(
+                ours,
+                vec![f.target_role(e).as_str()],
+                "roles of env {}",
+                e.name
+            );
+            let inline = s
+                .iam
+                .list_role_policies()
+                .role_name(f.target_role(e))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(inline.policy_names().len(), 1);
+        }
+    });
+}
+
+/// Nothing of ours is left.
+fn assert_all_gone(f: &Fleet) {
+    rt().block_on(async {
+        let iot = sdk(&f.iot_account, &f.region).await;
+        assert!(iot
+            .iam
+            .get_role()
+            .role_name(f.iot_role())
+            .send()
+            .await
+            .is_err());
+        assert!(iot
+            .iot
+            .describe_role_alias()
+            .role_alias(f.alias())
+            .send()
+            .await
+            .is_err());
+        assert!(iot
+            .iot
+            .get_policy()
+            .policy_name(f.policy())
+            .send()
+            .await
+            .is_err());
+        for e in &f.envs {
+            let s = sdk(&e.account, &f.region).await;
+            assert!(s
+                .iam
+                .get_role()
+                .role_name(f.target_role(e))
+                .send()
+                .await
+                .is_err());
+        }
+    });
+}
+
+fn run_through(inj: &Injector, args: &[&str]) -> std::process::Output {
+    xacct_at(&inj.url, args, None)
+}
+
+#[test]
+fn apply_converges_through_five_percent_faults_without_duplicates() {
+    let (f, file) = fleet_with_cert(3);
+    let inj = Injector::start(
+        moto(),
+        Config {
+            seed: 7,
+            fault_rate: 0.05,
+            ..Config::default()
+        },
+    );
+    let fa = file_arg(&file);
+    let o = run_through(&inj, &["apply", "-f", &fa, "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run_through(&inj, &["plan", "-f", &fa, "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // the faults really happened
+    for seed in 8..12 {
+        if inj.counters.faults.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        inj.set(|c| c.seed = seed);
+        let _ = run_through(&inj, &["plan", "-f", &fa]);
+    }
+    assert!(
+        inj.counters.faults.load(Ordering::SeqCst) > 0,
+        "no fault was injected: {:?}",
+        inj.counters.snapshot()
+    );
+    assert_nothing_duplicated(&f);
+}
+
+/// The number of writes a full apply of `file` makes (on fresh accounts), counted by the injector.
+fn writes_of_full_apply(n_envs: usize) -> usize {
+    let (_, file) = fleet_with_cert(n_envs);
+    let inj = Injector::start(moto(), Config::default());
+    let o = run_through(&inj, &["apply", "-f", &file_arg(&file), "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    inj.counters.writes.load(Ordering::SeqCst)
+}
+
+/// Start `args` through an injector that holds every write after the k-th, kill the process as soon as
+/// a write is held (so it dies right after its k-th write), and report whether it was held.
+fn kill_after_write(k: usize, args: &[&str]) -> bool {
+    let inj = Injector::start(
+        moto(),
+        Config {
+            hold_after_writes: Some(k),
+            ..Config::default()
+        },
+    );
+    let home = std::env::temp_dir().join("xacct-test-home");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xacct"))
+        .args(args)
+        .env_clear()
+        .env("HOME", &home)
+        .env("AWS_ENDPOINT_URL", &inj.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        if inj.counters.held.load(Ordering::SeqCst) > 0 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "apply neither finished nor wrote"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn apply_killed_after_each_write_converges_when_run_again() {
+    let total = writes_of_full_apply(2);
+    assert!(
+        total >= 9,
+        "a full apply of 2 environments makes at least 9 writes, counted {total}"
+    );
+    for k in 1..=total {
+        let (f, file) = fleet_with_cert(2);
+        let fa = file_arg(&file);
+        let killed = kill_after_write(k, &["apply", "-f", &fa, "--auto-approve"]);
+        assert!(
+            killed || k == total,
+            "apply finished before write {k} of {total}"
+        );
+        apply_converges(&file);
+        assert_nothing_duplicated(&f);
+    }
+}
+
+#[test]
+fn destroy_killed_after_each_write_converges_when_run_again() {
+    // count the writes of a full destroy
+    let (_, probe) = fleet_with_cert(2);
+    apply_converges(&probe);
+    let inj = Injector::start(moto(), Config::default());
+    let o = run_through(
+        &inj,
+        &["destroy", "-f", &file_arg(&probe), "--auto-approve"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let total = inj.counters.writes.load(Ordering::SeqCst);
+    assert!(total >= 9, "destroy wrote {total} times");
+    for k in 1..total {
+        let (f, file) = fleet_with_cert(2);
+        apply_converges(&file);
+        let fa = file_arg(&file);
+        assert!(
+            kill_after_write(k, &["destroy", "-f", &fa, "--auto-approve"]),
+            "destroy finished before write {k}"
+        );
+        run_ok(&["destroy", "-f", &fa, "--auto-approve"], 0);
+        assert_all_gone(&f);
+    }
+}
+
+#[test]
+fn two_applies_at_once_both_finish_and_the_plan_is_empty() {
+    let (f, file) = fleet_with_cert(3);
+    let fa = file_arg(&file);
+    let a = std::thread::spawn({
+        let fa = fa.clone();
+        move || xacct(&["apply", "-f", &fa, "--auto-approve"])
+    });
+    let b = xacct(&["apply", "-f", &fa, "--auto-approve"]);
+    let a = a.join().unwrap();
+    for o in [&a, &b] {
+        let err = stderr(o);
+        assert!(
+            o.status.code() == Some(0) || err.contains("another apply"),
+            "{err}"
+        );
+    }
+    run_ok(&["plan", "-f", &fa, "--detailed-exitcode"], 0);
+    assert_nothing_duplicated(&f);
+}
+
+#[test]
+fn bad_inputs_send_no_request_of_any_kind_through_the_injector() {
+    let inj = Injector::start(moto(), Config::default());
+    let dir = root().join("tests/bad-inputs");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = file_arg(&e.unwrap().path());
+        for cmd in [
+            vec!["plan", "-f", p.as_str()],
+            vec!["apply", "-f", p.as_str(), "--auto-approve"],
+            vec!["check", "-f", p.as_str()],
+        ] {
+            let o = run_through(&inj, &cmd);
+            assert_eq!(o.status.code(), Some(1), "{cmd:?}");
+            n += 1;
+        }
+    }
+    assert!(n >= 60);
+    assert_eq!(inj.counters.total(), 0, "{:?}", inj.counters.snapshot());
+}
+
+#[test]
+fn plan_files_and_outputs_hold_no_secrets() {
+    let (_, file) = fleet_with_cert(1);
+    let planfile = file.with_extension("plan");
+    let o = run_ok(
+        &[
+            "plan",
+            "-f",
+            &file_arg(&file),
+            "--out",
+            &file_arg(&planfile),
+        ],
+        0,
+    );
+    let text = std::fs::read_to_string(&planfile).unwrap() + &stdout(&o) + &stderr(&o);
+    for needle in [
+        "SecretAccessKey",
+        "secretAccessKey",
+        "SessionToken",
+        "sessionToken",
+        "PRIVATE KEY",
+        "FQoGZXIvYXdzE",
+    ] {
+        assert!(!text.contains(needle), "{needle} in plan output or file");
+    }
+}
