@@ -124,6 +124,28 @@ fn cold(cmd: &Path, args: &[&str], n: usize) -> f64 {
     median(v)
 }
 
+/// moto's own time for one request, issued strictly one after another (median of 50).
+fn moto_service_ms(moto: &str) -> f64 {
+    use std::io::{Read, Write};
+    let host = moto.trim_start_matches("http://");
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let mut v = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        v.push(ms(t.elapsed()));
+    }
+    median(v)
+}
+
 fn main() {
     let bin = xacct_bin();
     assert!(
@@ -156,8 +178,7 @@ fn main() {
     for _ in 0..5 {
         plain.push(ms(run(&raw.url, &["plan", "-f", f1.to_str().unwrap()]).wall));
     }
-    let moto_per_request_ms =
-        raw.counters.busy_us.load(Ordering::SeqCst) as f64 / 1000.0 / raw.counters.total() as f64;
+    let moto_per_request_ms = moto_service_ms(&moto_url);
 
     let mut rows = Vec::new();
     let mut plan1 = 0.0;
@@ -184,7 +205,7 @@ fn main() {
             rss = rss.max(p.max_rss_kb);
             reads = inj.counters.reads.load(Ordering::SeqCst);
             writes = inj.counters.writes.load(Ordering::SeqCst);
-            busy = inj.counters.busy_us.load(Ordering::SeqCst) as f64 / 1000.0;
+            busy = reads as f64 * (LATENCY_MS as f64 + moto_per_request_ms);
         }
         let plan = median(walls);
         if n == 1 {
@@ -243,6 +264,7 @@ fn main() {
         "xacct benchmark — {machine}; {LATENCY_MS} ms added per request; moto {:.1} ms/request\n",
         moto_per_request_ms
     );
+    println!("sequential ms = the same reads one after another: reads × ({LATENCY_MS} ms + moto's time); moto floor ms = plan(1) + extra reads × moto's time (moto serves one request at a time)\n");
     println!("| N envs | plan ms | ×plan(1) | moto floor ms | sequential ms | reads | reads/env | writes | max RSS MiB | apply ms | apply reads | apply writes |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in report["rows"].as_array().unwrap() {

@@ -129,6 +129,16 @@ fn labels(o: &Outcome, names: &[&str], resource_name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The fix for an explicit deny: remove the statements that deny.
+fn removal(o: &Outcome, names: &[&str], resource_name: &str) -> Value {
+    let stmts: Vec<String> = o
+        .statements
+        .iter()
+        .map(|s| label(names, resource_name, s))
+        .collect();
+    json!({ "remove": stmts })
+}
+
 fn allow_all() -> Value {
     json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})
 }
@@ -174,7 +184,7 @@ fn hop_iot_policy(cfg: &Config, f: &Facts) -> HopResult {
     let mut ok = true;
     let mut detail = Vec::new();
     let mut statements = Vec::new();
-    let fix = json!({"policy": cfg.iot.policy_name, "attach_to": "each certificate",
+    let mut fix = json!({"policy": cfg.iot.policy_name, "attach_to": "each certificate",
         "statement": {"Effect":"Allow","Action":"iot:AssumeRoleWithCertificate","Resource":alias}});
     for c in &f.certs {
         let who = if c.id.is_empty() {
@@ -220,6 +230,9 @@ fn hop_iot_policy(cfg: &Config, f: &Facts) -> HopResult {
                     "does not allow"
                 };
                 detail.push(format!("the IoT policy attached to {who} {why} iot:AssumeRoleWithCertificate on {alias}"));
+                if o.decision == Decision::ExplicitDeny {
+                    fix = removal(&o, &names, "");
+                }
                 statements.extend(labels(&o, &names, ""));
             }
             Err(e) => {
@@ -443,7 +456,9 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
             if o.decision == Decision::ExplicitDeny {
                 detail.push("an explicit Deny blocks sts:AssumeRole".to_string());
             }
-            if !id_ok {
+            if o.decision == Decision::ExplicitDeny {
+                fix.push(removal(&o, &names, &trust_name));
+            } else if !id_ok {
                 detail.push(format!(
                     "the IoT role's policies do not allow sts:AssumeRole on {}",
                     target.arn
@@ -520,7 +535,9 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
                     ));
                 }
                 statements.extend(labels(&o, &names, &fname));
-                if !id_ok {
+                if o.decision == Decision::ExplicitDeny {
+                    fixes.push(removal(&o, &names, &fname));
+                } else if !id_ok {
                     fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":[func, format!("{func}:*")]}}));
                 }
             }

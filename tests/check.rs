@@ -195,3 +195,206 @@ fn policy_eval_batch_answers_in_order() {
     assert_eq!(r[2]["decision"], "ExplicitDeny");
     assert_eq!(r[2]["statements"], json!(["identity[0].No"]));
 }
+
+/// Break one hop out of band, prove that check fails on that hop only and names it, apply the
+/// suggested fix by hand, and prove that check passes again.
+fn break_and_fix(
+    hop_name: &str,
+    break_it: impl FnOnce(&Fleet),
+    fix_it: impl FnOnce(&Fleet, &Value),
+) {
+    let (f, file) = fleet_with_cert(2);
+    apply_converges(&file);
+    check_json(&file, &[], 0);
+    break_it(&f);
+    let r = check_json(&file, &[], 1);
+    let broken_env = r["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["ok"] == false)
+        .unwrap()
+        .clone();
+    let failing: Vec<&str> = broken_env["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["ok"] == false)
+        .map(|h| h["hop"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failing,
+        vec![hop_name],
+        "only {hop_name} may fail: {broken_env:#}"
+    );
+    let h = hop(&r, broken_env["env"].as_str().unwrap(), hop_name).clone();
+    assert!(!h["fix"].is_null(), "a fix must be suggested: {h:#}");
+    fix_it(&f, &h);
+    let r = check_json(&file, &[], 0);
+    assert_eq!(
+        r["ok"], true,
+        "the suggested fix did not repair {hop_name}: {r:#}"
+    );
+}
+
+#[test]
+fn iot_policy_hop_broken_then_fixed_by_the_suggestion() {
+    break_and_fix(
+        "iot_policy",
+        |f| {
+            rt().block_on(async {
+                let s = sdk(&f.iot_account, &f.region).await;
+                let d = json!({"Version":"2012-10-17","Statement":[{"Sid":"NoCreds","Effect":"Deny","Action":"iot:AssumeRoleWithCertificate","Resource":"*"},{"Effect":"Allow","Action":"iot:AssumeRoleWithCertificate","Resource":f.alias_arn()}]});
+                s.iot.create_policy_version().policy_name(f.policy()).policy_document(d.to_string()).set_as_default(true).send().await.unwrap();
+            })
+        },
+        |f, h| {
+            assert!(
+                h["statements"].to_string().contains("denied by policy")
+                    && h["statements"].to_string().contains("NoCreds"),
+                "{h}"
+            );
+            assert_eq!(
+                h["fix"]["remove"][0],
+                format!("policy {} statement NoCreds", f.policy())
+            );
+            rt().block_on(async {
+                let s = sdk(&f.iot_account, &f.region).await;
+                let d = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:AssumeRoleWithCertificate","Resource":f.alias_arn()}]});
+                s.iot.create_policy_version().policy_name(f.policy()).policy_document(d.to_string()).set_as_default(true).send().await.unwrap();
+            })
+        },
+    );
+}
+
+#[test]
+fn role_alias_hop_broken_then_fixed_by_the_suggestion() {
+    break_and_fix(
+        "role_alias",
+        |f| {
+            rt().block_on(async {
+                let s = sdk(&f.iot_account, &f.region).await;
+                s.iot
+                    .update_role_alias()
+                    .role_alias(f.alias())
+                    .credential_duration_seconds(7200)
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        },
+        |f, h| {
+            assert!(
+                h["detail"].to_string().contains("MaxSessionDuration"),
+                "{h}"
+            );
+            let d = h["fix"]["credential_duration"].as_i64().unwrap() as i32;
+            rt().block_on(async {
+                let s = sdk(&f.iot_account, &f.region).await;
+                s.iot
+                    .update_role_alias()
+                    .role_alias(f.alias())
+                    .credential_duration_seconds(d)
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        },
+    );
+}
+
+#[test]
+fn iot_trust_hop_broken_then_fixed_by_the_suggestion() {
+    break_and_fix(
+        "iot_trust",
+        |f| {
+            rt().block_on(async {
+                let s = sdk(&f.iot_account, &f.region).await;
+                // the confused-deputy guard names another account
+                let t = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"credentials.iot.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":"999999999999"}}}]});
+                s.iam.update_assume_role_policy().role_name(f.iot_role()).policy_document(t.to_string()).send().await.unwrap();
+            })
+        },
+        |f, h| {
+            let doc = json!({"Version":"2012-10-17","Statement":[h["fix"]["statement"].clone()]});
+            rt().block_on(async {
+                let s = sdk(&f.iot_account, &f.region).await;
+                s.iam
+                    .update_assume_role_policy()
+                    .role_name(f.iot_role())
+                    .policy_document(doc.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        },
+    );
+}
+
+#[test]
+fn assume_target_hop_broken_then_fixed_by_the_suggestion() {
+    break_and_fix(
+        "assume_target",
+        |f| {
+            rt().block_on(async {
+                let s = sdk(&f.iot_account, &f.region).await;
+                let p = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":f.target_role_arn(&f.envs[0])}]});
+                s.iam.put_role_policy().role_name(f.iot_role()).policy_name("xacct-assume-targets").policy_document(p.to_string()).send().await.unwrap();
+            })
+        },
+        |f, h| {
+            assert_eq!(h["fix"][0]["identity_policy_of"], f.iot_role_arn());
+            let doc =
+                json!({"Version":"2012-10-17","Statement":[h["fix"][0]["statement"].clone()]});
+            rt().block_on(async {
+                let s = sdk(&f.iot_account, &f.region).await;
+                s.iam
+                    .put_role_policy()
+                    .role_name(f.iot_role())
+                    .policy_name("fix")
+                    .policy_document(doc.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        },
+    );
+}
+
+#[test]
+fn invoke_hop_broken_then_fixed_by_the_suggestion() {
+    break_and_fix(
+        "invoke",
+        |f| {
+            rt().block_on(async {
+                let e = &f.envs[1];
+                let s = sdk(&e.account, &f.region).await;
+                let d = json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Deny","Action":"lambda:InvokeFunction","Resource":"*"}]});
+                s.iam.put_role_policy().role_name(f.target_role(e)).policy_name("blocker").policy_document(d.to_string()).send().await.unwrap();
+            })
+        },
+        |f, h| {
+            assert!(
+                h["statements"]
+                    .to_string()
+                    .contains("denied by policy blocker statement NoInvoke"),
+                "{h}"
+            );
+            assert_eq!(
+                h["fix"][0]["remove"][0],
+                "policy blocker statement NoInvoke"
+            );
+            rt().block_on(async {
+                let e = &f.envs[1];
+                let s = sdk(&e.account, &f.region).await;
+                s.iam
+                    .delete_role_policy()
+                    .role_name(f.target_role(e))
+                    .policy_name("blocker")
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        },
+    );
+}

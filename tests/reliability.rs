@@ -340,3 +340,26 @@ fn plan_files_and_outputs_hold_no_secrets() {
         assert!(!text.contains(needle), "{needle} in plan output or file");
     }
 }
+
+#[test]
+fn a_service_that_stops_after_a_write_fails_apply_clearly_and_the_next_apply_converges() {
+    let (f, file) = fleet_with_cert(2);
+    let fa = file_arg(&file);
+    let inj = Injector::start(
+        moto(),
+        Config {
+            fail_write_and_stop: Some(3),
+            ..Config::default()
+        },
+    );
+    let o = run_through(&inj, &["apply", "-f", &fa, "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("InternalFailure") && err.contains("run apply again"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+    apply_converges(&file);
+    assert_nothing_duplicated(&f);
+}

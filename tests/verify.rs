@@ -580,3 +580,105 @@ fn creds_prints_credential_process_json_and_verify_never_prints_secrets() {
         );
     }
 }
+
+#[test]
+fn thing_name_must_be_attached_to_the_certificate() {
+    let s = Setup::new(1);
+    let thing = name("thing");
+    rt().block_on(async {
+        s.iot()
+            .await
+            .iot
+            .create_thing()
+            .thing_name(&thing)
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, v) = s.verify(&["--thing-name", &thing]);
+    assert_eq!(code, 1);
+    let (hop, words) = failed(&v, &s.f.envs[0].name);
+    assert_eq!(hop, "credentials");
+    assert!(words.contains("403"), "{words}");
+    rt().block_on(async {
+        s.iot()
+            .await
+            .iot
+            .attach_thing_principal()
+            .thing_name(&thing)
+            .principal(&s.cert_arn)
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, v) = s.verify(&["--thing-name", &thing]);
+    assert_eq!(code, 0, "{v:#}");
+}
+
+#[test]
+fn ephemeral_run_removes_what_a_hard_killed_run_left() {
+    let s = Setup::new(1);
+    // what a run killed with SIGKILL leaves: the marker thing, a certificate attached to it and to the policy
+    let leftover = rt().block_on(async {
+        let iot = s.iot().await;
+        let marker = name("xacct-verify-");
+        iot.iot
+            .create_thing()
+            .thing_name(&marker)
+            .attribute_payload(
+                aws_sdk_iot::types::AttributePayload::builder()
+                    .attributes("xacct_ephemeral", &s.f.fleet)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let c = iot
+            .iot
+            .create_keys_and_certificate()
+            .set_as_active(true)
+            .send()
+            .await
+            .unwrap();
+        let arn = c.certificate_arn().unwrap().to_string();
+        iot.iot
+            .attach_thing_principal()
+            .thing_name(&marker)
+            .principal(&arn)
+            .send()
+            .await
+            .unwrap();
+        iot.iot
+            .attach_policy()
+            .policy_name(s.f.policy())
+            .target(&arn)
+            .send()
+            .await
+            .unwrap();
+        c.certificate_id().unwrap().to_string()
+    });
+    let (code, v) = s.verify(&["--ephemeral"]);
+    assert_eq!(code, 0, "{v:#}");
+    rt().block_on(async {
+        let iot = s.iot().await;
+        let certs = iot.iot.list_certificates().send().await.unwrap();
+        let ids: Vec<&str> = certs
+            .certificates()
+            .iter()
+            .filter_map(|c| c.certificate_id())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![s.cert_id.as_str()],
+            "the leftover {leftover} must be gone"
+        );
+        assert!(iot
+            .iot
+            .list_things()
+            .send()
+            .await
+            .unwrap()
+            .things()
+            .is_empty());
+    });
+}

@@ -217,17 +217,34 @@ pub async fn connect(
         sdk,
         limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
     };
+    let how = match (&access.profile, &access.assume_role) {
+        (_, Some(r)) => format!(" by assuming {r}"),
+        (Some(p), None) => format!(" from profile {p}"),
+        _ => " from the default credential chain".into(),
+    };
+    // Credentials of an assumed role act in the role's account, which validation already tied to
+    // this account: resolving them proves it, without a GetCallerIdentity round trip.
+    if access.assume_role.is_some() {
+        use aws_credential_types::provider::ProvideCredentials;
+        let provider = c.sdk.credentials_provider().ok_or_else(|| AwsError {
+            scope: c.scope.clone(),
+            action: "sts:AssumeRole".into(),
+            resource: access.assume_role.clone().unwrap_or_default(),
+            code: None,
+            message: "no credentials provider".into(),
+        })?;
+        provider.provide_credentials().await.map_err(|e| AwsError {
+            scope: c.scope.clone(),
+            action: "sts:AssumeRole".into(),
+            resource: access.assume_role.clone().unwrap_or_default(),
+            code: None,
+            message: format!("cannot obtain credentials{how}: {}", chain(&e)),
+        })?;
+        return Ok(c);
+    }
     let who = c.sts.get_caller_identity().send().await.map_err(|e| {
         let mut err = c.err("sts:GetCallerIdentity", "the account's credentials", e);
-        err.message = format!(
-            "cannot obtain credentials{}: {}",
-            match (&access.profile, &access.assume_role) {
-                (_, Some(r)) => format!(" by assuming {r}"),
-                (Some(p), None) => format!(" from profile {p}"),
-                _ => " from the default credential chain".into(),
-            },
-            err.message
-        );
+        err.message = format!("cannot obtain credentials{how}: {}", err.message);
         err
     })?;
     let actual = who.account().unwrap_or_default();
