@@ -176,9 +176,51 @@ pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
                 .build()
                 .await;
             base.into_builder()
-                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .credentials_provider(SharedCredentialsProvider::new(Reuse::new(provider)))
                 .build()
         }
+    }
+}
+
+/// Keeps the credentials it obtained until five minutes before they expire, so resolving them once
+/// up front (to prove access) is the only AssumeRole of a run.
+#[derive(Debug)]
+struct Reuse<P> {
+    inner: P,
+    current: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
+}
+
+impl<P> Reuse<P> {
+    fn new(inner: P) -> Reuse<P> {
+        Reuse {
+            inner,
+            current: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<P: aws_credential_types::provider::ProvideCredentials>
+    aws_credential_types::provider::ProvideCredentials for Reuse<P>
+{
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let mut cur = self.current.lock().await;
+            let fresh = |c: &aws_credential_types::Credentials| {
+                c.expiry()
+                    .is_none_or(|e| e > std::time::SystemTime::now() + Duration::from_secs(300))
+            };
+            if let Some(c) = cur.as_ref().filter(|c| fresh(c)) {
+                return Ok(c.clone());
+            }
+            let c = self.inner.provide_credentials().await?;
+            *cur = Some(c.clone());
+            Ok(c)
+        })
     }
 }
 
