@@ -248,17 +248,11 @@ pub async fn connect(
     env: Option<&str>,
     access: &Access,
 ) -> Result<Clients, AwsError> {
-    let sdk = sdk_config(region, access).await;
-    let c = Clients {
-        account: account.to_string(),
-        scope: scope(account, env),
-        iam: aws_sdk_iam::Client::new(&sdk),
-        iot: aws_sdk_iot::Client::new(&sdk),
-        sts: aws_sdk_sts::Client::new(&sdk),
-        lambda: aws_sdk_lambda::Client::new(&sdk),
-        sdk,
-        limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
-    };
+    let c = Clients::from_sdk(
+        account,
+        scope(account, env),
+        sdk_config(region, access).await,
+    );
     let how = match (&access.profile, &access.assume_role) {
         (_, Some(r)) => format!(" by assuming {r}"),
         (Some(p), None) => format!(" from profile {p}"),

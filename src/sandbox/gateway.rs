@@ -5,11 +5,10 @@
 
 use super::{response, Body, Principal, State};
 use crate::policy::eval::{evaluate, Case, Decision};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,8 +19,7 @@ pub async fn serve(state: Arc<State>) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let client =
-        hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let client = super::http_client();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -253,10 +251,7 @@ fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
 async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        Body,
-    >,
+    client: super::HttpClient,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
@@ -331,33 +326,10 @@ async fn handle(
             }
         }
     }
-    // forward to moto
-    let uri = format!(
-        "{}{}",
-        state.moto,
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
-    let mut fwd = Request::builder().method(parts.method.clone()).uri(uri);
-    for (k, v) in parts.headers.iter() {
-        fwd = fwd.header(k, v);
-    }
-    let Ok(fwd) = fwd.body(Full::new(body)) else {
-        return Ok(response(400, &[], "bad request"));
-    };
-    let resp = match client.request(fwd).await {
+    let (rparts, rbytes) = match super::forward(&client, &state.moto, &parts, body).await {
         Ok(r) => r,
-        Err(e) => return Ok(response(502, &[], format!("moto did not answer: {e}"))),
+        Err(e) => return Ok(response(502, &[], e)),
     };
-    let (rparts, rbody) = resp.into_parts();
-    let rbytes: Bytes = rbody
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
     if assume && principal.is_some() && rparts.status.is_success() {
         let text = String::from_utf8_lossy(&rbytes);
         if let (Some(akid), Some(arn)) = (
@@ -374,13 +346,5 @@ async fn handle(
             );
         }
     }
-    let mut out = Response::builder().status(rparts.status);
-    for (k, v) in rparts.headers.iter() {
-        if k != "transfer-encoding" && k != "content-length" {
-            out = out.header(k, v);
-        }
-    }
-    Ok(out
-        .body(Full::new(rbytes))
-        .unwrap_or_else(|_| response(502, &[], "bad response from moto")))
+    Ok(super::rebuild(rparts, rbytes))
 }

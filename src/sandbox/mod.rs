@@ -24,6 +24,58 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: impl Into<Bytes>) -
     r.body(Full::new(body.into())).expect("valid response")
 }
 
+pub type HttpClient =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
+
+pub fn http_client() -> HttpClient {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
+}
+
+/// Send a request, as it was received, to `upstream`; return the whole answer.
+pub async fn forward(
+    client: &HttpClient,
+    upstream: &str,
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<(hyper::http::response::Parts, Bytes), String> {
+    use http_body_util::BodyExt;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut req = hyper::Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("{upstream}{path}"));
+    for (k, v) in parts.headers.iter() {
+        req = req.header(k, v);
+    }
+    let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| format!("{upstream} did not answer: {e}"))?;
+    let (rparts, rbody) = resp.into_parts();
+    let bytes = rbody
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Ok((rparts, bytes))
+}
+
+/// A response from an upstream answer (its framing headers are recomputed).
+pub fn rebuild(parts: hyper::http::response::Parts, body: Bytes) -> Response<Body> {
+    let mut out = Response::builder().status(parts.status);
+    for (k, v) in parts.headers.iter() {
+        if k != "transfer-encoding" && k != "content-length" {
+            out = out.header(k, v);
+        }
+    }
+    out.body(Full::new(body))
+        .unwrap_or_else(|_| response(502, &[], "bad upstream response"))
+}
+
 /// Who an access key belongs to, for keys that descend from a device certificate. Every other key
 /// (an account's admin credentials and sessions assumed with them) passes through unchecked.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -83,10 +83,7 @@ struct State {
     rng: Mutex<u64>,
     counters: Arc<Counters>,
     stopped: std::sync::atomic::AtomicBool,
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        Full<Bytes>,
-    >,
+    client: xacct::sandbox::HttpClient,
 }
 
 pub struct Injector {
@@ -117,8 +114,7 @@ impl Injector {
                     config: Mutex::new(config),
                     counters: c2,
                     stopped: Default::default(),
-                    client: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                        .build_http(),
+                    client: xacct::sandbox::http_client(),
                 });
                 tx.send((url, state.clone())).unwrap();
                 loop {
@@ -317,35 +313,11 @@ async fn handle(
             };
         }
     }
-    let uri = format!(
-        "{}{}",
-        st.upstream,
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
-    let mut fwd = Request::builder().method(parts.method.clone()).uri(uri);
-    for (k, v) in parts.headers.iter() {
-        fwd = fwd.header(k, v);
-    }
-    let resp = st.client.request(fwd.body(Full::new(body)).unwrap()).await;
-    let out = match resp {
-        Ok(r) => {
-            let (rp, rb) = r.into_parts();
-            let bytes = rb.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let mut b = Response::builder().status(rp.status);
-            for (k, v) in rp.headers.iter() {
-                if k != "transfer-encoding" && k != "content-length" {
-                    b = b.header(k, v);
-                }
-            }
-            b.body(Full::new(bytes)).unwrap()
-        }
+    let out = match xacct::sandbox::forward(&st.client, &st.upstream, &parts, body).await {
+        Ok((rp, bytes)) => xacct::sandbox::rebuild(rp, bytes),
         Err(e) => Response::builder()
             .status(502)
-            .body(Full::new(Bytes::from(e.to_string())))
+            .body(Full::new(Bytes::from(e)))
             .unwrap(),
     };
     st.counters
