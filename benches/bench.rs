@@ -126,21 +126,10 @@ fn cold(cmd: &Path, args: &[&str], n: usize) -> f64 {
 
 /// moto's own time for one request, issued strictly one after another (median of 50).
 fn moto_service_ms(moto: &str) -> f64 {
-    use std::io::{Read, Write};
-    let host = moto.trim_start_matches("http://");
-    let body = "Action=GetCallerIdentity&Version=2011-06-15";
     let mut v = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
-        let mut s = std::net::TcpStream::connect(host).unwrap();
-        write!(
-            s,
-            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
+        moto_request(moto);
         v.push(ms(t.elapsed()));
     }
     median(v)
@@ -217,7 +206,6 @@ fn main() {
 
     let mut rows = Vec::new();
     let mut plan1 = 0.0;
-    let mut reqs1 = 0usize;
     for (i, n) in [1usize, 3, 10, 50].into_iter().enumerate() {
         let file = fleet_file(&dir, n, seed + 1 + i as u64);
         let f = file.to_str().unwrap();
@@ -245,12 +233,10 @@ fn main() {
         let plan = median(walls);
         if n == 1 {
             plan1 = plan;
-            reqs1 = reads;
         }
         // what a single-request-at-a-time moto allows: plan(1) plus moto's time for the extra requests
         // moto's own service time for these reads at its best throughput
         let floor = reads as f64 * 1000.0 / moto_rps;
-        let _ = reqs1;
         // critical path of apply from empty: credentials (AssumeRole, GetCallerIdentity), one round of
         // reads (+ ListTargetsForPolicy), IoT role then its policy, then the longest lane (env role,
         // env policy) = 7 dependent round trips

@@ -361,7 +361,6 @@ fn two_sided(
     action: &str,
     resource: &str,
     resource_policy: Option<&Value>,
-    resource_name: &str,
 ) -> Result<(Outcome, bool, bool), String> {
     let session = session_arn(&principal_role.arn, "device");
     let acct = principal_role
@@ -400,7 +399,6 @@ fn two_sided(
             evaluate(&c).map_err(|e| e.to_string())?.decision == Decision::Allow
         }
     };
-    let _ = resource_name;
     Ok((o, id_ok, res_ok))
 }
 
@@ -429,13 +427,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
     };
     let names: Vec<&str> = iot.policies.iter().map(|(n, _)| n.as_str()).collect();
     let trust_name = format!("trust policy of {}", t.role_name);
-    match two_sided(
-        iot,
-        "sts:AssumeRole",
-        &target.arn,
-        Some(&target.trust),
-        &trust_name,
-    ) {
+    match two_sided(iot, "sts:AssumeRole", &target.arn, Some(&target.trust)) {
         Err(e) => hop(
             Hop::AssumeTarget,
             false,
@@ -514,7 +506,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
             "resource policy of {}",
             func.rsplit(':').next().unwrap_or(func)
         );
-        match two_sided(target, "lambda:InvokeFunction", func, policy, &fname) {
+        match two_sided(target, "lambda:InvokeFunction", func, policy) {
             Err(e) => {
                 ok = false;
                 detail.push(format!("{func}: malformed policy: {e}"));

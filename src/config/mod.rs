@@ -28,7 +28,7 @@ pub const OWNER_TAG: &str = "xacct:fleet";
 pub struct RawFile {
     /// Prefix of every name xacct manages (roles, alias, IoT policy); also the value of the
     /// `xacct:fleet` ownership tag.
-    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[A-Za-z0-9+=,.@_-]+$"))]
+    #[schemars(length(min = 1, max = 57), regex(pattern = r"^[A-Za-z0-9+=,.@_-]+$"))]
     fleet: String,
     /// The AWS region of the IoT credentials provider, the role alias and the functions.
     #[schemars(
@@ -511,12 +511,9 @@ fn valid_function_name(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
+/// Environment names: what an IAM role name allows (the default target role is `<fleet>-<env>`).
 fn valid_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 32
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty() && s.len() <= 63 && chars_ok(s, "+=,.@-")
 }
 fn valid_cert_id(s: &str) -> bool {
     s.len() == 64
@@ -640,13 +637,13 @@ const POLICY_SPEC: &str =
 
 fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
     let fleet = raw.fleet;
-    let fleet_ok = !fleet.is_empty() && fleet.len() <= 40 && chars_ok(&fleet, "+=,.@-");
+    let fleet_ok = !fleet.is_empty() && fleet.len() <= 57 && chars_ok(&fleet, "+=,.@-");
     if !fleet_ok {
         c.at(
             &["fleet"],
             "fleet-name",
             format!("fleet `{fleet}` is not a valid name prefix"),
-            Some("use 1-40 characters of letters, digits and + = , . @ _ - (it prefixes every role and policy name)".into()),
+            Some("use 1-57 characters of letters, digits and + = , . @ _ - (it prefixes every role and policy name)".into()),
         );
     }
     let region = raw.region;
@@ -773,7 +770,7 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
                 &base,
                 "environment-name",
                 format!("environment name `{name}` is not valid"),
-                Some("use 1-32 letters, digits, - or _, starting with a letter or digit".into()),
+                Some("use 1-63 letters, digits and + = , . @ _ - (the default target role is <fleet>-<environment>)".into()),
             );
         }
         let p = |k: &'static str| -> Vec<&str> { vec!["environments", name.as_str(), k] };
@@ -988,6 +985,15 @@ environments:
         let p = problems(&text);
         let rules: Vec<&str> = p.iter().map(|p| p.rule).collect();
         assert_eq!(rules, vec!["duration", "account-id"]);
+    }
+
+    #[test]
+    fn environment_names_follow_iam_role_name_rules() {
+        let text = GOOD.replace("  stg: {", "  stg.eu@2: {");
+        let c = parse(Path::new("f.yaml"), &text).unwrap();
+        assert_eq!(c.environments[1].role_name, "telemetry-stg.eu@2");
+        let p = problems(&GOOD.replace("  stg: {", "  \"stg/eu\": {"));
+        assert_eq!(p[0].rule, "environment-name");
     }
 
     #[test]

@@ -211,7 +211,7 @@ fn ownership_note(cfg: &Config, spec: &Spec) -> String {
     }
 }
 
-fn differs(kind: Kind, want: &Spec, have: &Spec) -> bool {
+fn differs(want: &Spec, have: &Spec) -> bool {
     match (want, have) {
         (
             Spec::IamRole {
@@ -244,10 +244,7 @@ fn differs(kind: Kind, want: &Spec, have: &Spec) -> bool {
             },
         ) => a != b || d != e,
         (Spec::IotPolicyAttachment { .. }, Spec::IotPolicyAttachment { .. }) => false,
-        _ => {
-            let _ = kind;
-            true
-        }
+        _ => true,
     }
 }
 
@@ -310,7 +307,7 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                             "the role's path must be {path}; IAM cannot change a path in place"
                         )],
                     ));
-                } else if differs(r.addr.kind, &r.spec, &l.spec) {
+                } else if differs(&r.spec, &l.spec) {
                     changes.push(change(Action::Update, aroa_notes(&l.spec)));
                 }
             }
@@ -321,7 +318,7 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                     c.before = None;
                     changes.push(c);
                 } else if let Some(l) = l {
-                    if differs(r.addr.kind, &r.spec, &l.spec) {
+                    if differs(&r.spec, &l.spec) {
                         let notes = if unowned_roles.contains(&key) {
                             vec!["part of adopting the role".to_string()]
                         } else {
@@ -339,7 +336,7 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
             (Spec::IotRoleAlias { role_arn, .. }, Some(l)) => {
                 if !alias_owned(cfg, established, &l.spec) {
                     changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
-                } else if differs(r.addr.kind, &r.spec, &l.spec) {
+                } else if differs(&r.spec, &l.spec) {
                     let notes = match &l.spec {
                         Spec::IotRoleAlias { role_arn: a, .. } if a != role_arn => {
                             vec![format!("the alias was repointed to {a} out of band")]
@@ -353,7 +350,7 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                 if !iot_policy_spec_owned(cfg, established, &l.spec) {
                     iot_policy_ok = false;
                     changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
-                } else if differs(r.addr.kind, &r.spec, &l.spec) {
+                } else if differs(&r.spec, &l.spec) {
                     changes.push(change(Action::Update, vec![]));
                 }
             }
@@ -663,9 +660,8 @@ mod tests {
         let c = cfg();
         let (desired, mut snap) = applied(&c);
         let other = "arn:aws:iam::111111111111:role/other".to_string();
-        for (a, l) in snap.live.iter_mut() {
+        for l in snap.live.values_mut() {
             if let Spec::IotRoleAlias { role_arn, .. } = &mut l.spec {
-                let _ = a;
                 *role_arn = other.clone();
             }
         }

@@ -552,14 +552,13 @@ pub async fn ephemeral_create(
         })?;
     let arn = cert.certificate_arn().unwrap_or_default().to_string();
     let id = cert.certificate_id().unwrap_or_default().to_string();
-    let eph_err = |e| e;
     iot.iot
         .attach_thing_principal()
         .thing_name(&marker)
         .principal(&arn)
         .send()
         .await
-        .map_err(|e| eph_err(iot.err("iot:AttachThingPrincipal", &marker, e)))?;
+        .map_err(|e| iot.err("iot:AttachThingPrincipal", &marker, e))?;
     iot.iot
         .attach_policy()
         .policy_name(&cfg.iot.policy_name)
