@@ -23,21 +23,7 @@ fn changes(plan: &Value) -> Vec<(Option<String>, String, String, String)> {
 
 /// A fleet with one registered device certificate, applied.
 fn applied_fleet(n: usize) -> (Fleet, std::path::PathBuf) {
-    let mut f = Fleet::new(n);
-    let cert = rt().block_on(async {
-        let s = sdk(&f.iot_account, &f.region).await;
-        s.iot
-            .create_keys_and_certificate()
-            .set_as_active(true)
-            .send()
-            .await
-            .unwrap()
-            .certificate_id()
-            .unwrap()
-            .to_string()
-    });
-    f.certificates.push(cert);
-    let file = f.write();
+    let (f, file) = fleet_with_cert(n, false);
     apply_converges(&file);
     (f, file)
 }

@@ -27,29 +27,9 @@ fn hop<'a>(report: &'a Value, env: &str, hop: &str) -> &'a Value {
         .unwrap()
 }
 
-fn fleet_with_cert(n: usize) -> (Fleet, std::path::PathBuf) {
-    let mut f = Fleet::new(n);
-    let cert = rt().block_on(async {
-        create_functions(&f).await;
-        let s = sdk(&f.iot_account, &f.region).await;
-        s.iot
-            .create_keys_and_certificate()
-            .set_as_active(true)
-            .send()
-            .await
-            .unwrap()
-            .certificate_id()
-            .unwrap()
-            .to_string()
-    });
-    f.certificates.push(cert);
-    let file = f.write();
-    (f, file)
-}
-
 #[test]
 fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
-    let (f, file) = fleet_with_cert(3);
+    let (f, file) = fleet_with_cert(3, true);
     // before apply: nothing holds
     let r = check_json(&file, &[], 1);
     assert_eq!(r["ok"], false);
@@ -106,7 +86,7 @@ fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
 
 #[test]
 fn check_reports_a_missing_function_and_a_detached_certificate() {
-    let (f, file) = fleet_with_cert(1);
+    let (f, file) = fleet_with_cert(1, true);
     apply_converges(&file);
     let e = &f.envs[0];
     rt().block_on(async {
@@ -203,7 +183,7 @@ fn break_and_fix(
     break_it: impl FnOnce(&Fleet),
     fix_it: impl FnOnce(&Fleet, &Value),
 ) {
-    let (f, file) = fleet_with_cert(2);
+    let (f, file) = fleet_with_cert(2, true);
     apply_converges(&file);
     check_json(&file, &[], 0);
     break_it(&f);

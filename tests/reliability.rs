@@ -8,25 +8,6 @@ use common::*;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-fn fleet_with_cert(n: usize) -> (Fleet, std::path::PathBuf) {
-    let mut f = Fleet::new(n);
-    let cert = rt().block_on(async {
-        let s = sdk(&f.iot_account, &f.region).await;
-        s.iot
-            .create_keys_and_certificate()
-            .set_as_active(true)
-            .send()
-            .await
-            .unwrap()
-            .certificate_id()
-            .unwrap()
-            .to_string()
-    });
-    f.certificates.push(cert);
-    let file = f.write();
-    (f, file)
-}
-
 /// Read moto directly: exactly one of each of our resources, nothing extra.
 fn assert_nothing_duplicated(f: &Fleet) {
     rt().block_on(async {
@@ -144,7 +125,7 @@ fn run_through(inj: &Injector, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn apply_converges_through_five_percent_faults_without_duplicates() {
-    let (f, file) = fleet_with_cert(3);
+    let (f, file) = fleet_with_cert(3, false);
     let inj = Injector::start(
         moto(),
         Config {
@@ -176,7 +157,7 @@ fn apply_converges_through_five_percent_faults_without_duplicates() {
 
 /// The number of writes a full apply of `file` makes (on fresh accounts), counted by the injector.
 fn writes_of_full_apply(n_envs: usize) -> usize {
-    let (_, file) = fleet_with_cert(n_envs);
+    let (_, file) = fleet_with_cert(n_envs, false);
     let inj = Injector::start(moto(), Config::default());
     let o = run_through(&inj, &["apply", "-f", &file_arg(&file), "--auto-approve"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -234,7 +215,7 @@ fn apply_killed_after_each_write_converges_when_run_again() {
         "a full apply of 2 environments makes at least 9 writes, counted {total}"
     );
     for k in 1..=total {
-        let (f, file) = fleet_with_cert(2);
+        let (f, file) = fleet_with_cert(2, false);
         let fa = file_arg(&file);
         let killed = kill_after_write(k, &["apply", "-f", &fa, "--auto-approve"]);
         assert!(
@@ -249,7 +230,7 @@ fn apply_killed_after_each_write_converges_when_run_again() {
 #[test]
 fn destroy_killed_after_each_write_converges_when_run_again() {
     // count the writes of a full destroy
-    let (_, probe) = fleet_with_cert(2);
+    let (_, probe) = fleet_with_cert(2, false);
     apply_converges(&probe);
     let inj = Injector::start(moto(), Config::default());
     let o = run_through(
@@ -260,7 +241,7 @@ fn destroy_killed_after_each_write_converges_when_run_again() {
     let total = inj.counters.writes.load(Ordering::SeqCst);
     assert!(total >= 9, "destroy wrote {total} times");
     for k in 1..total {
-        let (f, file) = fleet_with_cert(2);
+        let (f, file) = fleet_with_cert(2, false);
         apply_converges(&file);
         let fa = file_arg(&file);
         assert!(
@@ -274,7 +255,7 @@ fn destroy_killed_after_each_write_converges_when_run_again() {
 
 #[test]
 fn two_applies_at_once_both_finish_and_the_plan_is_empty() {
-    let (f, file) = fleet_with_cert(3);
+    let (f, file) = fleet_with_cert(3, false);
     let fa = file_arg(&file);
     let a = std::thread::spawn({
         let fa = fa.clone();
@@ -316,7 +297,7 @@ fn bad_inputs_send_no_request_of_any_kind_through_the_injector() {
 
 #[test]
 fn plan_files_and_outputs_hold_no_secrets() {
-    let (_, file) = fleet_with_cert(1);
+    let (_, file) = fleet_with_cert(1, false);
     let planfile = file.with_extension("plan");
     let o = run_ok(
         &[
@@ -343,7 +324,7 @@ fn plan_files_and_outputs_hold_no_secrets() {
 
 #[test]
 fn a_service_that_stops_after_a_write_fails_apply_clearly_and_the_next_apply_converges() {
-    let (f, file) = fleet_with_cert(2);
+    let (f, file) = fleet_with_cert(2, false);
     let fa = file_arg(&file);
     let inj = Injector::start(
         moto(),

@@ -545,3 +545,27 @@ pub fn sandbox() -> &'static SandboxEnv {
         rx.recv().expect("sandbox started")
     })
 }
+
+/// A fleet of `n` environments with one registered, active device certificate (and, with
+/// `functions`, the environments' Lambda functions); its environment file written.
+pub fn fleet_with_cert(n: usize, functions: bool) -> (Fleet, PathBuf) {
+    let mut f = Fleet::new(n);
+    let cert = rt().block_on(async {
+        if functions {
+            create_functions(&f).await;
+        }
+        let s = sdk(&f.iot_account, &f.region).await;
+        s.iot
+            .create_keys_and_certificate()
+            .set_as_active(true)
+            .send()
+            .await
+            .unwrap()
+            .certificate_id()
+            .unwrap()
+            .to_string()
+    });
+    f.certificates.push(cert);
+    let file = f.write();
+    (f, file)
+}
