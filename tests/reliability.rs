@@ -344,3 +344,24 @@ fn a_service_that_stops_after_a_write_fails_apply_clearly_and_the_next_apply_con
     apply_converges(&file);
     assert_nothing_duplicated(&f);
 }
+
+#[test]
+fn invalid_principal_right_after_role_creation_is_retried_until_iam_catches_up() {
+    let (f, file) = fleet_with_cert(2, false);
+    let inj = Injector::start(
+        moto(),
+        Config {
+            invalid_principal: 3,
+            ..Config::default()
+        },
+    );
+    let o = run_through(&inj, &["apply", "-f", &file_arg(&file), "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        inj.counters.invalid_principal.load(Ordering::SeqCst),
+        3,
+        "the error was injected 3 times"
+    );
+    run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 0);
+    assert_nothing_duplicated(&f);
+}

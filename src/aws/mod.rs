@@ -362,3 +362,79 @@ fn eventual(e: &AwsError) -> bool {
     (e.is("MalformedPolicyDocument") && m.contains("invalid principal"))
         || (e.is("InvalidRequestException") && m.contains("role") && m.contains("assume"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn clients() -> Clients {
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .build();
+        Clients::from_sdk("111111111111", "account 111111111111 (IoT)".into(), sdk)
+    }
+
+    fn service_error<E>(
+        err: E,
+    ) -> aws_sdk_iam::error::SdkError<E, aws_smithy_runtime_api::http::Response> {
+        let raw = aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        aws_sdk_iam::error::SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn access_denied_names_the_missing_permission_and_pass_role_for_aliases() {
+        let c = clients();
+        let meta = ErrorMetadata::builder()
+            .code("AccessDeniedException")
+            .message("not authorized")
+            .build();
+        let e = service_error(
+            aws_sdk_iot::operation::create_role_alias::CreateRoleAliasError::generic(meta),
+        );
+        let err = c.err("iot:CreateRoleAlias", "telemetry-device", e);
+        assert!(err.access_denied());
+        assert!(
+            err.message
+                .contains("need iot:CreateRoleAlias on telemetry-device"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("iam:PassRole"), "{}", err.message);
+        let meta = ErrorMetadata::builder()
+            .code("AccessDenied")
+            .message("no")
+            .build();
+        let e = service_error(aws_sdk_iam::operation::create_role::CreateRoleError::generic(meta));
+        let err = c.err("iam:CreateRole", "r", e);
+        assert!(
+            err.message.contains("need iam:CreateRole on r") && !err.message.contains("PassRole"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn only_iam_eventual_consistency_errors_are_retried() {
+        let mk = |code: &str, message: &str| AwsError {
+            scope: String::new(),
+            action: String::new(),
+            resource: String::new(),
+            code: Some(code.into()),
+            message: format!("{code}: {message}"),
+        };
+        assert!(eventual(&mk(
+            "MalformedPolicyDocument",
+            "Invalid principal in policy: \"AWS\":\"arn:aws:iam::1:role/x\""
+        )));
+        assert!(!eventual(&mk(
+            "MalformedPolicyDocument",
+            "Syntax errors in policy."
+        )));
+        assert!(!eventual(&mk("AccessDenied", "Invalid principal")));
+    }
+}

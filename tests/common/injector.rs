@@ -36,6 +36,10 @@ pub struct Config {
     pub hold_after_writes: Option<usize>,
     /// Fail the k-th write with a 500 and every request after it (the service "stops").
     pub fail_write_and_stop: Option<usize>,
+    /// Answer this many CreateRole/UpdateAssumeRolePolicy requests that name an AWS principal with
+    /// IAM's eventual-consistency error ("Invalid principal in policy"), as AWS does right after the
+    /// principal role was created.
+    pub invalid_principal: usize,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             ],
             hold_after_writes: None,
             fail_write_and_stop: None,
+            invalid_principal: 0,
         }
     }
 }
@@ -64,6 +69,7 @@ pub struct Counters {
     pub writes: AtomicUsize,
     pub faults: AtomicUsize,
     pub held: AtomicUsize,
+    pub invalid_principal: AtomicUsize,
     /// Sum of the time each request took through the proxy (the cost of issuing them one by one).
     pub busy_us: AtomicU64,
 }
@@ -150,6 +156,7 @@ impl Injector {
             &self.counters.writes,
             &self.counters.faults,
             &self.counters.held,
+            &self.counters.invalid_principal,
         ] {
             c.store(0, Ordering::SeqCst);
         }
@@ -280,6 +287,22 @@ async fn handle(
         Duration::from_micros(next(&st.rng) % cfg.jitter.as_micros() as u64)
     };
     tokio::time::sleep(cfg.latency + jitter).await;
+    let text = String::from_utf8_lossy(&body);
+    if (action == "CreateRole" || action == "UpdateAssumeRolePolicy")
+        && text.contains("%22AWS%22")
+        && st.counters.invalid_principal.load(Ordering::SeqCst) < cfg.invalid_principal
+    {
+        st.counters.invalid_principal.fetch_add(1, Ordering::SeqCst);
+        if write {
+            st.counters.writes.fetch_sub(1, Ordering::SeqCst);
+        }
+        let xml = "<ErrorResponse><Error><Type>Sender</Type><Code>MalformedPolicyDocument</Code><Message>Invalid principal in policy: \"AWS\":\"arn:aws:iam::000000000000:role/x\"</Message></Error><RequestId>injected</RequestId></ErrorResponse>";
+        return Ok(Response::builder()
+            .status(400)
+            .header("content-type", "text/xml")
+            .body(Full::new(Bytes::from(xml)))
+            .unwrap());
+    }
     if write {
         if let Some(k) = cfg.hold_after_writes {
             if n_write > k {
