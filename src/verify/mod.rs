@@ -197,16 +197,14 @@ pub async fn verify_env(
     wait_usable: bool,
 ) -> EnvOutcome {
     let mut hops = Vec::new();
-    let mut invocations = Vec::new();
-    let not_reached = |hop| HopOutcome {
-        hop,
-        ok: None,
-        ms: 0,
-        detail: "not reached".into(),
-        cause: vec![],
-        fix: None,
+    let outcome = |hops: Vec<HopOutcome>, invocations: Vec<Invocation>| EnvOutcome {
+        env: t.name.clone(),
+        account: t.account.clone(),
+        ok: hops.iter().all(|h| h.ok == Some(true)),
+        hops,
+        invocations,
     };
-    // hop 1
+    // hop 1 (an ephemeral certificate may take a moment to become usable)
     let t1 = Instant::now();
     let mut delay = Duration::from_millis(200);
     let creds = loop {
@@ -232,67 +230,28 @@ pub async fn verify_env(
     };
     let creds = match creds {
         Ok(c) => {
-            hops.push(HopOutcome {
-                hop: VHop::Credentials,
-                ok: Some(true),
-                ms: ms(t1),
-                detail: format!("credentials of {} from {endpoint}", cfg.iot_role_arn()),
-                cause: vec![],
-                fix: None,
-            });
+            let detail = format!("credentials of {} from {endpoint}", cfg.iot_role_arn());
+            hops.push(hop_done(VHop::Credentials, true, t1, detail));
             c
         }
         Err(e) => {
-            hops.push(HopOutcome {
-                hop: VHop::Credentials,
-                ok: Some(false),
-                ms: ms(t1),
-                detail: e.message,
-                cause: vec![],
-                fix: None,
-            });
-            hops.push(not_reached(VHop::AssumeRole));
-            hops.push(not_reached(VHop::Invoke));
-            return EnvOutcome {
-                env: t.name.clone(),
-                account: t.account.clone(),
-                ok: false,
-                hops,
-                invocations,
-            };
+            hops.push(hop_done(VHop::Credentials, false, t1, e.message));
+            hops.extend([not_reached(VHop::AssumeRole), not_reached(VHop::Invoke)]);
+            return outcome(hops, vec![]);
         }
     };
     // hop 2
     let t2 = Instant::now();
     let target = match assume_target(cfg, t, &creds).await {
         Ok(c) => {
-            hops.push(HopOutcome {
-                hop: VHop::AssumeRole,
-                ok: Some(true),
-                ms: ms(t2),
-                detail: format!("assumed {}", cfg.target_role_arn(t)),
-                cause: vec![],
-                fix: None,
-            });
+            let detail = format!("assumed {}", cfg.target_role_arn(t));
+            hops.push(hop_done(VHop::AssumeRole, true, t2, detail));
             c
         }
         Err(e) => {
-            hops.push(HopOutcome {
-                hop: VHop::AssumeRole,
-                ok: Some(false),
-                ms: ms(t2),
-                detail: e,
-                cause: vec![],
-                fix: None,
-            });
+            hops.push(hop_done(VHop::AssumeRole, false, t2, e));
             hops.push(not_reached(VHop::Invoke));
-            return EnvOutcome {
-                env: t.name.clone(),
-                account: t.account.clone(),
-                ok: false,
-                hops,
-                invocations,
-            };
+            return outcome(hops, vec![]);
         }
     };
     // hop 3
@@ -307,6 +266,7 @@ pub async fn verify_env(
         None => t.functions.clone(),
     };
     let mut errors = Vec::new();
+    let mut invocations = Vec::new();
     let results = futures::future::join_all(
         functions
             .iter()
@@ -333,25 +293,34 @@ pub async fn verify_env(
             t.name
         ));
     }
-    let ok = errors.is_empty();
-    hops.push(HopOutcome {
-        hop: VHop::Invoke,
+    let detail = if errors.is_empty() {
+        format!("invoked {} function(s)", invocations.len())
+    } else {
+        errors.join("; ")
+    };
+    hops.push(hop_done(VHop::Invoke, errors.is_empty(), t3, detail));
+    outcome(hops, invocations)
+}
+
+fn hop_done(hop: VHop, ok: bool, start: Instant, detail: String) -> HopOutcome {
+    HopOutcome {
+        hop,
         ok: Some(ok),
-        ms: ms(t3),
-        detail: if ok {
-            format!("invoked {} function(s)", invocations.len())
-        } else {
-            errors.join("; ")
-        },
+        ms: ms(start),
+        detail,
         cause: vec![],
         fix: None,
-    });
-    EnvOutcome {
-        env: t.name.clone(),
-        account: t.account.clone(),
-        ok,
-        hops,
-        invocations,
+    }
+}
+
+fn not_reached(hop: VHop) -> HopOutcome {
+    HopOutcome {
+        hop,
+        ok: None,
+        ms: 0,
+        detail: "not reached".into(),
+        cause: vec![],
+        fix: None,
     }
 }
 
