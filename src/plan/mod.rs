@@ -119,6 +119,8 @@ pub struct Summary {
     pub update: usize,
     pub replace: usize,
     pub delete: usize,
+    /// Shown in the human summary; not part of the `--json` contract.
+    #[serde(skip)]
     pub adopt: usize,
 }
 

@@ -193,7 +193,7 @@ pub fn human(plan: &Plan, style: Style) -> String {
     out
 }
 
-/// The `--json` plan.
+/// The `--json` plan: exactly the contract's fields (notes and broadening marks are for people).
 pub fn json(plan: &Plan) -> Value {
     let changes: Vec<Value> = plan
         .changes
@@ -207,8 +207,6 @@ pub fn json(plan: &Plan) -> Value {
                 "action": c.action,
                 "before": c.before.as_ref().map(|s| s.attrs()),
                 "after": c.after.as_ref().map(|s| s.attrs()),
-                "notes": c.notes,
-                "broadens": c.broadens,
             })
         })
         .collect();
