@@ -559,9 +559,7 @@ pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport>
         hop_alias(cfg, facts),
         hop_iot_trust(cfg, facts),
     ];
-    cfg.environments
-        .iter()
-        .filter(|t| selected.is_empty() || selected.contains(&t.name))
+    cfg.selected(selected)
         .map(|t| {
             let mut hops = shared.to_vec();
             hops.push(hop_assume_target(cfg, t, facts));

@@ -450,17 +450,7 @@ fn validate(file: &Path) -> Result<ExitCode, Error> {
 }
 
 fn check_selection(cfg: &Config, envs: &[String]) -> Result<(), Error> {
-    for n in envs {
-        if !cfg.environments.iter().any(|t| &t.name == n) {
-            let known: Vec<&str> = cfg.environments.iter().map(|t| t.name.as_str()).collect();
-            return Err(Error::Usage(format!(
-                "--env {n}: no such environment in {} (it has: {})",
-                cfg.source.display(),
-                known.join(", ")
-            )));
-        }
-    }
-    Ok(())
+    cfg.check_selection(envs).map_err(Error::Usage)
 }
 
 fn selected_desired(cfg: &Config, envs: &[String]) -> Vec<crate::model::Resource> {
@@ -470,7 +460,7 @@ fn selected_desired(cfg: &Config, envs: &[String]) -> Vec<crate::model::Resource
             r.addr
                 .env
                 .as_ref()
-                .is_none_or(|e| envs.is_empty() || envs.contains(e))
+                .is_none_or(|e| config::is_selected(envs, e))
         })
         .collect()
 }
@@ -825,12 +815,7 @@ async fn verify_cmd(
     use crate::verify;
     let cfg = config::load(file)?;
     check_selection(&cfg, envs)?;
-    let targets: Vec<config::Target> = cfg
-        .environments
-        .iter()
-        .filter(|t| envs.is_empty() || envs.contains(&t.name))
-        .cloned()
-        .collect();
+    let targets: Vec<config::Target> = cfg.selected(envs).cloned().collect();
     let identity = match &device {
         Some((c, k)) => Some(verify::mtls::DeviceIdentity::from_files(c, k).map_err(Error::Usage)?),
         None => None,

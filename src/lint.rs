@@ -2,6 +2,7 @@
 
 use crate::check::Facts;
 use crate::config::{Config, ROLE_CHAINING_CAP};
+use crate::policy::strings;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -29,17 +30,6 @@ pub enum DocKind {
     Trust,
     Identity,
     IotPolicy,
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(String::from))
-            .collect(),
-        _ => vec![],
-    }
 }
 
 fn has_condition_key(stmt: &Value, key: &str) -> bool {

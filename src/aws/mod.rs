@@ -307,11 +307,7 @@ pub struct Accounts {
 }
 
 pub async fn connect_all(cfg: &Config, selected: &[String]) -> Result<Accounts, Vec<AwsError>> {
-    let targets: Vec<&crate::config::Target> = cfg
-        .environments
-        .iter()
-        .filter(|t| selected.is_empty() || selected.contains(&t.name))
-        .collect();
+    let targets: Vec<&crate::config::Target> = cfg.selected(selected).collect();
     let iot = connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access);
     let envs = futures::future::join_all(
         targets

@@ -7,6 +7,15 @@ use crate::plan::Snapshot;
 use crate::policy;
 use std::collections::BTreeMap;
 
+/// A read that found nothing is an absent resource, not an error.
+fn absent<T>(e: AwsError) -> Result<Option<T>, AwsError> {
+    if e.not_found() {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
+
 pub async fn role(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
     let _slot = c.slot().await;
     match c.iam.get_role().role_name(name).send().await {
@@ -36,14 +45,7 @@ pub async fn role(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
                 arn: Some(r.arn().to_string()),
             }))
         }
-        Err(e) => {
-            let e = c.err("iam:GetRole", name, e);
-            if e.not_found() {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
+        Err(e) => absent(c.err("iam:GetRole", name, e)),
     }
 }
 
@@ -79,14 +81,7 @@ pub async fn role_policy(
                 arn: None,
             }))
         }
-        Err(e) => {
-            let e = c.err("iam:GetRolePolicy", &res, e);
-            if e.not_found() {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
+        Err(e) => absent(c.err("iam:GetRolePolicy", &res, e)),
     }
 }
 
@@ -106,14 +101,7 @@ pub async fn role_alias(c: &Clients, alias: &str) -> Result<Option<Live>, AwsErr
                 arn: d.role_alias_arn().map(String::from),
             }))
         }
-        Err(e) => {
-            let e = c.err("iot:DescribeRoleAlias", alias, e);
-            if e.not_found() {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
+        Err(e) => absent(c.err("iot:DescribeRoleAlias", alias, e)),
     }
 }
 
@@ -139,14 +127,7 @@ pub async fn iot_policy(c: &Clients, name: &str) -> Result<Option<Live>, AwsErro
                 arn: out.policy_arn().map(String::from),
             }))
         }
-        Err(e) => {
-            let e = c.err("iot:GetPolicy", name, e);
-            if e.not_found() {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
+        Err(e) => absent(c.err("iot:GetPolicy", name, e)),
     }
 }
 

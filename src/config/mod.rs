@@ -231,24 +231,34 @@ impl Config {
     pub fn iot_max_session(&self) -> i32 {
         self.iot.credential_duration.max(3600)
     }
-    /// Keep only the named environments (all when `names` is empty); unknown names are an error.
-    pub fn select(&mut self, names: &[String]) -> Result<(), String> {
-        if names.is_empty() {
-            return Ok(());
-        }
-        for n in names {
-            if !self.environments.iter().any(|t| &t.name == n) {
+    /// An error naming the first of `names` (from `--env`) that the file does not define.
+    pub fn check_selection(&self, names: &[String]) -> Result<(), String> {
+        match names
+            .iter()
+            .find(|n| !self.environments.iter().any(|t| &&t.name == n))
+        {
+            None => Ok(()),
+            Some(n) => {
                 let known: Vec<&str> = self.environments.iter().map(|t| t.name.as_str()).collect();
-                return Err(format!(
+                Err(format!(
                     "--env {n}: no such environment in {} (it has: {})",
                     self.source.display(),
                     known.join(", ")
-                ));
+                ))
             }
         }
-        self.environments.retain(|t| names.contains(&t.name));
-        Ok(())
     }
+    /// The environments `names` selects (all when it is empty).
+    pub fn selected<'a>(&'a self, names: &'a [String]) -> impl Iterator<Item = &'a Target> {
+        self.environments
+            .iter()
+            .filter(move |t| is_selected(names, &t.name))
+    }
+}
+
+/// Whether environment `name` is among `names` (every environment is when `names` is empty).
+pub fn is_selected(names: &[String], name: &str) -> bool {
+    names.is_empty() || names.iter().any(|n| n == name)
 }
 
 // ---------------------------------------------------------------------------------------------------

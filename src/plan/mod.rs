@@ -393,16 +393,7 @@ fn grants(doc: &Value) -> (Vec<String>, Vec<String>, Vec<String>) {
             .iter()
             .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
         {
-            let strs = |v: Option<&Value>| -> Vec<String> {
-                match v {
-                    Some(Value::Array(x)) => x
-                        .iter()
-                        .filter_map(|y| y.as_str().map(String::from))
-                        .collect(),
-                    Some(Value::String(x)) => vec![x.clone()],
-                    _ => vec![],
-                }
-            };
+            let strs = policy::strings;
             match s.get("Principal") {
                 Some(Value::Object(o)) => {
                     for (k, v) in o {
