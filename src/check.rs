@@ -3,49 +3,11 @@
 //! desired state of the file (`--desired`).
 
 use crate::config::{Config, Target};
+pub use crate::model::live::{CertFacts, Facts, FunctionFacts, RoleFacts};
 use crate::model::Spec;
 use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision, Outcome};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
-
-/// A role as the proof needs it.
-#[derive(Debug, Clone)]
-pub struct RoleFacts {
-    pub arn: String,
-    pub trust: Value,
-    pub max_session: i32,
-    /// (policy name, document) of every identity policy (inline and managed).
-    pub policies: Vec<(String, Value)>,
-}
-
-#[derive(Debug, Clone)]
-pub struct FunctionFacts {
-    /// None when unknown (the desired state cannot know).
-    pub exists: Option<bool>,
-    pub policy: Option<Value>,
-}
-
-#[derive(Debug, Clone)]
-pub struct CertFacts {
-    pub id: String,
-    /// ACTIVE, INACTIVE, … (None when unknown or missing)
-    pub status: Option<String>,
-    pub exists: bool,
-    pub policies: Vec<(String, Value)>,
-}
-
-/// Everything the proof looks at.
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    /// The certificates of iot.certificates; when none are listed, one pseudo certificate carrying
-    /// the fleet's IoT policy.
-    pub certs: Vec<CertFacts>,
-    pub alias: Option<(String, i32)>,
-    pub iot_role: Option<RoleFacts>,
-    pub targets: BTreeMap<String, Option<RoleFacts>>,
-    pub functions: BTreeMap<String, FunctionFacts>,
-}
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]

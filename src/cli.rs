@@ -263,6 +263,8 @@ pub enum Error {
     Refused(String),
     #[error("{0}")]
     Io(String),
+    #[error("{0}")]
+    PlanFile(#[from] plan::file::PlanFileError),
 }
 
 pub fn main() -> ExitCode {
@@ -530,7 +532,7 @@ async fn plan_cmd(
         print_out(&render::human(&plan, style));
     }
     if let Some(path) = out {
-        save_plan(&plan, path)?;
+        plan::file::save(&plan, path)?;
         eprintln!(
             "Saved the plan to {}; apply it with: xacct apply {}",
             path.display(),
@@ -542,42 +544,6 @@ async fn plan_cmd(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Write the plan file atomically (never half-written).
-pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(plan).map_err(|e| Error::Io(e.to_string()))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("plan"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text)
-        .map_err(|e| Error::Io(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::Io(format!("cannot write {}: {e}", path.display()))
-    })
-}
-
-pub fn load_plan(path: &Path) -> Result<Plan, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Io(format!("cannot read plan file {}: {e}", path.display())))?;
-    let plan: Plan = serde_json::from_str(&text)
-        .map_err(|e| Error::Usage(format!("{} is not an xacct plan file: {e}", path.display())))?;
-    if plan.format_version != plan::FORMAT_VERSION {
-        return Err(Error::Usage(format!(
-            "{}: plan format {} is not supported (this xacct writes {})",
-            path.display(),
-            plan.format_version,
-            plan::FORMAT_VERSION
-        )));
-    }
-    Ok(plan)
 }
 
 /// Ask on the terminal; refuse without one.
@@ -617,9 +583,32 @@ fn refuse_conflicts(plan: &Plan, adopt: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Progress lines on stderr as each change lands.
+struct Progress;
+
+impl crate::apply::Reporter for Progress {
+    fn landed(&self, ch: &plan::Change) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "  {} {}.{} ({}{}) {}",
+            ch.action().marker(),
+            ch.addr.kind.as_str(),
+            ch.addr.name,
+            ch.addr.account,
+            ch.addr
+                .env
+                .as_ref()
+                .map(|e| format!(", env {e}"))
+                .unwrap_or_default(),
+            ch.action().done()
+        );
+    }
+}
+
 async fn execute(plan: &Plan, accts: &aws::Accounts) -> Result<ExitCode, Error> {
     eprintln!("Applying {} change(s)…", plan.changes.len());
-    match crate::apply::apply(plan, accts).await {
+    match crate::apply::apply(plan, accts, &Progress).await {
         Ok(n) => {
             eprintln!("Apply complete: {n} change(s).");
             Ok(ExitCode::SUCCESS)
@@ -642,7 +631,7 @@ async fn apply_cmd(
 ) -> Result<ExitCode, Error> {
     match (planfile, file) {
         (Some(pf), None) => {
-            let saved = load_plan(pf)?;
+            let saved = plan::file::load(pf)?;
             refuse_conflicts(&saved, adopt)?;
             let (accts, now) = make_plan(&saved.config, &saved.selected, saved.mode).await?;
             if now.prior_fingerprint != saved.prior_fingerprint {

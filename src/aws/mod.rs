@@ -1,18 +1,23 @@
-//! The only module that talks to AWS: per-account clients (standard credential chain, profile,
-//! assume_role, `AWS_ENDPOINT_URL`), reads, writes, error classification and retries.
+//! The only module that talks to AWS: one client set per account (standard credential chain,
+//! profile, assume_role, `AWS_ENDPOINT_URL`) over one HTTP client for the whole process, the reads
+//! that build the live model (`read`), the writes of each resource kind (`write`), error
+//! classification and retries. It depends on the model and the environment file's access settings
+//! only, never on the plan or the proof.
 
 pub mod read;
 pub mod write;
 
 use crate::config::{Access, Config};
+use crate::model::Addr;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
@@ -141,17 +146,27 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn scope(account: &str, env: Option<&str>) -> String {
-    match env {
-        Some(e) => format!("account {account} (env {e})"),
-        None => format!("account {account} (IoT)"),
-    }
+/// The one HTTP client (connector pool and TLS root store) of the process, shared by every SDK
+/// client: loading the root store once instead of once per client is most of a plan's memory.
+pub fn http_client() -> SharedHttpClient {
+    static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https()
+        })
+        .clone()
 }
 
-/// Build the SDK config for one account: default chain or profile, then `assume_role` if set.
-pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+/// The SDK loader every config of the process starts from: region, the shared HTTP client, retries
+/// and timeouts (the endpoint comes from `AWS_ENDPOINT_URL`).
+pub fn loader(region: &str) -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
+        .http_client(http_client())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(8)
@@ -162,11 +177,39 @@ pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
                 .connect_timeout(Duration::from_secs(5))
                 .operation_attempt_timeout(Duration::from_secs(30))
                 .build(),
-        );
-    if let Some(p) = &access.profile {
-        loader = loader.profile_name(p);
+        )
+}
+
+/// Base configs (default chain or a profile), loaded once per distinct profile and region.
+#[derive(Default)]
+struct Bases {
+    loaded: tokio::sync::Mutex<BTreeMap<(String, Option<String>), SdkConfig>>,
+}
+
+impl Bases {
+    async fn get(&self, region: &str, profile: Option<&String>) -> SdkConfig {
+        let key = (region.to_string(), profile.cloned());
+        let mut loaded = self.loaded.lock().await;
+        if let Some(c) = loaded.get(&key) {
+            return c.clone();
+        }
+        let mut l = loader(region);
+        if let Some(p) = profile {
+            l = l.profile_name(p);
+        }
+        let c = l.load().await;
+        loaded.insert(key, c.clone());
+        c
     }
-    let base = loader.load().await;
+}
+
+/// Build the SDK config for one account: default chain or profile, then `assume_role` if set.
+pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
+    sdk_config_from(&Bases::default(), region, access).await
+}
+
+async fn sdk_config_from(bases: &Bases, region: &str, access: &Access) -> SdkConfig {
+    let base = bases.get(region, access.profile.as_ref()).await;
     match &access.assume_role {
         None => base,
         Some(role) => {
@@ -248,11 +291,22 @@ pub async fn connect(
     env: Option<&str>,
     access: &Access,
 ) -> Result<Clients, AwsError> {
-    let c = Clients::from_sdk(
-        account,
-        scope(account, env),
-        sdk_config(region, access).await,
-    );
+    let users = vec![match env {
+        Some(e) => format!("env {e}"),
+        None => "IoT".to_string(),
+    }];
+    connect_with(&Bases::default(), region, account, &users, access).await
+}
+
+async fn connect_with(
+    bases: &Bases,
+    region: &str,
+    account: &str,
+    users: &[String],
+    access: &Access,
+) -> Result<Clients, AwsError> {
+    let scope = format!("account {account} ({})", users.join(", "));
+    let c = Clients::from_sdk(account, scope, sdk_config_from(bases, region, access).await);
     let how = match (&access.profile, &access.assume_role) {
         (_, Some(r)) => format!(" by assuming {r}"),
         (Some(p), None) => format!(" from profile {p}"),
@@ -260,22 +314,23 @@ pub async fn connect(
     };
     // Credentials of an assumed role act in the role's account, which validation already tied to
     // this account: resolving them proves it, without a GetCallerIdentity round trip.
-    if access.assume_role.is_some() {
+    if let Some(role) = &access.assume_role {
         use aws_credential_types::provider::ProvideCredentials;
-        let provider = c.sdk.credentials_provider().ok_or_else(|| AwsError {
+        let fail = |message: String| AwsError {
             scope: c.scope.clone(),
             action: "sts:AssumeRole".into(),
-            resource: access.assume_role.clone().unwrap_or_default(),
+            resource: role.clone(),
             code: None,
-            message: "no credentials provider".into(),
-        })?;
-        provider.provide_credentials().await.map_err(|e| AwsError {
-            scope: c.scope.clone(),
-            action: "sts:AssumeRole".into(),
-            resource: access.assume_role.clone().unwrap_or_default(),
-            code: None,
-            message: format!("cannot obtain credentials{how}: {}", chain(&e)),
-        })?;
+            message,
+        };
+        let provider = c
+            .sdk
+            .credentials_provider()
+            .ok_or_else(|| fail("no credentials provider".into()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| fail(format!("cannot obtain credentials{how}: {}", chain(&e))))?;
         return Ok(c);
     }
     let who = c.sts.get_caller_identity().send().await.map_err(|e| {
@@ -298,37 +353,102 @@ pub async fn connect(
     Ok(c)
 }
 
-/// Clients for the IoT account and every selected environment (shared when two environments use the
-/// same account and access), connected in parallel.
+/// One client set per distinct account and access, shared by every environment (and the IoT
+/// account) that uses it: one credential resolution and one in-flight limit per account.
 pub struct Accounts {
-    pub iot: Clients,
-    /// environment name → clients
-    pub envs: BTreeMap<String, Clients>,
+    sets: Vec<Clients>,
+    /// Index of the IoT account's set.
+    iot: usize,
+    /// Environment name → index of its set.
+    envs: BTreeMap<String, usize>,
 }
 
+impl Accounts {
+    /// The IoT account's clients.
+    pub fn iot(&self) -> &Clients {
+        &self.sets[self.iot]
+    }
+
+    /// The clients of a selected environment.
+    pub fn env(&self, name: &str) -> Option<&Clients> {
+        self.envs.get(name).map(|&i| &self.sets[i])
+    }
+
+    /// The clients that act on `addr`, which must act in the account the address names: a change is
+    /// never written with another account's credentials.
+    pub fn for_addr(&self, addr: &Addr) -> Result<&Clients, AwsError> {
+        let c = match &addr.env {
+            None => Some(self.iot()),
+            Some(e) => self.env(e),
+        };
+        match c {
+            Some(c) if c.account == addr.account => Ok(c),
+            other => Err(AwsError {
+                scope: format!("account {}", addr.account),
+                action: "apply".into(),
+                resource: addr.to_string(),
+                code: Some("WrongAccount".into()),
+                message: match other {
+                    Some(c) => format!(
+                        "refusing to write {addr}: its clients act in account {}, not {}; nothing was applied",
+                        c.account, addr.account
+                    ),
+                    None => format!(
+                        "refusing to write {addr}: no clients were connected for it; nothing was applied"
+                    ),
+                },
+            }),
+        }
+    }
+
+    /// How many distinct client sets (credential resolutions) this run uses.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+}
+
+/// Connect to the IoT account and every selected environment's account, in parallel: one client set
+/// per distinct (account, access).
 pub async fn connect_all(cfg: &Config, selected: &[String]) -> Result<Accounts, Vec<AwsError>> {
-    let targets: Vec<&crate::config::Target> = cfg.selected(selected).collect();
-    let iot = connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access);
-    let envs = futures::future::join_all(
-        targets
+    let mut keys: Vec<(&str, &Access, Vec<String>)> =
+        vec![(&cfg.iot.account, &cfg.iot.access, vec!["IoT".to_string()])];
+    let mut envs = BTreeMap::new();
+    for t in cfg.selected(selected) {
+        let i = match keys
             .iter()
-            .map(|t| connect(&cfg.region, &t.account, Some(&t.name), &t.access)),
-    );
-    let (iot, envs) = tokio::join!(iot, envs);
-    let mut errors = Vec::new();
-    let iot = iot.map_err(|e| errors.push(e)).ok();
-    let mut map = BTreeMap::new();
-    for (t, r) in targets.iter().zip(envs) {
-        match r {
-            Ok(c) => {
-                map.insert(t.name.clone(), c);
+            .position(|(a, x, _)| *a == t.account && *x == &t.access)
+        {
+            Some(i) => i,
+            None => {
+                keys.push((&t.account, &t.access, vec![]));
+                keys.len() - 1
             }
+        };
+        keys[i].2.push(format!("env {}", t.name));
+        envs.insert(t.name.clone(), i);
+    }
+    let bases = Bases::default();
+    let results =
+        futures::future::join_all(keys.iter().map(|(account, access, users)| {
+            connect_with(&bases, &cfg.region, account, users, access)
+        }))
+        .await;
+    let mut sets = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(c) => sets.push(c),
             Err(e) => errors.push(e),
         }
     }
-    match iot {
-        Some(iot) if errors.is_empty() => Ok(Accounts { iot, envs: map }),
-        _ => Err(errors),
+    if errors.is_empty() {
+        Ok(Accounts { sets, iot: 0, envs })
+    } else {
+        Err(errors)
     }
 }
 

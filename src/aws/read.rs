@@ -1,9 +1,11 @@
-//! Live reads: every resource of the desired state, all accounts in parallel.
+//! Live reads into the live model (`model::live`): every resource of the desired state for the
+//! planner, and the facts the proof needs; all accounts in parallel, every list through the SDK's
+//! paginators.
 
 use super::{Accounts, AwsError, Clients};
 use crate::config::Config;
-use crate::model::{Addr, Kind, Live, Resource, Spec};
-use crate::plan::Snapshot;
+use crate::model::live::{CertFacts, Facts, FunctionFacts, RoleFacts, Snapshot};
+use crate::model::{Kind, Live, Resource, Spec};
 use crate::policy;
 use std::collections::BTreeMap;
 
@@ -27,7 +29,7 @@ pub async fn role(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
                 action: "iam:GetRole".into(),
                 resource: name.into(),
                 code: None,
-                message: m,
+                message: m.to_string(),
             })?;
             let tags: BTreeMap<String, String> = r
                 .tags()
@@ -70,7 +72,7 @@ pub async fn role_policy(
                 action: "iam:GetRolePolicy".into(),
                 resource: res.clone(),
                 code: None,
-                message: m,
+                message: m.to_string(),
             })?;
             Ok(Some(Live {
                 spec: Spec::IamRolePolicy {
@@ -116,7 +118,7 @@ pub async fn iot_policy(c: &Clients, name: &str) -> Result<Option<Live>, AwsErro
                         action: "iot:GetPolicy".into(),
                         resource: name.into(),
                         code: None,
-                        message: m,
+                        message: m.to_string(),
                     }
                 })?;
             Ok(Some(Live {
@@ -133,31 +135,20 @@ pub async fn iot_policy(c: &Clients, name: &str) -> Result<Option<Live>, AwsErro
 
 /// The targets (certificate ARNs and others) the IoT policy is attached to.
 pub async fn policy_targets(c: &Clients, name: &str) -> Result<Vec<String>, AwsError> {
-    let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let _slot = c.slot().await;
-        let mut req = c
-            .iot
-            .list_targets_for_policy()
-            .policy_name(name)
-            .page_size(250);
-        if let Some(m) = &marker {
-            req = req.marker(m);
-        }
-        match req.send().await {
-            Ok(r) => {
-                out.extend(r.targets().iter().cloned());
-                match r.next_marker() {
-                    Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                    _ => return Ok(out),
-                }
-            }
-            Err(e) => {
-                let e = c.err("iot:ListTargetsForPolicy", name, e);
-                return if e.not_found() { Ok(out) } else { Err(e) };
-            }
-        }
+    let _slot = c.slot().await;
+    let r = c
+        .iot
+        .list_targets_for_policy()
+        .policy_name(name)
+        .page_size(250)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    match r {
+        Ok(ts) => Ok(ts),
+        Err(e) => absent::<()>(c.err("iot:ListTargetsForPolicy", name, e)).map(|_| vec![]),
     }
 }
 
@@ -168,33 +159,28 @@ pub async fn snapshot(
     desired: &[Resource],
     accts: &Accounts,
 ) -> Result<Snapshot, Vec<AwsError>> {
-    let clients_for = |a: &Addr| -> &Clients {
-        match &a.env {
-            None => &accts.iot,
-            Some(e) => accts.envs.get(e).unwrap_or(&accts.iot),
-        }
-    };
     let reads = desired
         .iter()
         .filter(|r| r.addr.kind != Kind::IotPolicyAttachment)
-        .map(|r| {
-            let c = clients_for(&r.addr);
-            async move {
-                let live = match &r.spec {
-                    Spec::IamRole { role_name, .. } => role(c, role_name).await,
-                    Spec::IamRolePolicy {
-                        role_name,
-                        policy_name,
-                        ..
-                    } => role_policy(c, role_name, policy_name).await,
-                    Spec::IotRoleAlias { role_alias: a, .. } => role_alias(c, a).await,
-                    Spec::IotPolicy { policy_name, .. } => iot_policy(c, policy_name).await,
-                    Spec::IotPolicyAttachment { .. } => Ok(None),
-                };
-                (r.addr.clone(), live)
-            }
+        .map(|r| async move {
+            let c = match accts.for_addr(&r.addr) {
+                Ok(c) => c,
+                Err(e) => return (r.addr.clone(), Err(e)),
+            };
+            let live = match &r.spec {
+                Spec::IamRole { role_name, .. } => role(c, role_name).await,
+                Spec::IamRolePolicy {
+                    role_name,
+                    policy_name,
+                    ..
+                } => role_policy(c, role_name, policy_name).await,
+                Spec::IotRoleAlias { role_alias: a, .. } => role_alias(c, a).await,
+                Spec::IotPolicy { policy_name, .. } => iot_policy(c, policy_name).await,
+                Spec::IotPolicyAttachment { .. } => Ok(None),
+            };
+            (r.addr.clone(), live)
         });
-    let targets = policy_targets(&accts.iot, &cfg.iot.policy_name);
+    let targets = policy_targets(accts.iot(), &cfg.iot.policy_name);
     let (results, targets) = tokio::join!(futures::future::join_all(reads), targets);
     let mut snap = Snapshot::default();
     let mut errors = Vec::new();
@@ -240,15 +226,18 @@ pub async fn snapshot(
 // ---------------------------------------------------------------------------------------------------
 // Facts for `xacct check`
 
-use crate::check::{CertFacts, Facts, FunctionFacts, RoleFacts};
-
-fn parse_err(c: &Clients, action: &str, resource: &str, m: String) -> AwsError {
+fn parse_err(
+    c: &Clients,
+    action: &str,
+    resource: &str,
+    m: crate::policy::eval::PolicyError,
+) -> AwsError {
     AwsError {
         scope: c.scope.clone(),
         action: action.into(),
         resource: resource.into(),
         code: None,
-        message: m,
+        message: m.to_string(),
     }
 }
 
@@ -258,16 +247,19 @@ pub async fn role_identity_policies(
     role: &str,
 ) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
     let mut out = Vec::new();
-    let names = {
+    let names: Vec<String> = {
         let _slot = c.slot().await;
         c.iam
             .list_role_policies()
             .role_name(role)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .map_err(|e| c.err("iam:ListRolePolicies", role, e))?
     };
-    for n in names.policy_names() {
+    for n in &names {
         if let Some(Live {
             spec: Spec::IamRolePolicy { policy, .. },
             ..
@@ -281,11 +273,14 @@ pub async fn role_identity_policies(
         c.iam
             .list_attached_role_policies()
             .role_name(role)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .map_err(|e| c.err("iam:ListAttachedRolePolicies", role, e))?
     };
-    for p in attached.attached_policies() {
+    for p in &attached {
         let Some(arn) = p.policy_arn() else { continue };
         let _slot = c.slot().await;
         let meta = c
@@ -364,12 +359,15 @@ async fn cert_facts(c: &Clients, cfg: &Config, id: &str) -> Result<CertFacts, Aw
         c.iot
             .list_attached_policies()
             .target(&target)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .map_err(|e| c.err("iot:ListAttachedPolicies", &target, e))?
     };
     let mut policies = Vec::new();
-    for p in attached.policies() {
+    for p in &attached {
         let Some(name) = p.policy_name() else {
             continue;
         };
@@ -432,7 +430,7 @@ async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsErro
 
 /// Read the facts `check` proves, all accounts in parallel.
 pub async fn check_facts(cfg: &Config, accts: &Accounts) -> Result<Facts, Vec<AwsError>> {
-    let iot = &accts.iot;
+    let iot = accts.iot();
     let certs = async {
         if cfg.iot.certificates.is_empty() {
             let p = iot_policy(iot, &cfg.iot.policy_name).await?;
@@ -465,7 +463,7 @@ pub async fn check_facts(cfg: &Config, accts: &Accounts) -> Result<Facts, Vec<Aw
     let alias = role_alias(iot, &cfg.iot.role_alias);
     let iot_role = role_facts(iot, &cfg.iot.role_name);
     let targets = futures::future::join_all(cfg.environments.iter().filter_map(|t| {
-        let c = accts.envs.get(&t.name)?;
+        let c = accts.env(&t.name)?;
         Some(async move {
             let role = role_facts(c, &t.role_name).await;
             let funcs = futures::future::join_all(

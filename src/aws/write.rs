@@ -1,9 +1,8 @@
-//! Writes: one function per resource kind and action. Each is idempotent where AWS allows it, so an
-//! apply that was interrupted can simply be run again.
+//! Writes: the SDK calls that create, update and delete each resource kind. Each is idempotent
+//! where AWS allows it, so an apply that was interrupted can simply be run again.
 
 use super::{retry_consistency, AwsError, Clients};
 use crate::model::Spec;
-use crate::plan::{Action, Change};
 use aws_sdk_iam::types::Tag;
 use std::collections::BTreeMap;
 
@@ -17,21 +16,8 @@ fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-/// Carry out one change. `after` is what the plan says must be written.
-pub async fn apply_change(c: &Clients, ch: &Change) -> Result<(), AwsError> {
-    match (ch.action, ch.after.as_ref(), ch.before.as_ref()) {
-        (Action::Delete, _, Some(before)) => delete(c, before).await,
-        (Action::Create, Some(after), _) => create(c, after).await,
-        (Action::Update | Action::Adopt, Some(after), _) => update(c, after).await,
-        (Action::Replace, Some(after), Some(before)) => {
-            delete(c, before).await?;
-            create(c, after).await
-        }
-        _ => Ok(()),
-    }
-}
-
-async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
+/// Create the resource `s` describes (updating it when an interrupted apply already created it).
+pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
     let _slot = c.slot().await;
     match s {
         Spec::IamRole {
@@ -137,7 +123,8 @@ async fn attach(c: &Clients, policy_name: &str, target: &str) -> Result<(), AwsE
         .map_err(|e| c.err("iot:AttachPolicy", &format!("{policy_name} → {target}"), e))
 }
 
-async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
+/// Bring the existing resource to `s`.
+pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
     let _slot = c.slot().await;
     match s {
         Spec::IamRole {
@@ -226,6 +213,7 @@ async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 }
             }
             // IoT keeps at most 5 versions: prune the oldest non-default one first.
+            // (ListPolicyVersions is not paginated: one response holds every version.)
             let versions = c
                 .iot
                 .list_policy_versions()
@@ -281,22 +269,25 @@ async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
     }
 }
 
-async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
+/// Delete the resource `s` describes (absent already is done).
+pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
     let _slot = c.slot().await;
     let gone = |e: AwsError| if e.not_found() { Ok(()) } else { Err(e) };
     match s {
         Spec::IamRole { role_name, .. } => {
             // inline policies and managed attachments must go first
-            let inline = c
+            let inline: Result<Vec<String>, _> = c
                 .iam
                 .list_role_policies()
                 .role_name(role_name)
+                .into_paginator()
+                .items()
                 .send()
-                .await
-                .map_err(|e| c.err("iam:ListRolePolicies", role_name, e));
+                .try_collect()
+                .await;
             let inline = match inline {
-                Ok(o) => o.policy_names().to_vec(),
-                Err(e) => return gone(e),
+                Ok(names) => names,
+                Err(e) => return gone(c.err("iam:ListRolePolicies", role_name, e)),
             };
             for p in inline {
                 if let Err(e) = c
@@ -314,10 +305,13 @@ async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 .iam
                 .list_attached_role_policies()
                 .role_name(role_name)
+                .into_paginator()
+                .items()
                 .send()
+                .try_collect()
                 .await
                 .map_err(|e| c.err("iam:ListAttachedRolePolicies", role_name, e))?;
-            for p in attached.attached_policies() {
+            for p in &attached {
                 if let Some(arn) = p.policy_arn() {
                     c.iam
                         .detach_role_policy()

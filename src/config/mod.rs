@@ -195,6 +195,10 @@ pub struct Target {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Config {
     pub source: PathBuf,
+    /// The text of the file it was parsed from (a saved plan carries it, and is validated again
+    /// from it when loaded).
+    #[serde(skip)]
+    pub text: String,
     pub fleet: String,
     pub region: String,
     pub partition: String,
@@ -432,8 +436,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         idx: &idx,
         problems: Vec::new(),
     };
-    let cfg = validate(path, raw, &mut c);
+    let mut cfg = validate(path, raw, &mut c);
     if c.problems.is_empty() {
+        cfg.text = text.to_string();
         Ok(cfg)
     } else {
         c.problems.sort_by_key(|p| p.pos);
@@ -921,6 +926,7 @@ fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
 
     Config {
         source: path.to_path_buf(),
+        text: String::new(),
         fleet,
         region,
         partition,

@@ -1,18 +1,21 @@
-//! The plan: desired state + live snapshot → ordered changes (a value). Pure: no network, no I/O.
+//! The plan: desired state + live snapshot → ordered, typed changes (a value). Pure: no network, no I/O.
 //!
 //! A `Plan` says what apply will do, and carries the fingerprint of the live state it was computed
-//! from: applying a saved plan re-reads that state and refuses when it changed. `before` and the notes
-//! are for display only; apply acts on `action` and `after` alone.
+//! from: applying a saved plan re-reads that state and refuses when it changed. Each change carries
+//! exactly what its action needs (`Op`); `before`, the notes and the broadening marks are for display
+//! only: apply writes `after` (create, update, adopt, replace) and removes `before` (delete, replace).
+//! Order is derived from the table of kinds (`model::kind`): creates by rank, deletes in reverse.
 
+pub mod file;
 pub mod render;
 
 use crate::config::{Config, OWNER_TAG};
-use crate::model::{Addr, Kind, Live, Resource, Spec};
+pub use crate::model::live::Snapshot;
+use crate::model::{Addr, Kind, Lane, Live, Ownership, Resource, Spec};
 use crate::policy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
 
 pub const FORMAT_VERSION: &str = "1";
 
@@ -38,23 +41,105 @@ impl Action {
             Action::Adopt => "!",
         }
     }
+    /// The past participle for progress lines.
+    pub fn done(&self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Replace => "replaced",
+            Action::Delete => "deleted",
+            Action::Adopt => "adopted",
+        }
+    }
+}
+
+/// What a change does, with exactly the states it needs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Op {
+    /// Nothing lives at the address: write `after`.
+    Create { after: Spec },
+    /// The resource is ours and differs: write `after` over `before` (display only).
+    Update { before: Spec, after: Spec },
+    /// The resource cannot be changed in place: delete `before`, then create `after`.
+    Replace { before: Spec, after: Spec },
+    /// Remove `before`.
+    Delete { before: Spec },
+    /// Not ours: take it over (only with `--adopt`) and write `after`.
+    Adopt { before: Spec, after: Spec },
+}
+
+impl Op {
+    pub fn action(&self) -> Action {
+        match self {
+            Op::Create { .. } => Action::Create,
+            Op::Update { .. } => Action::Update,
+            Op::Replace { .. } => Action::Replace,
+            Op::Delete { .. } => Action::Delete,
+            Op::Adopt { .. } => Action::Adopt,
+        }
+    }
+    /// The live state (display only).
+    pub fn before(&self) -> Option<&Spec> {
+        match self {
+            Op::Create { .. } => None,
+            Op::Update { before, .. }
+            | Op::Replace { before, .. }
+            | Op::Delete { before }
+            | Op::Adopt { before, .. } => Some(before),
+        }
+    }
+    /// The state apply writes (None for delete).
+    pub fn after(&self) -> Option<&Spec> {
+        match self {
+            Op::Delete { .. } => None,
+            Op::Create { after }
+            | Op::Update { after, .. }
+            | Op::Replace { after, .. }
+            | Op::Adopt { after, .. } => Some(after),
+        }
+    }
 }
 
 /// One change to one resource.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Change {
     pub addr: Addr,
-    pub action: Action,
-    /// The live state (display only).
-    pub before: Option<Spec>,
-    /// The state apply writes (None for delete).
-    pub after: Option<Spec>,
+    #[serde(flatten)]
+    pub op: Op,
     /// Explanations for people (display only).
     #[serde(default)]
     pub notes: Vec<String>,
     /// What this change newly grants: principals, actions, resources (display and confirmation only).
     #[serde(default)]
     pub broadens: Vec<String>,
+}
+
+impl Change {
+    pub fn new(addr: Addr, op: Op, notes: Vec<String>) -> Change {
+        let broadens = match &op {
+            Op::Delete { .. } => vec![],
+            op => op
+                .after()
+                .map(|a| (addr.kind.def().broadens)(op.before(), a))
+                .unwrap_or_default(),
+        };
+        Change {
+            addr,
+            op,
+            notes,
+            broadens,
+        }
+    }
+    pub fn action(&self) -> Action {
+        self.op.action()
+    }
+    pub fn before(&self) -> Option<&Spec> {
+        self.op.before()
+    }
+    pub fn after(&self) -> Option<&Spec> {
+        self.op.after()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -64,50 +149,25 @@ pub enum Mode {
     Destroy,
 }
 
-/// What the live read found: every address that was read and exists, with its normalized state.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Snapshot {
-    pub live: BTreeMap<Addr, Live>,
-}
-
-impl Snapshot {
-    /// A digest of everything read, to detect that the live state changed since a plan was made.
-    pub fn fingerprint(&self) -> String {
-        let mut h = Sha256::new();
-        for (addr, live) in &self.live {
-            h.update(serde_json::to_vec(addr).unwrap_or_default());
-            let mut l = live.clone();
-            normalize_spec(&mut l.spec);
-            h.update(serde_json::to_vec(&l).unwrap_or_default());
-        }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-fn normalize_spec(s: &mut Spec) {
-    match s {
-        Spec::IamRole {
-            assume_role_policy: d,
-            ..
-        }
-        | Spec::IamRolePolicy { policy: d, .. }
-        | Spec::IotPolicy { policy: d, .. } => *d = policy::normalize(d),
-        _ => {}
-    }
-}
-
 /// A plan: the changes, in the order they must be applied, and what they were computed from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// - `config` is the validated environment file the plan was made from: apply connects to its
+///   accounts with its access settings, and a change is written only with the clients of the account
+///   its address names, which must be the account `config` gives that environment.
+/// - `selected` limits which environments were read and planned; it does not widen anything.
+/// - `changes` are what apply carries out, in order; their notes and broadening marks are display only.
+/// - `untouched` is display only (resources left alone because xacct does not own them).
+/// - `prior_fingerprint` identifies the live state the plan was computed from; a saved plan is refused
+///   when the live state read at apply time has another fingerprint.
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub format_version: String,
     pub mode: Mode,
-    /// The validated environment file the plan was made from (apply uses its accounts and access).
     pub config: Config,
     /// The environments that were selected (`--env`); empty = all.
     pub selected: Vec<String>,
     pub changes: Vec<Change>,
     /// Resources left alone because xacct does not own them (destroy).
-    #[serde(default)]
     pub untouched: Vec<Addr>,
     /// Fingerprint of the live snapshot this plan was computed from.
     pub prior_fingerprint: String,
@@ -124,11 +184,42 @@ pub struct Summary {
     pub adopt: usize,
 }
 
+/// A plan that cannot be carried out as it stands (a saved plan that was edited, or made by a
+/// different xacct).
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    #[error("--env {0}: no such environment in the plan's environment file")]
+    UnknownEnv(String),
+    #[error("{addr}: the environment file puts {env} in account {expected}, not {found}")]
+    WrongAccount {
+        addr: String,
+        env: String,
+        expected: String,
+        found: String,
+    },
+    #[error("{addr}: the change carries a {found} where its address says {expected}")]
+    WrongKind {
+        addr: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("{addr}: the change writes `{found}`, but its address names `{expected}`")]
+    WrongName {
+        addr: String,
+        expected: String,
+        found: String,
+    },
+    #[error("{addr}: the change writes a state that is not the environment file's desired state")]
+    NotDesired { addr: String },
+    #[error("{addr}: a destroy plan may only delete")]
+    NotADelete { addr: String },
+}
+
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {
-            match c.action {
+            match c.action() {
                 Action::Create => s.create += 1,
                 Action::Update => s.update += 1,
                 Action::Replace => s.replace += 1,
@@ -142,9 +233,75 @@ impl Plan {
         self.changes.is_empty()
     }
     pub fn conflicts(&self) -> impl Iterator<Item = &Change> {
-        self.changes.iter().filter(|c| c.action == Action::Adopt)
+        self.changes.iter().filter(|c| c.action() == Action::Adopt)
+    }
+
+    /// Check that every change is one this plan's environment file could have produced: its
+    /// environment exists, its account is the one the file gives that environment, its states are of
+    /// the kind and name of its address, and what it writes is the file's desired state.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        let cfg = &self.config;
+        if let Some(n) = self
+            .selected
+            .iter()
+            .find(|n| !cfg.environments.iter().any(|t| &&t.name == n))
+        {
+            return Err(PlanError::UnknownEnv(n.clone()));
+        }
+        let desired = crate::desired::desired(cfg);
+        for c in &self.changes {
+            let a = &c.addr;
+            let (env, expected) = match &a.env {
+                None => ("the IoT account".to_string(), &cfg.iot.account),
+                Some(e) => match cfg.environments.iter().find(|t| &t.name == e) {
+                    Some(t) => (format!("environment {e}"), &t.account),
+                    None => return Err(PlanError::UnknownEnv(e.clone())),
+                },
+            };
+            if &a.account != expected {
+                return Err(PlanError::WrongAccount {
+                    addr: a.to_string(),
+                    env,
+                    expected: expected.clone(),
+                    found: a.account.clone(),
+                });
+            }
+            for s in c.before().into_iter().chain(c.after()) {
+                if s.kind() != a.kind {
+                    return Err(PlanError::WrongKind {
+                        addr: a.to_string(),
+                        expected: a.kind.as_str(),
+                        found: s.kind().as_str(),
+                    });
+                }
+                if s.addr_name() != a.name {
+                    return Err(PlanError::WrongName {
+                        addr: a.to_string(),
+                        expected: a.name.clone(),
+                        found: s.addr_name(),
+                    });
+                }
+            }
+            if self.mode == Mode::Destroy && c.action() != Action::Delete {
+                return Err(PlanError::NotADelete {
+                    addr: a.to_string(),
+                });
+            }
+            if let Some(after) = c.after() {
+                let want = desired.iter().find(|r| &r.addr == a);
+                if want.is_none_or(|r| &r.spec != after) {
+                    return Err(PlanError::NotDesired {
+                        addr: a.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Ownership, by the rule of each kind in the table
 
 /// Does the live role carry our ownership tag?
 fn role_owned(cfg: &Config, live: &Live) -> bool {
@@ -154,46 +311,84 @@ fn role_owned(cfg: &Config, live: &Live) -> bool {
 /// An IoT policy is ours when it grants nothing but `iot:AssumeRoleWithCertificate` on our alias.
 pub fn iot_policy_owned(cfg: &Config, doc: &Value) -> bool {
     let alias = cfg.alias_arn();
-    let norm = policy::normalize(doc);
-    let Some(Value::Array(stmts)) = norm.get("Statement") else {
-        return true;
+    let Ok(p) = policy::parse(doc) else {
+        return false;
     };
-    stmts.iter().all(|s| {
-        if s.get("Effect").and_then(Value::as_str) == Some("Deny") {
-            return true;
-        }
-        let only = |key: &str, allowed: &str| match s.get(key) {
-            Some(Value::Array(a)) => a
-                .iter()
-                .all(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(allowed))),
-            _ => false,
-        };
-        only("Action", "iot:AssumeRoleWithCertificate")
-            && match s.get("Resource") {
-                Some(Value::Array(a)) => a.iter().all(|x| x.as_str() == Some(alias.as_str())),
-                _ => false,
-            }
+    p.statements.iter().all(|s| {
+        s.effect == policy::eval::Effect::Deny
+            || (!s.action.negated
+                && s.action
+                    .values
+                    .iter()
+                    .all(|a| a.eq_ignore_ascii_case("iot:AssumeRoleWithCertificate"))
+                && s.resource
+                    .as_ref()
+                    .is_some_and(|r| !r.negated && r.values.iter().all(|x| x == &alias)))
     })
 }
 
-/// The fleet is established in the IoT account when our tagged IoT role exists there. xacct creates
-/// (or adopts) the alias and the IoT policy together with that role, so while it exists they are ours
-/// even if someone repointed or broadened them out of band: that is drift to repair, not a conflict.
-fn fleet_established(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> bool {
-    desired
-        .iter()
-        .find(|r| r.addr.kind == Kind::IamRole && r.addr.env.is_none())
-        .and_then(|r| snap.live.get(&r.addr))
-        .is_some_and(|l| role_owned(cfg, l))
+/// What ownership depends on besides the resource itself.
+struct Owners<'a> {
+    cfg: &'a Config,
+    desired: &'a [Resource],
+    snap: &'a Snapshot,
+    /// The fleet is established in the IoT account when our tagged IoT role exists there. xacct
+    /// creates (or adopts) the alias and the IoT policy together with that role, so while it exists
+    /// they are ours even if someone repointed or broadened them out of band: that is drift to
+    /// repair, not a conflict.
+    established: bool,
 }
 
-fn alias_owned(cfg: &Config, established: bool, spec: &Spec) -> bool {
-    established
-        || matches!(spec, Spec::IotRoleAlias { role_arn, .. } if *role_arn == cfg.iot_role_arn())
-}
+impl<'a> Owners<'a> {
+    fn new(cfg: &'a Config, desired: &'a [Resource], snap: &'a Snapshot) -> Owners<'a> {
+        let established = desired
+            .iter()
+            .find(|r| r.addr.kind == Kind::IamRole && r.addr.lane() == Lane::Source)
+            .and_then(|r| snap.live.get(&r.addr))
+            .is_some_and(|l| role_owned(cfg, l));
+        Owners {
+            cfg,
+            desired,
+            snap,
+            established,
+        }
+    }
 
-fn iot_policy_spec_owned(cfg: &Config, established: bool, spec: &Spec) -> bool {
-    established || matches!(spec, Spec::IotPolicy { policy, .. } if iot_policy_owned(cfg, policy))
+    /// Is the live resource at `addr` xacct's, by its kind's ownership rule?
+    fn owned(&self, addr: &Addr, live: &Live) -> bool {
+        let cfg = self.cfg;
+        match addr.kind.def().ownership {
+            Ownership::Tag => role_owned(cfg, live),
+            Ownership::ParentRole => {
+                let Spec::IamRolePolicy { role_name, .. } = &live.spec else {
+                    return false;
+                };
+                self.desired
+                    .iter()
+                    .find(|r| {
+                        r.addr.kind == Kind::IamRole
+                            && r.addr.account == addr.account
+                            && r.addr.name == *role_name
+                    })
+                    .and_then(|r| self.snap.live.get(&r.addr))
+                    .is_some_and(|rl| role_owned(cfg, rl))
+            }
+            Ownership::FleetOrContent => {
+                self.established
+                    || match &live.spec {
+                        Spec::IotRoleAlias { role_arn, .. } => *role_arn == cfg.iot_role_arn(),
+                        Spec::IotPolicy { policy, .. } => iot_policy_owned(cfg, policy),
+                        _ => false,
+                    }
+            }
+            Ownership::ParentPolicy => self
+                .snap
+                .live
+                .iter()
+                .find(|(a, _)| a.kind == Kind::IotPolicy)
+                .is_some_and(|(a, pl)| self.owned(a, pl)),
+        }
+    }
 }
 
 fn ownership_note(cfg: &Config, spec: &Spec) -> String {
@@ -267,77 +462,98 @@ fn aroa_notes(live: &Spec) -> Vec<String> {
     notes
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Order, from the table: creates by (lane, rank); deletes in reverse rank, the source lane last
+
+/// Sort the changes of an apply plan: the source account's resources first, then each environment
+/// in file order; by rank inside each (stable, so equal ranks keep the order they were planned in).
+fn order_apply(cfg: &Config, changes: &mut [Change]) {
+    let env_index = |a: &Addr| match &a.env {
+        None => 0,
+        Some(e) => {
+            1 + cfg
+                .environments
+                .iter()
+                .position(|t| &t.name == e)
+                .unwrap_or(usize::MAX - 1)
+        }
+    };
+    changes.sort_by_key(|c| (env_index(&c.addr), c.addr.kind.rank()));
+}
+
+/// The order of deletes: highest rank first, the source lane (which everything depends on) last.
+fn delete_key(a: &Addr) -> (bool, Reverse<u8>, Option<String>, String) {
+    (
+        a.lane() == Lane::Source,
+        Reverse(a.kind.rank()),
+        a.env.clone(),
+        a.name.clone(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Diff and destroy
+
 /// Compare the desired resources with the live snapshot. Unchanged resources are omitted.
 pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> {
     let mut changes = Vec::new();
     // roles that are (re)created or unowned, by (account, role name)
     let mut fresh_roles: Vec<(String, String)> = Vec::new();
     let mut unowned_roles: Vec<(String, String)> = Vec::new();
+    let owners = Owners::new(cfg, desired, snap);
     let mut iot_policy_ok = true;
-    let established = fleet_established(cfg, desired, snap);
 
     for r in desired {
         let live = snap.live.get(&r.addr);
-        let change = |action, notes| Change {
-            addr: r.addr.clone(),
-            action,
-            before: live.map(|l| l.spec.clone()),
-            after: Some(r.spec.clone()),
-            notes,
-            broadens: vec![],
-        };
-        match (&r.spec, live) {
-            (Spec::IamRole { role_name, .. }, None) => {
-                fresh_roles.push((r.addr.account.clone(), role_name.clone()));
-                changes.push(change(Action::Create, vec![]));
+        let after = r.spec.clone();
+        let change = |op, notes| Change::new(r.addr.clone(), op, notes);
+        let Some(l) = live else {
+            if r.addr.kind == Kind::IamRole {
+                fresh_roles.push((r.addr.account.clone(), r.addr.name.clone()));
             }
-            (
-                Spec::IamRole {
-                    role_name, path, ..
-                },
-                Some(l),
-            ) => {
-                let key = (r.addr.account.clone(), role_name.clone());
-                if !role_owned(cfg, l) {
+            changes.push(change(Op::Create { after }, vec![]));
+            continue;
+        };
+        let before = l.spec.clone();
+        let owned = owners.owned(&r.addr, l);
+        match &r.spec {
+            Spec::IamRole { path, .. } => {
+                let key = (r.addr.account.clone(), r.addr.name.clone());
+                if !owned {
                     unowned_roles.push(key);
-                    changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
+                    let note = ownership_note(cfg, &before);
+                    changes.push(change(Op::Adopt { before, after }, vec![note]));
                 } else if matches!(&l.spec, Spec::IamRole { path: p, .. } if p != path) {
                     fresh_roles.push(key);
                     changes.push(change(
-                        Action::Replace,
+                        Op::Replace { before, after },
                         vec![format!(
                             "the role's path must be {path}; IAM cannot change a path in place"
                         )],
                     ));
                 } else if differs(&r.spec, &l.spec) {
-                    changes.push(change(Action::Update, aroa_notes(&l.spec)));
+                    let notes = aroa_notes(&before);
+                    changes.push(change(Op::Update { before, after }, notes));
                 }
             }
-            (Spec::IamRolePolicy { role_name, .. }, l) => {
+            Spec::IamRolePolicy { role_name, .. } => {
                 let key = (r.addr.account.clone(), role_name.clone());
                 if fresh_roles.contains(&key) {
-                    let mut c = change(Action::Create, vec![]);
-                    c.before = None;
-                    changes.push(c);
-                } else if let Some(l) = l {
-                    if differs(&r.spec, &l.spec) {
-                        let notes = if unowned_roles.contains(&key) {
-                            vec!["part of adopting the role".to_string()]
-                        } else {
-                            vec![]
-                        };
-                        changes.push(change(Action::Update, notes));
-                    }
-                } else {
-                    changes.push(change(Action::Create, vec![]));
+                    // the role is created or replaced: its inline policy goes with it
+                    changes.push(change(Op::Create { after }, vec![]));
+                } else if differs(&r.spec, &l.spec) {
+                    let notes = if unowned_roles.contains(&key) {
+                        vec!["part of adopting the role".to_string()]
+                    } else {
+                        vec![]
+                    };
+                    changes.push(change(Op::Update { before, after }, notes));
                 }
             }
-            (Spec::IotRoleAlias { .. }, None) | (Spec::IotPolicy { .. }, None) => {
-                changes.push(change(Action::Create, vec![]))
-            }
-            (Spec::IotRoleAlias { role_arn, .. }, Some(l)) => {
-                if !alias_owned(cfg, established, &l.spec) {
-                    changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
+            Spec::IotRoleAlias { role_arn, .. } => {
+                if !owned {
+                    let note = ownership_note(cfg, &before);
+                    changes.push(change(Op::Adopt { before, after }, vec![note]));
                 } else if differs(&r.spec, &l.spec) {
                     let notes = match &l.spec {
                         Spec::IotRoleAlias { role_arn: a, .. } if a != role_arn => {
@@ -345,163 +561,43 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                         }
                         _ => vec![],
                     };
-                    changes.push(change(Action::Update, notes));
+                    changes.push(change(Op::Update { before, after }, notes));
                 }
             }
-            (Spec::IotPolicy { .. }, Some(l)) => {
-                if !iot_policy_spec_owned(cfg, established, &l.spec) {
+            Spec::IotPolicy { .. } => {
+                if !owned {
                     iot_policy_ok = false;
-                    changes.push(change(Action::Adopt, vec![ownership_note(cfg, &l.spec)]));
+                    let note = ownership_note(cfg, &before);
+                    changes.push(change(Op::Adopt { before, after }, vec![note]));
                 } else if differs(&r.spec, &l.spec) {
-                    changes.push(change(Action::Update, vec![]));
+                    changes.push(change(Op::Update { before, after }, vec![]));
                 }
             }
-            (Spec::IotPolicyAttachment { .. }, None) => {
-                changes.push(change(Action::Create, vec![]))
-            }
-            (Spec::IotPolicyAttachment { .. }, Some(_)) => {}
+            Spec::IotPolicyAttachment { .. } => {}
         }
     }
     // live attachments of our policy to certificates that are no longer listed
     if iot_policy_ok {
         for (addr, l) in &snap.live {
             if addr.kind == Kind::IotPolicyAttachment && !desired.iter().any(|r| &r.addr == addr) {
-                changes.push(Change {
-                    addr: addr.clone(),
-                    action: Action::Delete,
-                    before: Some(l.spec.clone()),
-                    after: None,
-                    notes: vec!["certificate is no longer listed in iot.certificates".into()],
-                    broadens: vec![],
-                });
+                changes.push(Change::new(
+                    addr.clone(),
+                    Op::Delete {
+                        before: l.spec.clone(),
+                    },
+                    vec!["certificate is no longer listed in iot.certificates".into()],
+                ));
             }
         }
     }
-    for c in changes.iter_mut() {
-        c.broadens = broadens(c);
-    }
+    order_apply(cfg, &mut changes);
     changes
-}
-
-/// The Allow grants of a document: (principals, actions, resources).
-fn grants(doc: &Value) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let mut p = Vec::new();
-    let mut a = Vec::new();
-    let mut r = Vec::new();
-    if let Some(Value::Array(stmts)) = policy::normalize(doc).get("Statement") {
-        for s in stmts
-            .iter()
-            .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
-        {
-            let strs = policy::strings;
-            match s.get("Principal") {
-                Some(Value::Object(o)) => {
-                    for (k, v) in o {
-                        p.extend(strs(Some(v)).into_iter().map(|x| format!("{k}:{x}")));
-                    }
-                }
-                Some(Value::String(x)) => p.push(x.clone()),
-                _ => {}
-            }
-            a.extend(
-                strs(s.get("Action"))
-                    .into_iter()
-                    .map(|x| x.to_ascii_lowercase()),
-            );
-            a.extend(
-                strs(s.get("NotAction"))
-                    .into_iter()
-                    .map(|x| format!("not {}", x.to_ascii_lowercase())),
-            );
-            r.extend(strs(s.get("Resource")));
-            r.extend(
-                strs(s.get("NotResource"))
-                    .into_iter()
-                    .map(|x| format!("not {x}")),
-            );
-        }
-    }
-    (p, a, r)
-}
-
-/// What a change newly grants compared with the live state: a new principal in a trust policy, a new
-/// action or resource in a permissions policy, a certificate that gains the fleet's IoT policy, an alias
-/// that hands out another role.
-pub fn broadens(c: &Change) -> Vec<String> {
-    let mut out = Vec::new();
-    match (&c.before, &c.after, c.action) {
-        (_, Some(Spec::IotPolicyAttachment { certificate_id, .. }), Action::Create) => {
-            out.push(format!(
-                "certificate {certificate_id} gains the fleet's IoT policy"
-            ));
-        }
-        (Some(before), Some(after), Action::Update | Action::Adopt | Action::Replace) => {
-            if let (Some(b), Some(a)) = (before.document(), after.document()) {
-                let (bp, ba, br) = grants(b);
-                let (ap, aa, ar) = grants(a);
-                // a role of an account that was trusted as a whole (`:root`, the id, `*`) is no broadening
-                let covered = |x: &str| {
-                    let acct = x.split(':').nth(5).unwrap_or("");
-                    bp.iter().any(|b| {
-                        b == "AWS:*"
-                            || b == "*"
-                            || (!acct.is_empty()
-                                && (b == &format!("AWS:{acct}")
-                                    || b.ends_with(&format!("::{acct}:root"))))
-                    })
-                };
-                for x in ap.iter().filter(|x| !bp.contains(x) && !covered(x)) {
-                    out.push(format!("new principal {x}"));
-                }
-                for x in aa.iter().filter(|x| !ba.contains(x)) {
-                    out.push(format!("new action {x}"));
-                }
-                for x in ar.iter().filter(|x| !br.contains(x)) {
-                    out.push(format!("new resource {x}"));
-                }
-            }
-            if let (
-                Spec::IotRoleAlias { role_arn: b, .. },
-                Spec::IotRoleAlias { role_arn: a, .. },
-            ) = (before, after)
-            {
-                if a != b {
-                    out.push(format!("the alias hands out credentials of {a}"));
-                }
-            }
-        }
-        _ => {}
-    }
-    out
 }
 
 /// Changes that remove everything xacct owns among `desired`, in reverse dependency order; and the
 /// addresses left alone because they are not ours.
 pub fn destroy(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> (Vec<Change>, Vec<Addr>) {
-    let mut changes = Vec::new();
-    let mut untouched = Vec::new();
-    let established = fleet_established(cfg, desired, snap);
-    let owned = |addr: &Addr, l: &Live| -> bool {
-        match &l.spec {
-            Spec::IamRole { .. } => role_owned(cfg, l),
-            Spec::IamRolePolicy { role_name, .. } => desired
-                .iter()
-                .find(|r| {
-                    r.addr.kind == Kind::IamRole
-                        && r.addr.account == addr.account
-                        && matches!(&r.spec, Spec::IamRole { role_name: n, .. } if n == role_name)
-                })
-                .and_then(|r| snap.live.get(&r.addr))
-                .is_some_and(|rl| role_owned(cfg, rl)),
-            Spec::IotRoleAlias { .. } => alias_owned(cfg, established, &l.spec),
-            Spec::IotPolicy { .. } => iot_policy_spec_owned(cfg, established, &l.spec),
-            Spec::IotPolicyAttachment { .. } => snap
-                .live
-                .iter()
-                .find(|(a, _)| a.kind == Kind::IotPolicy)
-                .is_some_and(|(_, pl)| iot_policy_spec_owned(cfg, established, &pl.spec)),
-        }
-    };
+    let owners = Owners::new(cfg, desired, snap);
     // everything live that we read: desired addresses plus extra attachments
     let mut addrs: Vec<&Addr> = desired.iter().map(|r| &r.addr).collect();
     for a in snap.live.keys() {
@@ -509,29 +605,19 @@ pub fn destroy(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> (Vec<Chan
             addrs.push(a);
         }
     }
-    // reverse creation order: attachments, policy, alias, target roles (policy, role), IoT role
-    let rank = |a: &Addr| -> (u8, u8) {
-        let env_first = if a.env.is_some() { 0 } else { 1 };
-        match a.kind {
-            Kind::IotPolicyAttachment => (0, 0),
-            Kind::IotPolicy => (0, 1),
-            Kind::IotRoleAlias => (0, 2),
-            Kind::IamRolePolicy => (1 + env_first, 0),
-            Kind::IamRole => (1 + env_first, 1),
-        }
-    };
-    addrs.sort_by_key(|a| (rank(a), a.env.clone(), a.name.clone()));
+    addrs.sort_by_key(|a| delete_key(a));
+    let mut changes = Vec::new();
+    let mut untouched = Vec::new();
     for a in addrs {
         let Some(l) = snap.live.get(a) else { continue };
-        if owned(a, l) {
-            changes.push(Change {
-                addr: a.clone(),
-                action: Action::Delete,
-                before: Some(l.spec.clone()),
-                after: None,
-                notes: vec![],
-                broadens: vec![],
-            });
+        if owners.owned(a, l) {
+            changes.push(Change::new(
+                a.clone(),
+                Op::Delete {
+                    before: l.spec.clone(),
+                },
+                vec![],
+            ));
         } else {
             untouched.push(a.clone());
         }
@@ -589,7 +675,7 @@ mod tests {
         let desired = crate::desired::desired(&c);
         let ch = diff(&c, &desired, &Snapshot::default());
         assert_eq!(ch.len(), 7);
-        assert!(ch.iter().all(|c| c.action == Action::Create));
+        assert!(ch.iter().all(|c| c.action() == Action::Create));
         assert_eq!(ch[0].addr.kind, Kind::IamRole);
         assert_eq!(ch[0].addr.env, None);
     }
@@ -617,7 +703,7 @@ mod tests {
         );
         let ch = diff(&c, &desired, &snap);
         assert_eq!(ch.len(), 1);
-        assert_eq!(ch[0].action, Action::Update);
+        assert_eq!(ch[0].action(), Action::Update);
         assert!(
             ch[0].notes[0].contains("AROA4EXAMPLEUNIQUEID"),
             "{:?}",
@@ -638,7 +724,7 @@ mod tests {
         }
         let ch = diff(&c, &desired, &snap);
         assert_eq!(ch.len(), 1);
-        assert_eq!(ch[0].action, Action::Adopt);
+        assert_eq!(ch[0].action(), Action::Adopt);
         let (del, untouched) = destroy(&c, &desired, &snap);
         assert_eq!(
             untouched.len(),
@@ -660,7 +746,7 @@ mod tests {
         }
         let ch = diff(&c, &desired, &snap);
         assert_eq!(ch.len(), 1);
-        assert_eq!(ch[0].action, Action::Update);
+        assert_eq!(ch[0].action(), Action::Update);
         // without our IoT role, the same alias is someone else's
         snap.live
             .retain(|a, _| !(a.kind == Kind::IamRole && a.env.is_none()));
@@ -669,7 +755,7 @@ mod tests {
             .iter()
             .find(|c| c.addr.kind == Kind::IotRoleAlias)
             .unwrap();
-        assert_eq!(alias.action, Action::Adopt);
+        assert_eq!(alias.action(), Action::Adopt);
     }
 
     #[test]
@@ -684,7 +770,7 @@ mod tests {
             }
         }
         let ch = diff(&c, &desired, &snap);
-        let actions: Vec<(Kind, Action)> = ch.iter().map(|c| (c.addr.kind, c.action)).collect();
+        let actions: Vec<(Kind, Action)> = ch.iter().map(|c| (c.addr.kind, c.action())).collect();
         assert_eq!(
             actions,
             vec![
@@ -709,7 +795,7 @@ mod tests {
         let ch = diff(&c, &desired, &snap);
         assert_eq!(ch.len(), 1);
         assert_eq!(
-            (ch[0].addr.kind, ch[0].action),
+            (ch[0].addr.kind, ch[0].action()),
             (Kind::IotPolicyAttachment, Action::Delete)
         );
         let (del, _) = destroy(&c, &desired, &snap);

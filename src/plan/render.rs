@@ -82,19 +82,11 @@ fn pretty(v: &Value) -> String {
 
 /// The unified diff of a change's attributes (whole text for create and delete).
 pub fn attr_diff(style: Style, c: &Change, indent: &str) -> String {
-    let before = c
-        .before
-        .as_ref()
-        .map(|s| pretty(&s.attrs()))
-        .unwrap_or_default();
-    let after = c
-        .after
-        .as_ref()
-        .map(|s| pretty(&s.attrs()))
-        .unwrap_or_default();
+    let before = c.before().map(|s| pretty(&s.attrs())).unwrap_or_default();
+    let after = c.after().map(|s| pretty(&s.attrs())).unwrap_or_default();
     let mut out = String::new();
     let diff = TextDiff::from_lines(&before, &after);
-    let whole = c.before.is_none() || c.after.is_none();
+    let whole = c.before().is_none() || c.after().is_none();
     if whole {
         for ch in diff.iter_all_changes() {
             let line = ch.value().trim_end_matches('\n');
@@ -161,10 +153,10 @@ pub fn human(plan: &Plan, style: Style) -> String {
             let _ = writeln!(
                 out,
                 "  {} {}.{} {}",
-                marker(style, c.action),
+                marker(style, c.action()),
                 c.addr.kind.as_str(),
                 c.addr.name,
-                style.dim(verb(c.action))
+                style.dim(verb(c.action()))
             );
             for n in &c.notes {
                 let _ = writeln!(out, "      {}", style.yellow(&format!("note: {n}")));
@@ -204,9 +196,9 @@ pub fn json(plan: &Plan) -> Value {
                 "account": c.addr.account,
                 "kind": c.addr.kind.as_str(),
                 "name": c.addr.name,
-                "action": c.action,
-                "before": c.before.as_ref().map(|s| s.attrs()),
-                "after": c.after.as_ref().map(|s| s.attrs()),
+                "action": c.action(),
+                "before": c.before().map(|s| s.attrs()),
+                "after": c.after().map(|s| s.attrs()),
             })
         })
         .collect();

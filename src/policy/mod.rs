@@ -86,22 +86,22 @@ fn subst(v: &Value, vars: &BTreeMap<&str, Var>, tpl: &str) -> Value {
     }
 }
 
-/// Decode `%XX` sequences (IAM returns trust and inline policies URL-encoded).
+/// Decode `%XX` sequences of a URL part (lossy).
 pub fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
 }
 
-/// Parse a policy document as an AWS API returns it: JSON, possibly URL-encoded.
-pub fn parse_document(raw: &str) -> Result<Value, String> {
-    let trimmed = raw.trim_start();
-    let text = if trimmed.starts_with('{') {
-        raw.to_string()
-    } else {
-        percent_decode(raw)
-    };
-    serde_json::from_str(&text).map_err(|e| format!("policy document is not JSON: {e}"))
+/// Decode a policy document as an AWS API returns it: JSON, possibly URL-encoded (IAM). This is the
+/// one decoder of documents: the engine (`eval::normalize_document`) decodes through it too.
+pub fn parse_document(raw: &str) -> Result<Value, eval::PolicyError> {
+    eval::normalize_document(&Value::String(raw.to_string()), "policy document")
+}
+
+/// Decode and parse a document into the typed policy the engine evaluates.
+pub fn parse(doc: &Value) -> Result<eval::Policy, eval::PolicyError> {
+    eval::parse_policy(doc)
 }
 
 fn listify(v: &Value) -> Value {
@@ -209,17 +209,169 @@ pub fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// All strings of the `AWS` principals of a trust policy's statements.
+/// All strings of the `AWS` principals of a policy's statements.
 pub fn aws_principals(doc: &Value) -> Vec<String> {
+    let Ok(p) = parse(doc) else { return vec![] };
     let mut out = Vec::new();
-    if let Some(Value::Array(stmts)) = normalize(doc).get("Statement") {
-        for s in stmts {
-            if let Some(Value::Array(p)) = s.get("Principal").and_then(|p| p.get("AWS")) {
-                out.extend(p.iter().filter_map(|x| x.as_str().map(String::from)));
+    for s in &p.statements {
+        if let Some(eval::PrincipalElement {
+            set: eval::PrincipalSet::Map(m),
+            ..
+        }) = &s.principal
+        {
+            for (t, v) in m {
+                if *t == eval::PrincipalType::Aws {
+                    out.extend(v.iter().cloned());
+                }
             }
         }
     }
     out
+}
+
+/// The Allow grants of a typed policy: (principals, actions, resources).
+fn grants(p: &eval::Policy) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut principals = Vec::new();
+    let mut actions = Vec::new();
+    let mut resources = Vec::new();
+    for s in p
+        .statements
+        .iter()
+        .filter(|s| s.effect == eval::Effect::Allow)
+    {
+        match &s.principal {
+            Some(eval::PrincipalElement {
+                set: eval::PrincipalSet::Everyone,
+                ..
+            }) => principals.push("*".to_string()),
+            Some(eval::PrincipalElement {
+                set: eval::PrincipalSet::Map(m),
+                ..
+            }) => {
+                for (t, v) in m {
+                    principals.extend(v.iter().map(|x| format!("{}:{x}", t.as_str())));
+                }
+            }
+            None => {}
+        }
+        let not = |negated: bool, x: &str| {
+            if negated {
+                format!("not {x}")
+            } else {
+                x.to_string()
+            }
+        };
+        actions.extend(
+            s.action
+                .values
+                .iter()
+                .map(|x| not(s.action.negated, &x.to_ascii_lowercase())),
+        );
+        if let Some(r) = &s.resource {
+            resources.extend(r.values.iter().map(|x| not(r.negated, x)));
+        }
+    }
+    (principals, actions, resources)
+}
+
+/// What replacing the live document `before` with `after` newly grants: a new principal, action or
+/// resource in an Allow statement, a Deny statement that goes away, or a condition that is removed
+/// from an Allow statement that stays. A `before` that does not parse counts as granting nothing.
+pub fn broadening(before: &Value, after: &Value) -> Vec<String> {
+    let Ok(a) = parse(after) else { return vec![] };
+    let b = parse(before).ok();
+    let empty = (vec![], vec![], vec![]);
+    let (bp, ba, br) = b.as_ref().map(grants).unwrap_or(empty);
+    let (ap, aa, ar) = grants(&a);
+    let mut out = Vec::new();
+    // a role of an account that was trusted as a whole (`:root`, the id, `*`) is no broadening
+    let covered = |x: &str| {
+        let acct = x.split(':').nth(5).unwrap_or("");
+        bp.iter().any(|b| {
+            b == "AWS:*"
+                || b == "*"
+                || (!acct.is_empty()
+                    && (b == &format!("AWS:{acct}") || b.ends_with(&format!("::{acct}:root"))))
+        })
+    };
+    for x in ap.iter().filter(|x| !bp.contains(x) && !covered(x)) {
+        out.push(format!("new principal {x}"));
+    }
+    for x in aa.iter().filter(|x| !ba.contains(x)) {
+        out.push(format!("new action {x}"));
+    }
+    for x in ar.iter().filter(|x| !br.contains(x)) {
+        out.push(format!("new resource {x}"));
+    }
+    let Some(b) = b else { return out };
+    // statements compared in their canonical form
+    let canon = |doc: &Value| -> Vec<Value> {
+        match normalize(doc).get("Statement") {
+            Some(Value::Array(s)) => s.clone(),
+            _ => vec![],
+        }
+    };
+    let as_ = canon(after);
+    for (typed, raw) in b.statements.iter().zip(statements_in_order(before)) {
+        if typed.effect == eval::Effect::Deny && !as_.contains(&normalize_statement(&raw)) {
+            out.push(format!("removes the Deny statement {}", typed.label()));
+        }
+    }
+    for s in b
+        .statements
+        .iter()
+        .filter(|s| s.effect == eval::Effect::Allow)
+    {
+        if s.conditions.is_empty() {
+            continue;
+        }
+        let same_statement = |t: &&eval::Statement| {
+            t.effect == eval::Effect::Allow
+                && match (&s.sid, &t.sid) {
+                    (Some(x), Some(y)) if !x.is_empty() => x == y,
+                    _ => {
+                        t.action == s.action
+                            && t.resource == s.resource
+                            && t.principal == s.principal
+                    }
+                }
+        };
+        let Some(t) = a.statements.iter().find(same_statement) else {
+            continue;
+        };
+        for c in &s.conditions {
+            let kept = t.conditions.iter().any(|d| {
+                d.operator == c.operator
+                    && d.key.eq_ignore_ascii_case(&c.key)
+                    && d.values == c.values
+            });
+            if !kept {
+                out.push(format!(
+                    "removes the condition {} {} from statement {}",
+                    c.operator,
+                    c.key,
+                    s.label()
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The raw statements of a document in their written order (`Statement` object or list).
+fn statements_in_order(doc: &Value) -> Vec<Value> {
+    let doc = match doc {
+        Value::String(s) => match parse_document(s) {
+            Ok(v) => v,
+            Err(_) => return vec![],
+        },
+        other => other.clone(),
+    };
+    match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(v @ Value::Object(_)) => vec![v.clone()],
+        _ => vec![],
+    }
 }
 
 #[cfg(test)]

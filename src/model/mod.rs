@@ -1,32 +1,15 @@
-//! The resources xacct manages, as values shared by the desired state, the live snapshot and the plan.
+//! The resources xacct manages, as values shared by the desired state, the live model, the plan and
+//! the proof: addresses, specs, the table of kinds (`kind`) and the live model (`live`).
+
+pub mod kind;
+pub mod live;
+
+pub use kind::{Kind, Lane, Ownership, KINDS};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt;
-
-/// The kinds of resource, in the order they are created.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    IamRole,
-    IamRolePolicy,
-    IotRoleAlias,
-    IotPolicy,
-    IotPolicyAttachment,
-}
-
-impl Kind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Kind::IamRole => "iam_role",
-            Kind::IamRolePolicy => "iam_role_policy",
-            Kind::IotRoleAlias => "iot_role_alias",
-            Kind::IotPolicy => "iot_policy",
-            Kind::IotPolicyAttachment => "iot_policy_attachment",
-        }
-    }
-}
 
 /// Where a resource lives and what it is called. `env` is None for IoT-account resources.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -122,6 +105,36 @@ impl Spec {
                 target,
             } => json!({
                 "policy_name": policy_name, "certificate_id": certificate_id, "target": target}),
+        }
+    }
+
+    /// The kind of resource this spec describes.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Spec::IamRole { .. } => Kind::IamRole,
+            Spec::IamRolePolicy { .. } => Kind::IamRolePolicy,
+            Spec::IotRoleAlias { .. } => Kind::IotRoleAlias,
+            Spec::IotPolicy { .. } => Kind::IotPolicy,
+            Spec::IotPolicyAttachment { .. } => Kind::IotPolicyAttachment,
+        }
+    }
+
+    /// The name of this resource in its address (role; `role/policy`; alias; policy; `policy/cert`).
+    pub fn addr_name(&self) -> String {
+        match self {
+            Spec::IamRole { role_name, .. } => role_name.clone(),
+            Spec::IamRolePolicy {
+                role_name,
+                policy_name,
+                ..
+            } => format!("{role_name}/{policy_name}"),
+            Spec::IotRoleAlias { role_alias, .. } => role_alias.clone(),
+            Spec::IotPolicy { policy_name, .. } => policy_name.clone(),
+            Spec::IotPolicyAttachment {
+                policy_name,
+                certificate_id,
+                ..
+            } => format!("{policy_name}/{certificate_id}"),
         }
     }
 

@@ -1,0 +1,316 @@
+//! Statement and policy evaluation, and the final decision.
+
+#![allow(unused_imports)]
+use super::*;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+// ---------------------------------------------------------------------------------------------
+// Statement and policy evaluation
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) struct Request<'a> {
+    pub(crate) action: &'a str,
+    pub(crate) resource: &'a str,
+    pub(crate) ctx: &'a Context,
+}
+
+pub(crate) fn patterns_match_resource(p: &Patterns, vars: bool, req: &Request) -> bool {
+    let chars: Vec<char> = req.resource.chars().collect();
+    let any = p.values.iter().any(|v| match expand(v, vars, req.ctx) {
+        Some(toks) => wild_match(&toks, &chars, false),
+        // "Policy variables with no value": the entry matches no resource.
+        None => false,
+    });
+    any != p.negated
+}
+
+pub(crate) fn action_matches(p: &Patterns, action: &str) -> bool {
+    let any = p.values.iter().any(|v| glob(v, action, true));
+    any != p.negated
+}
+
+/// Whether the statement applies; for resource policies also how the principal matched.
+pub(crate) fn statement_applies(
+    stmt: &Statement,
+    vars: bool,
+    req: &Request,
+    caller: Option<&Caller>,
+) -> Option<Option<PrincipalMatch>> {
+    if !action_matches(&stmt.action, req.action) {
+        return None;
+    }
+    if let Some(r) = &stmt.resource {
+        if !patterns_match_resource(r, vars, req) {
+            return None;
+        }
+    }
+    let pm = match (&stmt.principal, caller) {
+        (Some(p), Some(c)) => {
+            if p.negated {
+                if not_principal_excludes(&p.set, c) {
+                    return None;
+                }
+                Some(PrincipalMatch::Broad)
+            } else {
+                Some(principal_match(&p.set, c)?)
+            }
+        }
+        _ => None,
+    };
+    if !stmt
+        .conditions
+        .iter()
+        .all(|c| condition_holds(c, vars, req.ctx))
+    {
+        return None;
+    }
+    Some(pm)
+}
+
+#[derive(Default)]
+pub(crate) struct SideResult {
+    pub(crate) allows: Vec<String>,
+    pub(crate) denies: Vec<String>,
+    pub(crate) exact_allow: bool,
+}
+
+pub(crate) fn eval_policy(
+    policy: &Policy,
+    label: &str,
+    req: &Request,
+    caller: Option<&Caller>,
+    out: &mut SideResult,
+) {
+    let vars = policy.supports_variables();
+    for stmt in &policy.statements {
+        if let Some(pm) = statement_applies(stmt, vars, req, caller) {
+            let name = format!("{label}.{}", stmt.label());
+            match stmt.effect {
+                Effect::Allow => {
+                    out.exact_allow |= pm == Some(PrincipalMatch::Exact);
+                    out.allows.push(name);
+                }
+                Effect::Deny => out.denies.push(name),
+            }
+        }
+    }
+}
+
+pub(crate) const TRUST_ACTIONS: &[&str] = &[
+    "sts:assumerole",
+    "sts:assumerolewithwebidentity",
+    "sts:assumerolewithsaml",
+    "sts:tagsession",
+    "sts:setsourceidentity",
+];
+
+pub(crate) fn is_role_arn(resource: &str) -> bool {
+    parse_arn(resource).is_some_and(|a| a.service == "iam" && a.resource.starts_with("role/"))
+}
+
+/// Evaluate one request against the caller's identity policies and the resource's policy.
+///
+/// `statements` of the outcome: for `Allow` every matching Allow statement (identity first, then
+/// resource); for `ExplicitDeny` every matching Deny statement; for `ImplicitDeny` the Allow
+/// statements that matched on one side only (else empty). Labels are `identity[N].<Sid|index>`
+/// and `resource.<Sid|index>`.
+///
+/// # Errors
+/// [`PolicyError`] when a document (`identity[N]` / `resource`) or the context is malformed.
+pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
+    let ctx = Context::build(&case.context)?;
+    let caller = Caller::new(&case.principal);
+    let role_trust = is_role_arn(&case.resource);
+    let trust_action = TRUST_ACTIONS
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&case.action));
+
+    let mut identity = Vec::with_capacity(case.identity_policies.len());
+    for (i, doc) in case.identity_policies.iter().enumerate() {
+        let label = format!("identity[{i}]");
+        identity.push((parse_identity_policy(doc, &label)?, label));
+    }
+    let resource_policy = match &case.resource_policy {
+        None | Some(Value::Null) => None,
+        Some(doc) => {
+            let p = parse_resource_policy(doc, "resource")?;
+            if role_trust {
+                // A role's resource-based policy is its trust policy: IAM refuses Resource /
+                // NotResource there, and NotPrincipal "cannot be used in an IAM role trust
+                // policy" (NotPrincipal page).
+                for s in &p.statements {
+                    let bad = if s.resource.as_ref().is_some_and(|r| r.negated) {
+                        Some(("NotResource", "not allowed in a role trust policy"))
+                    } else if s.resource.is_some() {
+                        Some(("Resource", "not allowed in a role trust policy"))
+                    } else if s.principal.as_ref().is_some_and(|p| p.negated) {
+                        Some(("NotPrincipal", "not allowed in a role trust policy"))
+                    } else {
+                        None
+                    };
+                    if let Some((field, detail)) = bad {
+                        return Err(PolicyError::Statement {
+                            policy: "resource".to_string(),
+                            statement: stmt_name(s.index, s.sid.as_deref()),
+                            field: field.to_string(),
+                            detail: detail.to_string(),
+                        });
+                    }
+                }
+            }
+            Some(p)
+        }
+    };
+
+    let req = Request {
+        action: &case.action,
+        resource: &case.resource,
+        ctx: &ctx,
+    };
+    let mut id_side = SideResult::default();
+    if !caller.resource_policy_only() {
+        for (p, label) in &identity {
+            eval_policy(p, label, &req, None, &mut id_side);
+        }
+    }
+    let mut res_side = SideResult::default();
+    if let Some(p) = &resource_policy {
+        eval_policy(p, "resource", &req, Some(&caller), &mut res_side);
+    }
+
+    if !id_side.denies.is_empty() || !res_side.denies.is_empty() {
+        let mut statements = id_side.denies;
+        statements.extend(res_side.denies);
+        return Ok(Outcome {
+            decision: Decision::ExplicitDeny,
+            statements,
+        });
+    }
+
+    // The account root user has full access unless explicitly denied ("How AWS enforcement code
+    // logic evaluates requests"), but it cannot assume roles (STS AssumeRole refuses root
+    // credentials).
+    let is_root = caller.kind == CallerKind::Root;
+    let id_allow = !id_side.allows.is_empty() || (is_root && !(role_trust && trust_action));
+    let res_allow = !res_side.allows.is_empty();
+    let resource_account = parse_arn(&case.resource)
+        .map(|a| a.account)
+        .filter(|a| !a.is_empty())
+        .or_else(|| ctx.variable("aws:ResourceAccount").map(str::to_string));
+    // DECISION: a resource ARN without an account (e.g. S3) and no aws:ResourceAccount in the
+    // context is taken to be in the caller's account.
+    let same_account = match (caller.account(), resource_account.as_deref()) {
+        (Some(c), Some(r)) => c == r,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+
+    let allowed = if caller.resource_policy_only() {
+        res_allow
+    } else if role_trust && trust_action {
+        if is_root || resource_policy.is_none() {
+            false
+        } else if same_account {
+            // Naming the caller's ARN in the trust policy suffices; trusting only the account
+            // (or "*") delegates to the account, whose identity policies must also allow.
+            res_side.exact_allow || (res_allow && id_allow)
+        } else {
+            res_allow && id_allow
+        }
+    } else if same_account {
+        id_allow || res_allow
+    } else {
+        id_allow && res_allow
+    };
+
+    let mut statements = id_side.allows;
+    statements.extend(res_side.allows);
+    Ok(Outcome {
+        decision: if allowed {
+            Decision::Allow
+        } else {
+            Decision::ImplicitDeny
+        },
+        statements,
+    })
+}
+
+/// Identity-only evaluation (AWS IoT Core policies, e.g. `iot:AssumeRoleWithCertificate` on
+/// `arn:aws:iot:<region>:<account>:rolealias/<name>`): explicit deny wins, an allow is enough,
+/// otherwise implicit deny. IoT policy variables (`${iot:Connection.Thing.ThingName}`, ...) are
+/// looked up in `context`.
+///
+/// # Errors
+/// [`PolicyError`] when a document (`identity[N]`) or the context is malformed.
+pub fn evaluate_identity(
+    policies: &[Value],
+    action: &str,
+    resource: &str,
+    context: &Map<String, Value>,
+) -> Result<Outcome, PolicyError> {
+    let ctx = Context::build(context)?;
+    let req = Request {
+        action,
+        resource,
+        ctx: &ctx,
+    };
+    let mut side = SideResult::default();
+    for (i, doc) in policies.iter().enumerate() {
+        let label = format!("identity[{i}]");
+        let p = parse_identity_policy(doc, &label)?;
+        eval_policy(&p, &label, &req, None, &mut side);
+    }
+    Ok(if !side.denies.is_empty() {
+        Outcome {
+            decision: Decision::ExplicitDeny,
+            statements: side.denies,
+        }
+    } else if !side.allows.is_empty() {
+        Outcome {
+            decision: Decision::Allow,
+            statements: side.allows,
+        }
+    } else {
+        Outcome {
+            decision: Decision::ImplicitDeny,
+            statements: Vec::new(),
+        }
+    })
+}
+
+/// Evaluate a JSON array of cases. Each slot holds the outcome (`{"decision", "statements"}`) or
+/// `{"error": "..."}` for a malformed case.
+///
+/// # Errors
+/// [`PolicyError::Batch`] only when the input is not a JSON array.
+pub fn evaluate_batch(input: &str) -> Result<Value, PolicyError> {
+    let parsed: Value = serde_json::from_str(input).map_err(|e| PolicyError::Batch {
+        detail: e.to_string(),
+    })?;
+    let Value::Array(items) = parsed else {
+        return Err(PolicyError::Batch {
+            detail: "top level is not an array".to_string(),
+        });
+    };
+    let results = items
+        .into_iter()
+        .map(|item| {
+            let res = serde_json::from_value::<Case>(item)
+                .map_err(|e| PolicyError::Case {
+                    detail: e.to_string(),
+                })
+                .and_then(|case| evaluate(&case));
+            match res {
+                Ok(outcome) => serde_json::json!({
+                    "decision": outcome.decision,
+                    "statements": outcome.statements,
+                }),
+                Err(e) => serde_json::json!({ "error": e.to_string() }),
+            }
+        })
+        .collect();
+    Ok(Value::Array(results))
+}
