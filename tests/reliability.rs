@@ -365,3 +365,74 @@ fn invalid_principal_right_after_role_creation_is_retried_until_iam_catches_up()
     run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 0);
     assert_nothing_duplicated(&f);
 }
+
+#[test]
+fn saved_plan_whose_account_was_edited_is_refused_with_no_write() {
+    let (f, file) = fleet_with_cert(2, false);
+    let planfile = file.with_extension("plan");
+    run_ok(
+        &[
+            "plan",
+            "-f",
+            &file_arg(&file),
+            "--out",
+            &file_arg(&planfile),
+        ],
+        0,
+    );
+    // point one environment's change at the other environment's account (one xacct connects to)
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&planfile).unwrap()).unwrap();
+    let (a, b) = (&f.envs[0], &f.envs[1]);
+    let change = saved["changes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["addr"]["env"] == a.name.as_str())
+        .expect("a change of the first environment");
+    change["addr"]["account"] = b.account.clone().into();
+    std::fs::write(&planfile, serde_json::to_string(&saved).unwrap()).unwrap();
+
+    let inj = Injector::start(moto(), Config::default());
+    let o = run_through(&inj, &["apply", &file_arg(&planfile)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "puts environment {} in account {}",
+            a.name, a.account
+        )) && err.contains(&format!("not {}", b.account))
+            && err.contains("nothing was applied"),
+        "{err}"
+    );
+    assert_eq!(
+        inj.counters.writes.load(Ordering::SeqCst),
+        0,
+        "{:?}",
+        inj.counters.snapshot()
+    );
+    // the untouched plan still applies
+    run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 2);
+}
+
+#[test]
+fn environments_sharing_an_account_share_one_credential_resolution() {
+    let mut f = Fleet::new(3);
+    // two environments in one account, with the same access
+    f.envs[2].account = f.envs[1].account.clone();
+    let file = f.write();
+    let inj = Injector::start(moto(), Config::default());
+    let o = run_through(&inj, &["plan", "-f", &file_arg(&file)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let counts = inj.counters.snapshot();
+    // the IoT account and two distinct environment accounts: three AssumeRoles, not four
+    assert_eq!(counts.get("sts:AssumeRole"), Some(&3), "{counts:?}");
+    assert_eq!(counts.get("sts:GetCallerIdentity"), None, "{counts:?}");
+    // and both environments sharing the account were planned
+    let plan = stdout(&o);
+    assert!(
+        plan.contains(&format!("environment {}", f.envs[1].name))
+            && plan.contains(&format!("environment {}", f.envs[2].name)),
+        "{plan}"
+    );
+}

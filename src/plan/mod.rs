@@ -828,4 +828,110 @@ mod tests {
         set_trust(&mut other, "a", json!({"Statement":[]}));
         assert_ne!(a, other.fingerprint());
     }
+
+    fn plan_of(c: &Config, changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            mode: Mode::Apply,
+            config: c.clone(),
+            selected: vec![],
+            changes,
+            untouched: vec![],
+            prior_fingerprint: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_plan_is_valid_only_as_its_environment_file_could_have_made_it() {
+        let c = cfg();
+        let desired = crate::desired::desired(&c);
+        let good = diff(&c, &desired, &Snapshot::default());
+        assert_eq!(plan_of(&c, good.clone()).validate(), Ok(()));
+
+        // an environment's change moved to another account
+        let mut ch = good.clone();
+        let env = ch.iter_mut().find(|c| c.addr.env.is_some()).unwrap();
+        env.addr.account = "999999999999".into();
+        assert!(matches!(
+            plan_of(&c, ch).validate(),
+            Err(PlanError::WrongAccount { expected, found, .. }) if expected == "222222222222" && found == "999999999999"
+        ));
+
+        // a state of another kind than its address
+        let mut ch = good.clone();
+        let alias_spec = ch[2].after().unwrap().clone();
+        ch[0].op = Op::Create { after: alias_spec };
+        assert!(matches!(
+            plan_of(&c, ch).validate(),
+            Err(PlanError::WrongKind { .. })
+        ));
+
+        // a document that is not the desired one
+        let mut ch = good.clone();
+        if let Op::Create {
+            after: Spec::IamRolePolicy { policy, .. },
+        } = &mut ch[1].op
+        {
+            *policy = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:*","Resource":"*"}]});
+        } else {
+            panic!("{:?}", ch[1]);
+        }
+        assert!(matches!(
+            plan_of(&c, ch).validate(),
+            Err(PlanError::NotDesired { .. })
+        ));
+
+        // an environment the file does not have
+        let mut ch = good;
+        let env = ch.iter_mut().find(|c| c.addr.env.is_some()).unwrap();
+        env.addr.env = Some("nope".into());
+        assert_eq!(
+            plan_of(&c, ch).validate(),
+            Err(PlanError::UnknownEnv("nope".into()))
+        );
+    }
+
+    #[test]
+    fn impossible_changes_cannot_be_loaded() {
+        // a delete without the state it deletes, an update without before
+        let bad = [
+            r#"{"addr":{"account":"1","env":null,"kind":"iam_role","name":"r"},"action":"delete"}"#,
+            r#"{"addr":{"account":"1","env":null,"kind":"iot_role_alias","name":"a"},"action":"update","after":{"type":"iot_role_alias","role_alias":"a","role_arn":"x","credential_duration":900}}"#,
+            r#"{"addr":{"account":"1","env":null,"kind":"iot_role_alias","name":"a"},"action":"rename","after":{"type":"iot_role_alias","role_alias":"a","role_arn":"x","credential_duration":900}}"#,
+        ];
+        for b in bad {
+            assert!(serde_json::from_str::<Change>(b).is_err(), "{b}");
+        }
+        let ok = r#"{"addr":{"account":"1","env":null,"kind":"iot_role_alias","name":"a"},"action":"create","after":{"type":"iot_role_alias","role_alias":"a","role_arn":"x","credential_duration":900}}"#;
+        let ch: Change = serde_json::from_str(ok).unwrap();
+        assert_eq!(ch.action(), Action::Create);
+    }
+
+    #[test]
+    fn removing_a_deny_or_a_condition_broadens_access() {
+        let c = cfg();
+        let (desired, mut snap) = applied(&c);
+        // live trust has an extra Deny and a condition on the allow statement
+        set_trust(
+            &mut snap,
+            "a",
+            json!({"Version":"2012-10-17","Statement":[
+                {"Sid":"IotDeviceRole","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/f-device"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:SecureTransport":"true"}}},
+                {"Sid":"NoOthers","Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringNotEquals":{"aws:PrincipalAccount":"111111111111"}}}
+            ]}),
+        );
+        let ch = diff(&c, &desired, &snap);
+        assert_eq!(ch.len(), 1);
+        let b = &ch[0].broadens;
+        assert!(
+            b.iter().any(|x| x == "removes the Deny statement NoOthers"),
+            "{b:?}"
+        );
+        assert!(
+            b.iter().any(|x| x
+                == "removes the condition Bool aws:SecureTransport from statement IotDeviceRole"),
+            "{b:?}"
+        );
+        assert!(!b.iter().any(|x| x.starts_with("new ")), "{b:?}");
+    }
 }
