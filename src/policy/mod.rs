@@ -109,7 +109,7 @@ fn listify(v: &Value) -> Value {
         Value::Array(a) => a.iter().map(scalar_string).collect(),
         other => vec![scalar_string(other)],
     };
-    items.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+    items.sort_by_key(|a| a.to_string());
     items.dedup();
     Value::Array(items)
 }

@@ -97,6 +97,9 @@ pub fn start_moto() -> String {
                 Ok(())
             });
         }
+        // moto lives as long as the test process: PR_SET_PDEATHSIG ends it with the process, so
+        // the child is deliberately never waited for.
+        #[allow(clippy::zombie_processes)]
         let _child = cmd.spawn().expect("start moto_server");
         if wait_port(port) {
             let url = format!("http://127.0.0.1:{port}");
