@@ -51,6 +51,16 @@ pub struct HopResult {
     pub fix: Option<Value>,
 }
 
+/// `xacct check --json`.
+#[derive(Debug, Serialize)]
+pub struct CheckOutput<'a> {
+    pub ok: bool,
+    /// `live` or `desired`.
+    pub source: &'static str,
+    pub environments: &'a [EnvReport],
+    pub lint: &'a [crate::lint::Finding],
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvReport {
     pub env: String,
@@ -611,7 +621,7 @@ pub fn desired_facts(cfg: &Config) -> Facts {
 }
 
 /// Human table: env × hop with ✓/✗, then the details of every ✗.
-pub fn render_human(reports: &[EnvReport], style: crate::plan::render::Style) -> String {
+pub fn render_human(reports: &[EnvReport], style: crate::output::Style) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let w = reports

@@ -213,7 +213,7 @@ pub fn lint_facts(cfg: &Config, f: &Facts) -> Vec<Finding> {
     out
 }
 
-pub fn render_human(findings: &[Finding], style: crate::plan::render::Style) -> String {
+pub fn render_human(findings: &[Finding], style: crate::output::Style) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     for f in findings {

@@ -1,40 +1,11 @@
 //! Rendering a plan for people (Terraform-like, coloured unified diffs) and for machines (`--json`).
 
 use super::{Action, Change, Mode, Plan};
-use serde_json::{json, Value};
+pub use crate::output::Style;
+use serde::Serialize;
+use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 use std::fmt::Write;
-
-/// ANSI styling, or none.
-#[derive(Debug, Clone, Copy)]
-pub struct Style {
-    pub color: bool,
-}
-
-impl Style {
-    pub fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-    pub fn green(&self, s: &str) -> String {
-        self.paint("32", s)
-    }
-    pub fn red(&self, s: &str) -> String {
-        self.paint("31", s)
-    }
-    pub fn yellow(&self, s: &str) -> String {
-        self.paint("33", s)
-    }
-    pub fn bold(&self, s: &str) -> String {
-        self.paint("1", s)
-    }
-    pub fn dim(&self, s: &str) -> String {
-        self.paint("2", s)
-    }
-}
 
 fn marker(style: Style, a: Action) -> String {
     let m = a.marker();
@@ -185,26 +156,43 @@ pub fn human(plan: &Plan, style: Style) -> String {
     out
 }
 
-/// The `--json` plan: exactly the contract's fields (notes and broadening marks are for people).
-pub fn json(plan: &Plan) -> Value {
-    let changes: Vec<Value> = plan
-        .changes
-        .iter()
-        .map(|c| {
-            json!({
-                "env": c.addr.env,
-                "account": c.addr.account,
-                "kind": c.addr.kind.as_str(),
-                "name": c.addr.name,
-                "action": c.action(),
-                "before": c.before().map(|s| s.attrs()),
-                "after": c.after().map(|s| s.attrs()),
+/// `plan --json`: exactly the contract's fields (notes and broadening marks are for people).
+#[derive(Debug, Serialize)]
+pub struct PlanJson<'a> {
+    pub format_version: &'static str,
+    pub changes: Vec<ChangeJson<'a>>,
+    pub summary: super::Summary,
+}
+
+/// One change in `plan --json` (`env` is null for IoT-account resources).
+#[derive(Debug, Serialize)]
+pub struct ChangeJson<'a> {
+    pub env: Option<&'a str>,
+    pub account: &'a str,
+    pub kind: &'static str,
+    pub name: &'a str,
+    pub action: Action,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// The `--json` plan.
+pub fn json(plan: &Plan) -> PlanJson<'_> {
+    PlanJson {
+        format_version: super::FORMAT_VERSION,
+        changes: plan
+            .changes
+            .iter()
+            .map(|c| ChangeJson {
+                env: c.addr.env.as_deref(),
+                account: &c.addr.account,
+                kind: c.addr.kind.as_str(),
+                name: &c.addr.name,
+                action: c.action(),
+                before: c.before().map(|s| s.attrs()),
+                after: c.after().map(|s| s.attrs()),
             })
-        })
-        .collect();
-    json!({
-        "format_version": super::FORMAT_VERSION,
-        "changes": changes,
-        "summary": plan.summary(),
-    })
+            .collect(),
+        summary: plan.summary(),
+    }
 }

@@ -49,6 +49,25 @@ pub struct Invocation {
     pub payload_excerpt: String,
 }
 
+/// What `xacct creds` prints: the `credential_process` format the AWS SDKs read.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CredentialProcess<'a> {
+    pub version: u8,
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
+    pub session_token: &'a str,
+    pub expiration: &'a str,
+}
+
+/// `xacct verify --json`.
+#[derive(Debug, Serialize)]
+pub struct VerifyOutput<'a> {
+    pub ok: bool,
+    pub endpoint: &'a str,
+    pub environments: &'a [EnvOutcome],
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvOutcome {
     pub env: String,
@@ -403,7 +422,7 @@ pub fn explain(outcomes: &mut [EnvOutcome], proofs: &[crate::check::EnvReport]) 
     }
 }
 
-pub fn render_human(outcomes: &[EnvOutcome], style: crate::plan::render::Style) -> String {
+pub fn render_human(outcomes: &[EnvOutcome], style: crate::output::Style) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let w = outcomes

@@ -1,0 +1,148 @@
+//! The body of every command: one entry function per command, each called by `cli::try_main` with
+//! its parsed flags. Shared steps (reading the live state, making a plan, confirming) live here.
+
+pub mod check;
+pub mod init;
+pub mod plan;
+pub mod verify;
+
+use crate::aws;
+use crate::cli::Error;
+use crate::config::{self, Config};
+use crate::plan::{Mode, Plan};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+pub fn check_selection(cfg: &Config, envs: &[String]) -> Result<(), Error> {
+    cfg.check_selection(envs).map_err(Error::Usage)
+}
+
+pub fn selected_desired(cfg: &Config, envs: &[String]) -> Vec<crate::model::Resource> {
+    crate::desired::desired(cfg)
+        .into_iter()
+        .filter(|r| {
+            r.addr
+                .env
+                .as_ref()
+                .is_none_or(|e| config::is_selected(envs, e))
+        })
+        .collect()
+}
+
+/// Connect to every account and read the live state.
+pub async fn read_live(
+    cfg: &Config,
+    envs: &[String],
+) -> Result<(aws::Accounts, crate::plan::Snapshot), Error> {
+    let accts = aws::connect_all(cfg, envs).await.map_err(Error::Aws)?;
+    let desired = selected_desired(cfg, envs);
+    let snap = aws::read::snapshot(cfg, &desired, &accts)
+        .await
+        .map_err(Error::Aws)?;
+    Ok((accts, snap))
+}
+
+/// Compute the plan for `cfg` from the live state.
+pub async fn make_plan(
+    cfg: &Config,
+    envs: &[String],
+    mode: Mode,
+) -> Result<(aws::Accounts, Plan), Error> {
+    let (accts, snap) = read_live(cfg, envs).await?;
+    let desired = selected_desired(cfg, envs);
+    let (changes, untouched) = match mode {
+        Mode::Apply => (crate::plan::diff(cfg, &desired, &snap), vec![]),
+        Mode::Destroy => crate::plan::destroy(cfg, &desired, &snap),
+    };
+    let plan = Plan {
+        format_version: crate::plan::FORMAT_VERSION.into(),
+        mode,
+        config: cfg.clone(),
+        selected: envs.to_vec(),
+        changes,
+        untouched,
+        prior_fingerprint: snap.fingerprint(),
+    };
+    Ok((accts, plan))
+}
+
+/// Ask on the terminal; refuse without one.
+pub fn confirm(question: &str, auto_approve: bool) -> Result<(), Error> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused(
+            "no terminal to confirm on: pass --auto-approve, or apply a saved plan (plan --out FILE, then apply FILE)".into(),
+        ));
+    }
+    eprint!("{question}\n  Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Io(e.to_string()))?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::Refused("cancelled: nothing was changed".into()))
+    }
+}
+
+pub fn refuse_conflicts(plan: &Plan, adopt: bool) -> Result<(), Error> {
+    let conflicts: Vec<String> = plan
+        .conflicts()
+        .map(|c| format!("  {}: {}", c.addr, c.notes.join("; ")))
+        .collect();
+    if !conflicts.is_empty() && !adopt {
+        return Err(Error::Refused(format!(
+            "refusing to change resources xacct does not own (nothing was changed):\n{}\n  rerun with --adopt to take them over",
+            conflicts.join("\n")
+        )));
+    }
+    Ok(())
+}
+
+/// Progress lines on stderr as each change lands.
+struct Progress;
+
+impl crate::apply::Reporter for Progress {
+    fn landed(&self, ch: &crate::plan::Change) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "  {} {}.{} ({}{}) {}",
+            ch.action().marker(),
+            ch.addr.kind.as_str(),
+            ch.addr.name,
+            ch.addr.account,
+            ch.addr
+                .env
+                .as_ref()
+                .map(|e| format!(", env {e}"))
+                .unwrap_or_default(),
+            ch.action().done()
+        );
+    }
+}
+
+pub async fn execute(plan: &Plan, accts: &aws::Accounts) -> Result<ExitCode, Error> {
+    eprintln!("Applying {} change(s)…", plan.changes.len());
+    match crate::apply::apply(plan, accts, &Progress).await {
+        Ok(n) => {
+            eprintln!("Apply complete: {n} change(s).");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((n, errors)) => {
+            eprintln!("Apply stopped after {n} change(s); run apply again to converge.");
+            Err(Error::Aws(errors))
+        }
+    }
+}
