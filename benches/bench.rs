@@ -6,7 +6,7 @@
 #[path = "../tests/common/injector.rs"]
 mod injector;
 
-use injector::{Config, Injector};
+use injector::{Config, Injector, Replay};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -67,6 +67,8 @@ struct Run {
     wall: Duration,
     code: i32,
     max_rss_kb: i64,
+    /// user + system CPU time of the process
+    cpu_ms: f64,
 }
 
 fn run(endpoint: &str, args: &[&str]) -> Run {
@@ -94,10 +96,12 @@ fn run(endpoint: &str, args: &[&str]) -> Run {
     } else {
         -1
     };
+    let tv = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
     Run {
         wall: t.elapsed(),
         code,
         max_rss_kb: usage.ru_maxrss,
+        cpu_ms: tv(usage.ru_utime) + tv(usage.ru_stime),
     }
 }
 
@@ -171,6 +175,46 @@ fn moto_request(moto: &str) {
     let _ = s.read_to_end(&mut out);
 }
 
+/// plan(N) for N = 1, 10, 50 against a replay of its own recorded answers (25 ms each, unlimited
+/// concurrency): wall time, CPU time and peak memory of xacct alone.
+fn replay_section(dir: &Path, raw: &Injector, seed: u64) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    let mut base: Option<(f64, f64)> = None;
+    for (i, n) in [1usize, 10, 50].into_iter().enumerate() {
+        let file = fleet_file(dir, n, seed + i as u64);
+        let f = file.to_str().unwrap();
+        assert_eq!(
+            run(&raw.url, &["apply", "-f", f, "--auto-approve"]).code,
+            0,
+            "apply N={n}"
+        );
+        raw.record();
+        assert_eq!(run(&raw.url, &["plan", "-f", f]).code, 0);
+        let recording = raw.take_recording();
+        let requests = recording.len();
+        let replay = Replay::start(recording, Duration::from_millis(LATENCY_MS));
+        let mut walls = Vec::new();
+        let mut cpus = Vec::new();
+        let mut rss = 0;
+        for _ in 0..7 {
+            let p = run(&replay.url, &["plan", "-f", f, "--detailed-exitcode"]);
+            assert_eq!(p.code, 0, "replayed plan N={n} must be empty");
+            walls.push(ms(p.wall));
+            cpus.push(p.cpu_ms);
+            rss = rss.max(p.max_rss_kb);
+        }
+        let (wall, cpu) = (median(walls), median(cpus));
+        let (w1, c1) = *base.get_or_insert((wall, cpu));
+        rows.push(json!({
+            "n": n, "plan_ms": wall, "plan_ratio_to_n1": wall / w1, "cpu_ms": cpu,
+            "cpu_ms_per_extra_account": if n > 1 { Some((cpu - c1) / (n - 1) as f64) } else { None },
+            "max_rss_kb": rss, "requests": requests,
+            "misses": replay.misses.load(Ordering::SeqCst),
+        }));
+    }
+    rows
+}
+
 fn main() {
     let bin = xacct_bin();
     assert!(
@@ -222,11 +266,13 @@ fn main() {
         let mut reads = 0;
         let mut writes = 0;
         let mut busy = 0.0;
+        let mut cpus = Vec::new();
         for _ in 0..5 {
             inj.reset_counters();
             let p = run(&inj.url, &["plan", "-f", f, "--detailed-exitcode"]);
             assert_eq!(p.code, 0, "plan after apply must be empty (N={n})");
             walls.push(ms(p.wall));
+            cpus.push(p.cpu_ms);
             rss = rss.max(p.max_rss_kb);
             reads = inj.counters.reads.load(Ordering::SeqCst);
             writes = inj.counters.writes.load(Ordering::SeqCst);
@@ -246,11 +292,13 @@ fn main() {
         rows.push(json!({
             "n": n, "plan_ms": plan, "plan_reads": reads, "plan_writes": writes,
             "reads_per_env": reads as f64 / n as f64, "sequential_ms": busy, "moto_floor_ms": floor,
-            "plan_ratio_to_n1": plan / plan1, "plan_max_rss_kb": rss,
+            "plan_ratio_to_n1": plan / plan1, "plan_max_rss_kb": rss, "plan_cpu_ms": median(cpus),
             "apply_ms": ms(apply.wall), "apply_reads": apply_reads, "apply_writes": apply_writes,
             "apply_critical_path_ms": critical,
         }));
     }
+
+    let replay_rows = replay_section(&dir, &raw, seed + 100);
 
     let example = root().join("environments/example.yaml");
     let version = cold(&bin, &["--version"], 30);
@@ -282,6 +330,7 @@ fn main() {
         "machine": machine, "latency_ms": LATENCY_MS, "moto_ms_per_request": moto_per_request_ms, "moto_requests_per_s": moto_rps,
         "plan_without_latency_ms": median(plain),
         "rows": rows,
+        "replay": replay_rows,
         "cold_start_ms": {"xacct --version": version, "xacct validate": validate, "python3 -c 'import boto3'": boto3},
     });
 
@@ -290,11 +339,11 @@ fn main() {
         moto_per_request_ms, moto_rps
     );
     println!("sequential ms = the same reads one after another: reads × ({LATENCY_MS} ms + moto's time); moto floor ms = the time moto needs to serve that many reads at its measured throughput (one Python process)\n");
-    println!("| N envs | plan ms | ×plan(1) | moto floor ms | sequential ms | reads | reads/env | writes | max RSS MiB | apply ms | apply reads | apply writes |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| N envs | plan ms | ×plan(1) | moto floor ms | sequential ms | reads | reads/env | writes | max RSS MiB | CPU ms | apply ms | apply reads | apply writes |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in report["rows"].as_array().unwrap() {
         println!(
-            "| {} | {:.0} | {:.2} | {:.0} | {:.0} | {} | {:.1} | {} | {:.1} | {:.0} | {} | {} |",
+            "| {} | {:.0} | {:.2} | {:.0} | {:.0} | {} | {:.1} | {} | {:.1} | {:.1} | {:.0} | {} | {} |",
             r["n"],
             r["plan_ms"].as_f64().unwrap(),
             r["plan_ratio_to_n1"].as_f64().unwrap(),
@@ -304,6 +353,7 @@ fn main() {
             r["reads_per_env"].as_f64().unwrap(),
             r["plan_writes"],
             r["plan_max_rss_kb"].as_f64().unwrap() / 1024.0,
+            r["plan_cpu_ms"].as_f64().unwrap(),
             r["apply_ms"].as_f64().unwrap(),
             r["apply_reads"],
             r["apply_writes"],
@@ -313,6 +363,25 @@ fn main() {
         "\napply critical path: 7 dependent round trips = {} ms at {LATENCY_MS} ms each",
         7 * LATENCY_MS
     );
+    println!("\nreplay: each plan's answers recorded through the injector, then served from the recording with {LATENCY_MS} ms per request and no limit on concurrency (xacct's own scaling, without moto's one-at-a-time service); median of 7\n");
+    println!("| N envs | plan ms | ×plan(1) | CPU ms | CPU ms per extra account | max RSS MiB | requests | unanswered |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in report["replay"].as_array().unwrap() {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.1} | {} | {:.1} | {} | {} |",
+            r["n"],
+            r["plan_ms"].as_f64().unwrap(),
+            r["plan_ratio_to_n1"].as_f64().unwrap(),
+            r["cpu_ms"].as_f64().unwrap(),
+            r["cpu_ms_per_extra_account"]
+                .as_f64()
+                .map(|x| format!("{x:.2}"))
+                .unwrap_or_else(|| "–".into()),
+            r["max_rss_kb"].as_f64().unwrap() / 1024.0,
+            r["requests"],
+            r["misses"],
+        );
+    }
     println!("\n| cold start (median of 30) | ms |\n|---|---:|");
     for (k, v) in report["cold_start_ms"].as_object().unwrap() {
         println!("| `{k}` | {:.1} |", v.as_f64().unwrap());

@@ -36,7 +36,10 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
 
 /// The IoT-account resources.
 pub fn iot_resources(cfg: &Config) -> Vec<Resource> {
-    let vars = vars(cfg);
+    iot_resources_with(cfg, &vars(cfg))
+}
+
+fn iot_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Vec<Resource> {
     let acct = &cfg.iot.account;
     let at = |kind, name: String| Addr {
         account: acct.clone(),
@@ -50,7 +53,7 @@ pub fn iot_resources(cfg: &Config) -> Vec<Resource> {
             spec: Spec::IamRole {
                 role_name: cfg.iot.role_name.clone(),
                 path: "/".into(),
-                assume_role_policy: render("iot-role-trust", &vars),
+                assume_role_policy: render("iot-role-trust", vars),
                 max_session_duration: cfg.iot_max_session(),
                 tags: owner_tags(cfg),
             },
@@ -63,7 +66,7 @@ pub fn iot_resources(cfg: &Config) -> Vec<Resource> {
             spec: Spec::IamRolePolicy {
                 role_name: cfg.iot.role_name.clone(),
                 policy_name: IOT_ROLE_POLICY.into(),
-                policy: render("iot-role-permissions", &vars),
+                policy: render("iot-role-permissions", vars),
             },
         },
         Resource {
@@ -78,7 +81,7 @@ pub fn iot_resources(cfg: &Config) -> Vec<Resource> {
             addr: at(Kind::IotPolicy, cfg.iot.policy_name.clone()),
             spec: Spec::IotPolicy {
                 policy_name: cfg.iot.policy_name.clone(),
-                policy: render("iot-policy", &vars),
+                policy: render("iot-policy", vars),
             },
         },
     ];
@@ -106,7 +109,15 @@ pub fn attachment(cfg: &Config, cert: &str) -> Resource {
 
 /// The resources of one target environment.
 pub fn target_resources(cfg: &Config, t: &crate::config::Target) -> Vec<Resource> {
-    let mut vars = vars(cfg);
+    target_resources_with(cfg, t, &vars(cfg))
+}
+
+fn target_resources_with(
+    cfg: &Config,
+    t: &crate::config::Target,
+    base: &BTreeMap<&'static str, Var>,
+) -> Vec<Resource> {
+    let mut vars = base.clone();
     let mut functions = Vec::new();
     for f in &t.functions {
         functions.push(f.clone());
@@ -146,9 +157,11 @@ pub fn target_resources(cfg: &Config, t: &crate::config::Target) -> Vec<Resource
 
 /// Every desired resource, IoT account first, in creation order.
 pub fn desired(cfg: &Config) -> Vec<Resource> {
-    let mut out = iot_resources(cfg);
+    // the variables are the same for every environment: build them once
+    let vars = vars(cfg);
+    let mut out = iot_resources_with(cfg, &vars);
     for t in &cfg.environments {
-        out.extend(target_resources(cfg, t));
+        out.extend(target_resources_with(cfg, t, &vars));
     }
     out
 }

@@ -77,15 +77,30 @@ impl AwsError {
 pub struct Clients {
     pub account: String,
     pub scope: String,
-    pub iam: aws_sdk_iam::Client,
-    pub iot: aws_sdk_iot::Client,
-    pub sts: aws_sdk_sts::Client,
-    pub lambda: aws_sdk_lambda::Client,
     pub sdk: SdkConfig,
+    // Each service client is built on first use: a plan of an environment account needs IAM only.
+    iam: Arc<OnceLock<aws_sdk_iam::Client>>,
+    iot: Arc<OnceLock<aws_sdk_iot::Client>>,
+    sts: Arc<OnceLock<aws_sdk_sts::Client>>,
+    lambda: Arc<OnceLock<aws_sdk_lambda::Client>>,
     limit: Arc<Semaphore>,
 }
 
 impl Clients {
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        self.iam.get_or_init(|| aws_sdk_iam::Client::new(&self.sdk))
+    }
+    pub fn iot(&self) -> &aws_sdk_iot::Client {
+        self.iot.get_or_init(|| aws_sdk_iot::Client::new(&self.sdk))
+    }
+    pub fn sts(&self) -> &aws_sdk_sts::Client {
+        self.sts.get_or_init(|| aws_sdk_sts::Client::new(&self.sdk))
+    }
+    pub fn lambda(&self) -> &aws_sdk_lambda::Client {
+        self.lambda
+            .get_or_init(|| aws_sdk_lambda::Client::new(&self.sdk))
+    }
+
     /// Wait for a request slot of this account.
     pub async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
         self.limit.acquire().await.expect("semaphore never closed")
@@ -152,13 +167,39 @@ pub fn http_client() -> SharedHttpClient {
     static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-                ))
-                .build_https()
+            SharedHttpClient::new(OneClient(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                    ))
+                    .build_https(),
+            ))
         })
         .clone()
+}
+
+/// The shared client as every SDK client sees it. The SDK's own client builds a whole connector
+/// (TLS config with the system root store) each time an SDK client is constructed, only to validate
+/// the configuration, and throws it away; that was most of the CPU time each extra account cost.
+/// This wrapper skips that validation: the connector is built once, on the first request, and then
+/// reused from the inner client's cache.
+#[derive(Debug)]
+struct OneClient(SharedHttpClient);
+
+impl aws_smithy_runtime_api::client::http::HttpClient for OneClient {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The SDK loader every config of the process starts from: region, the shared HTTP client, retries
@@ -273,10 +314,10 @@ impl Clients {
         Clients {
             account: account.to_string(),
             scope,
-            iam: aws_sdk_iam::Client::new(&sdk),
-            iot: aws_sdk_iot::Client::new(&sdk),
-            sts: aws_sdk_sts::Client::new(&sdk),
-            lambda: aws_sdk_lambda::Client::new(&sdk),
+            iam: Default::default(),
+            iot: Default::default(),
+            sts: Default::default(),
+            lambda: Default::default(),
             sdk,
             limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
         }
@@ -333,7 +374,7 @@ async fn connect_with(
             .map_err(|e| fail(format!("cannot obtain credentials{how}: {}", chain(&e))))?;
         return Ok(c);
     }
-    let who = c.sts.get_caller_identity().send().await.map_err(|e| {
+    let who = c.sts().get_caller_identity().send().await.map_err(|e| {
         let mut err = c.err("sts:GetCallerIdentity", "the account's credentials", e);
         err.message = format!("cannot obtain credentials{how}: {}", err.message);
         err

@@ -20,7 +20,7 @@ fn absent<T>(e: AwsError) -> Result<Option<T>, AwsError> {
 
 pub async fn role(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
     let _slot = c.slot().await;
-    match c.iam.get_role().role_name(name).send().await {
+    match c.iam().get_role().role_name(name).send().await {
         Ok(out) => {
             let Some(r) = out.role() else { return Ok(None) };
             let trust = r.assume_role_policy_document().unwrap_or("{}");
@@ -59,7 +59,7 @@ pub async fn role_policy(
     let _slot = c.slot().await;
     let res = format!("{role}/{policy_name}");
     match c
-        .iam
+        .iam()
         .get_role_policy()
         .role_name(role)
         .policy_name(policy_name)
@@ -89,7 +89,7 @@ pub async fn role_policy(
 
 pub async fn role_alias(c: &Clients, alias: &str) -> Result<Option<Live>, AwsError> {
     let _slot = c.slot().await;
-    match c.iot.describe_role_alias().role_alias(alias).send().await {
+    match c.iot().describe_role_alias().role_alias(alias).send().await {
         Ok(out) => {
             let Some(d) = out.role_alias_description() else {
                 return Ok(None);
@@ -109,7 +109,7 @@ pub async fn role_alias(c: &Clients, alias: &str) -> Result<Option<Live>, AwsErr
 
 pub async fn iot_policy(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
     let _slot = c.slot().await;
-    match c.iot.get_policy().policy_name(name).send().await {
+    match c.iot().get_policy().policy_name(name).send().await {
         Ok(out) => {
             let doc =
                 policy::parse_document(out.policy_document().unwrap_or("{}")).map_err(|m| {
@@ -137,7 +137,7 @@ pub async fn iot_policy(c: &Clients, name: &str) -> Result<Option<Live>, AwsErro
 pub async fn policy_targets(c: &Clients, name: &str) -> Result<Vec<String>, AwsError> {
     let _slot = c.slot().await;
     let r = c
-        .iot
+        .iot()
         .list_targets_for_policy()
         .policy_name(name)
         .page_size(250)
@@ -249,7 +249,7 @@ pub async fn role_identity_policies(
     let mut out = Vec::new();
     let names: Vec<String> = {
         let _slot = c.slot().await;
-        c.iam
+        c.iam()
             .list_role_policies()
             .role_name(role)
             .into_paginator()
@@ -270,7 +270,7 @@ pub async fn role_identity_policies(
     }
     let attached = {
         let _slot = c.slot().await;
-        c.iam
+        c.iam()
             .list_attached_role_policies()
             .role_name(role)
             .into_paginator()
@@ -284,7 +284,7 @@ pub async fn role_identity_policies(
         let Some(arn) = p.policy_arn() else { continue };
         let _slot = c.slot().await;
         let meta = c
-            .iam
+            .iam()
             .get_policy()
             .policy_arn(arn)
             .send()
@@ -294,7 +294,7 @@ pub async fn role_identity_policies(
             continue;
         };
         let ver = c
-            .iam
+            .iam()
             .get_policy_version()
             .policy_arn(arn)
             .version_id(v)
@@ -334,7 +334,13 @@ async fn role_facts(c: &Clients, name: &str) -> Result<Option<RoleFacts>, AwsErr
 async fn cert_facts(c: &Clients, cfg: &Config, id: &str) -> Result<CertFacts, AwsError> {
     let status = {
         let _slot = c.slot().await;
-        match c.iot.describe_certificate().certificate_id(id).send().await {
+        match c
+            .iot()
+            .describe_certificate()
+            .certificate_id(id)
+            .send()
+            .await
+        {
             Ok(o) => o
                 .certificate_description()
                 .and_then(|d| d.status())
@@ -356,7 +362,7 @@ async fn cert_facts(c: &Clients, cfg: &Config, id: &str) -> Result<CertFacts, Aw
     let target = cfg.certificate_arn(id);
     let attached = {
         let _slot = c.slot().await;
-        c.iot
+        c.iot()
             .list_attached_policies()
             .target(&target)
             .into_paginator()
@@ -389,7 +395,7 @@ async fn cert_facts(c: &Clients, cfg: &Config, id: &str) -> Result<CertFacts, Aw
 
 async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsError> {
     let _slot = c.slot().await;
-    if let Err(e) = c.lambda.get_function().function_name(arn).send().await {
+    if let Err(e) = c.lambda().get_function().function_name(arn).send().await {
         let e = c.err("lambda:GetFunction", arn, e);
         return if e.not_found() {
             Ok(FunctionFacts {
@@ -400,7 +406,7 @@ async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsErro
             Err(e)
         };
     }
-    match c.lambda.get_policy().function_name(arn).send().await {
+    match c.lambda().get_policy().function_name(arn).send().await {
         Ok(p) => {
             let doc = match p.policy() {
                 Some(d) => Some(

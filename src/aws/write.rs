@@ -28,7 +28,7 @@ pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             tags: t,
         } => {
             let r = retry_consistency(|| async {
-                c.iam
+                c.iam()
                     .create_role()
                     .role_name(role_name)
                     .path(path)
@@ -61,7 +61,7 @@ pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             credential_duration,
         } => {
             let r = retry_consistency(|| async {
-                c.iot
+                c.iot()
                     .create_role_alias()
                     .role_alias(role_alias)
                     .role_arn(role_arn)
@@ -85,7 +85,7 @@ pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             policy,
         } => {
             match c
-                .iot
+                .iot()
                 .create_policy()
                 .policy_name(policy_name)
                 .policy_document(doc(policy))
@@ -113,7 +113,7 @@ pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
 }
 
 async fn attach(c: &Clients, policy_name: &str, target: &str) -> Result<(), AwsError> {
-    c.iot
+    c.iot()
         .attach_policy()
         .policy_name(policy_name)
         .target(target)
@@ -135,7 +135,7 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             ..
         } => {
             retry_consistency(|| async {
-                c.iam
+                c.iam()
                     .update_assume_role_policy()
                     .role_name(role_name)
                     .policy_document(doc(assume_role_policy))
@@ -144,14 +144,14 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                     .map_err(|e| c.err("iam:UpdateAssumeRolePolicy", role_name, e))
             })
             .await?;
-            c.iam
+            c.iam()
                 .update_role()
                 .role_name(role_name)
                 .max_session_duration(*max_session_duration)
                 .send()
                 .await
                 .map_err(|e| c.err("iam:UpdateRole", role_name, e))?;
-            c.iam
+            c.iam()
                 .tag_role()
                 .role_name(role_name)
                 .set_tags(Some(tags(t)))
@@ -165,7 +165,7 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             policy_name,
             policy,
         } => c
-            .iam
+            .iam()
             .put_role_policy()
             .role_name(role_name)
             .policy_name(policy_name)
@@ -186,7 +186,7 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             credential_duration,
         } => {
             retry_consistency(|| async {
-                c.iot
+                c.iot()
                     .update_role_alias()
                     .role_alias(role_alias)
                     .role_arn(role_arn)
@@ -203,7 +203,7 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             policy,
         } => {
             // Idempotent: an interrupted or concurrent apply may already have written this document.
-            if let Ok(cur) = c.iot.get_policy().policy_name(policy_name).send().await {
+            if let Ok(cur) = c.iot().get_policy().policy_name(policy_name).send().await {
                 let same = cur
                     .policy_document()
                     .and_then(|d| crate::policy::parse_document(d).ok())
@@ -215,7 +215,7 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             // IoT keeps at most 5 versions: prune the oldest non-default one first.
             // (ListPolicyVersions is not paginated: one response holds every version.)
             let versions = c
-                .iot
+                .iot()
                 .list_policy_versions()
                 .policy_name(policy_name)
                 .send()
@@ -236,7 +236,7 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                     )
                 });
                 if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
-                    c.iot
+                    c.iot()
                         .delete_policy_version()
                         .policy_name(policy_name)
                         .policy_version_id(oldest)
@@ -251,7 +251,7 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                         })?;
                 }
             }
-            c.iot
+            c.iot()
                 .create_policy_version()
                 .policy_name(policy_name)
                 .policy_document(doc(policy))
@@ -277,7 +277,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
         Spec::IamRole { role_name, .. } => {
             // inline policies and managed attachments must go first
             let inline: Result<Vec<String>, _> = c
-                .iam
+                .iam()
                 .list_role_policies()
                 .role_name(role_name)
                 .into_paginator()
@@ -291,7 +291,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             };
             for p in inline {
                 if let Err(e) = c
-                    .iam
+                    .iam()
                     .delete_role_policy()
                     .role_name(role_name)
                     .policy_name(&p)
@@ -302,7 +302,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 }
             }
             let attached = c
-                .iam
+                .iam()
                 .list_attached_role_policies()
                 .role_name(role_name)
                 .into_paginator()
@@ -313,7 +313,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 .map_err(|e| c.err("iam:ListAttachedRolePolicies", role_name, e))?;
             for p in &attached {
                 if let Some(arn) = p.policy_arn() {
-                    c.iam
+                    c.iam()
                         .detach_role_policy()
                         .role_name(role_name)
                         .policy_arn(arn)
@@ -322,7 +322,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                         .map_err(|e| c.err("iam:DetachRolePolicy", role_name, e))?;
                 }
             }
-            match c.iam.delete_role().role_name(role_name).send().await {
+            match c.iam().delete_role().role_name(role_name).send().await {
                 Ok(_) => Ok(()),
                 Err(e) => gone(c.err("iam:DeleteRole", role_name, e)),
             }
@@ -333,7 +333,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             ..
         } => {
             match c
-                .iam
+                .iam()
                 .delete_role_policy()
                 .role_name(role_name)
                 .policy_name(policy_name)
@@ -349,7 +349,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             }
         }
         Spec::IotRoleAlias { role_alias, .. } => match c
-            .iot
+            .iot()
             .delete_role_alias()
             .role_alias(role_alias)
             .send()
@@ -360,7 +360,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
         },
         Spec::IotPolicy { policy_name, .. } => {
             let versions = match c
-                .iot
+                .iot()
                 .list_policy_versions()
                 .policy_name(policy_name)
                 .send()
@@ -376,7 +376,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             {
                 if let Some(id) = v.version_id() {
                     if let Err(e) = c
-                        .iot
+                        .iot()
                         .delete_policy_version()
                         .policy_name(policy_name)
                         .policy_version_id(id)
@@ -391,7 +391,13 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                     }
                 }
             }
-            match c.iot.delete_policy().policy_name(policy_name).send().await {
+            match c
+                .iot()
+                .delete_policy()
+                .policy_name(policy_name)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(e) => gone(c.err("iot:DeletePolicy", policy_name, e)),
             }
@@ -402,7 +408,7 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             ..
         } => {
             match c
-                .iot
+                .iot()
                 .detach_policy()
                 .policy_name(policy_name)
                 .target(target)

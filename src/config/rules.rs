@@ -37,15 +37,8 @@ fn valid_region(s: &str) -> bool {
             .last()
             .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
-fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
+use crate::arn::{partition_of, Arn};
+
 fn valid_function_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -112,14 +105,16 @@ fn access(
     if let Some(r) = &assume_role {
         let mut path = base.to_vec();
         path.push("assume_role");
-        let parts: Vec<&str> = r.splitn(6, ':').collect();
-        let ok = parts.len() == 6
-            && parts[0] == "arn"
-            && parts[1].starts_with("aws")
-            && parts[2] == "iam"
-            && parts[3].is_empty()
-            && is_account(parts[4])
-            && parts[5].strip_prefix("role/").is_some_and(|n| {
+        let arn = Arn::parse(r);
+        let ok = arn.as_ref().is_some_and(|a| {
+            a.partition.starts_with("aws")
+                && a.service == "iam"
+                && a.region.is_empty()
+                && is_account(&a.account)
+        }) && arn
+            .as_ref()
+            .and_then(|a| a.resource.strip_prefix("role/"))
+            .is_some_and(|n| {
                 let name = n.rsplit('/').next().unwrap_or("");
                 valid_role_name(name)
             });
@@ -130,17 +125,18 @@ fn access(
                 format!("assume_role `{r}` is not an IAM role ARN"),
                 Some(format!("write it as arn:aws:iam::{account}:role/NAME")),
             );
-        } else if parts[4] != account {
+        } else if let Some(a) = arn.filter(|a| a.account != account) {
             c.at(
                 &path,
                 "assume-role-account",
                 format!(
                     "assume_role is in account {} but this account is {account}",
-                    parts[4]
+                    a.account
                 ),
                 Some(format!(
-                    "assume a role of account {account}, e.g. arn:aws:iam::{account}:role/{}",
-                    &parts[5][5..]
+                    "assume a role of account {account}, e.g. arn:{}:iam::{account}:role/{}",
+                    a.partition,
+                    &a.resource["role/".len()..]
                 )),
             );
         }
@@ -379,13 +375,16 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
             let i_s = i.to_string();
             let fp = ["environments", name.as_str(), "functions", i_s.as_str()];
             let arn = if f.starts_with("arn:") {
-                let parts: Vec<&str> = f.split(':').collect();
-                if parts.len() != 7
-                    || parts[2] != "lambda"
-                    || parts[5] != "function"
-                    || !valid_function_name(parts[6])
-                    || !is_account(parts[4])
-                {
+                let parsed = Arn::parse(f);
+                let ok = parsed.as_ref().is_some_and(|a| {
+                    let r = a.resource_parts();
+                    a.service == "lambda"
+                        && r.len() == 2
+                        && r[0] == "function"
+                        && valid_function_name(r[1])
+                        && is_account(&a.account)
+                });
+                if !ok {
                     c.at(
                         &fp,
                         "function-arn",
@@ -394,25 +393,26 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
                     );
                     continue;
                 }
-                if parts[4] != acct {
+                let a = parsed.expect("checked above");
+                let fname = a.resource_name();
+                if a.account != *acct {
                     c.at(
                         &fp,
                         "function-account",
-                        format!("function `{}` is in account {}, outside environment `{name}` (account {acct})", parts[6], parts[4]),
-                        Some(format!("use arn:{partition}:lambda:{region}:{acct}:function:{} or move it to the environment of account {}", parts[6], parts[4])),
+                        format!("function `{fname}` is in account {}, outside environment `{name}` (account {acct})", a.account),
+                        Some(format!("use arn:{partition}:lambda:{region}:{acct}:function:{fname} or move it to the environment of account {}", a.account)),
                     );
                 }
-                if parts[3] != region {
+                if a.region != *region {
                     c.at(
                         &fp,
                         "function-region",
                         format!(
-                            "function `{}` is in region {}, but the fleet is in {region}",
-                            parts[6], parts[3]
+                            "function `{fname}` is in region {}, but the fleet is in {region}",
+                            a.region
                         ),
                         Some(format!(
-                            "use arn:{partition}:lambda:{region}:{acct}:function:{}",
-                            parts[6]
+                            "use arn:{partition}:lambda:{region}:{acct}:function:{fname}"
                         )),
                     );
                 }

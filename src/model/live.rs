@@ -1,7 +1,7 @@
 //! The live model: what `aws::read` found in the accounts, read once per run. The planner compares
 //! the desired state with its `Snapshot`; the proof (`check`) evaluates its `Facts`.
 
-use super::{Addr, Live, Spec};
+use super::{Addr, Live};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -15,27 +15,15 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// A digest of everything read, to detect that the live state changed since a plan was made.
+    /// The read layer stores every document in its canonical form (`policy::normalize`), so the
+    /// same live state always has the same digest.
     pub fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
         for (addr, live) in &self.live {
             h.update(serde_json::to_vec(addr).unwrap_or_default());
-            let mut l = live.clone();
-            normalize_spec(&mut l.spec);
-            h.update(serde_json::to_vec(&l).unwrap_or_default());
+            h.update(serde_json::to_vec(live).unwrap_or_default());
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-fn normalize_spec(s: &mut Spec) {
-    match s {
-        Spec::IamRole {
-            assume_role_policy: d,
-            ..
-        }
-        | Spec::IamRolePolicy { policy: d, .. }
-        | Spec::IotPolicy { policy: d, .. } => *d = crate::policy::normalize(d),
-        _ => {}
     }
 }
 

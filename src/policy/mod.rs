@@ -109,8 +109,10 @@ fn listify(v: &Value) -> Value {
         Value::Array(a) => a.iter().map(scalar_string).collect(),
         other => vec![scalar_string(other)],
     };
-    items.sort_by_key(|a| a.to_string());
-    items.dedup();
+    if items.len() > 1 {
+        items.sort_by_cached_key(|a| a.to_string());
+        items.dedup();
+    }
     Value::Array(items)
 }
 
@@ -147,7 +149,7 @@ pub fn normalize(doc: &Value) -> Value {
                 other => vec![other],
             };
             let mut stmts: Vec<Value> = stmts.iter().map(normalize_statement).collect();
-            stmts.sort_by_key(|s| s.to_string());
+            stmts.sort_by_cached_key(|s| s.to_string());
             out.insert(k, Value::Array(stmts));
         } else {
             out.insert(k, v);
@@ -286,12 +288,16 @@ pub fn broadening(before: &Value, after: &Value) -> Vec<String> {
     let mut out = Vec::new();
     // a role of an account that was trusted as a whole (`:root`, the id, `*`) is no broadening
     let covered = |x: &str| {
-        let acct = x.split(':').nth(5).unwrap_or("");
+        // "AWS:arn:…": the account of the ARN after the principal type
+        let acct = x
+            .split_once(':')
+            .and_then(|(_, arn)| crate::arn::Arn::account_of(arn))
+            .unwrap_or_default();
         bp.iter().any(|b| {
             b == "AWS:*"
                 || b == "*"
                 || (!acct.is_empty()
-                    && (b == &format!("AWS:{acct}") || b.ends_with(&format!("::{acct}:root"))))
+                    && (*b == format!("AWS:{acct}") || b.ends_with(&format!("::{acct}:root"))))
         })
     };
     for x in ap.iter().filter(|x| !bp.contains(x) && !covered(x)) {

@@ -29,17 +29,17 @@ fn admin_role_name(assume_role: Option<&str>) -> String {
 
 async fn ensure_admin_role(c: &crate::aws::Clients, name: &str) -> Result<(), String> {
     let trust = ADMIN_TRUST.replace("ACCOUNT", &c.account);
-    if c.iam.get_role().role_name(name).send().await.is_ok() {
+    if c.iam().get_role().role_name(name).send().await.is_ok() {
         return Ok(());
     }
-    c.iam
+    c.iam()
         .create_role()
         .role_name(name)
         .assume_role_policy_document(trust)
         .send()
         .await
         .map_err(|e| crate::aws::chain(&e))?;
-    c.iam
+    c.iam()
         .put_role_policy()
         .role_name(name)
         .policy_name("administrator")
@@ -63,10 +63,10 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), St
         state.registry.saw_account(&t.account);
         let c = state.admin.get(&t.account, &cfg.region).await;
         ensure_admin_role(&c, &admin_role_name(t.access.assume_role.as_deref())).await?;
-        let exec = match c.iam.get_role().role_name("lambda-exec").send().await {
+        let exec = match c.iam().get_role().role_name("lambda-exec").send().await {
             Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
             Err(_) => c
-                .iam
+                .iam()
                 .create_role()
                 .role_name("lambda-exec")
                 .assume_role_policy_document(LAMBDA_TRUST)
@@ -79,7 +79,7 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), St
         };
         for f in &t.functions {
             let name = f.rsplit(':').next().unwrap_or(f);
-            if c.lambda
+            if c.lambda()
                 .get_function()
                 .function_name(name)
                 .send()
@@ -88,7 +88,7 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), St
             {
                 continue;
             }
-            c.lambda
+            c.lambda()
                 .create_function()
                 .function_name(name)
                 .runtime(aws_sdk_lambda::types::Runtime::Python312)
@@ -109,7 +109,7 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), St
         }
     }
     let cert = iot
-        .iot
+        .iot()
         .create_keys_and_certificate()
         .set_as_active(true)
         .send()

@@ -181,7 +181,7 @@ async fn describe_if_same(
 ) -> Option<Found> {
     let c = state.admin.get(account, region).await;
     let out = c
-        .iot
+        .iot()
         .describe_certificate()
         .certificate_id(id)
         .send()
@@ -233,7 +233,7 @@ async fn find_certificate(state: &State, der: &[u8]) -> Option<Found> {
             let c = state.admin.get(account, region).await;
             let mut marker: Option<String> = None;
             loop {
-                let mut req = c.iot.list_certificates().page_size(250);
+                let mut req = c.iot().list_certificates().page_size(250);
                 if let Some(m) = &marker {
                     req = req.marker(m);
                 }
@@ -304,7 +304,7 @@ async fn credentials(
         );
     }
     let c = state.admin.get(&cert.account, &cert.region).await;
-    let desc = match c.iot.describe_role_alias().role_alias(alias).send().await {
+    let desc = match c.iot().describe_role_alias().role_alias(alias).send().await {
         Ok(d) => d,
         Err(_) => {
             return error(
@@ -333,7 +333,7 @@ async fn credentials(
     // the IoT policies attached to the certificate must allow iot:AssumeRoleWithCertificate on the alias
     let mut docs = Vec::new();
     if let Ok(att) = c
-        .iot
+        .iot()
         .list_attached_policies()
         .target(&cert.arn)
         .send()
@@ -369,7 +369,7 @@ async fn credentials(
     }
     if let Some(t) = thing {
         let attached = c
-            .iot
+            .iot()
             .list_principal_things()
             .principal(&cert.arn)
             .send()
@@ -430,7 +430,7 @@ async fn credentials(
         );
     }
     let out = match c
-        .sts
+        .sts()
         .assume_role()
         .role_arn(&role_arn)
         .role_session_name(&cert.id)

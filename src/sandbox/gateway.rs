@@ -4,6 +4,7 @@
 //! policies and the function's resource policy), answering AWS-shaped AccessDenied errors.
 
 use super::{response, Body, Principal, State};
+use crate::arn::Arn;
 use crate::policy::eval::{evaluate, Case, Decision};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -96,7 +97,14 @@ fn role_name(arn: &str) -> &str {
 }
 
 fn account_of(arn: &str) -> String {
-    arn.split(':').nth(4).unwrap_or("").to_string()
+    Arn::account_of(arn).unwrap_or_default()
+}
+
+/// A function ARN without its qualifier.
+fn unqualified(arn: &str) -> String {
+    Arn::parse(arn)
+        .map(|a| a.unqualified_function().to_string())
+        .unwrap_or_else(|| arn.to_string())
 }
 
 fn context(p: &Principal) -> Map<String, Value> {
@@ -185,7 +193,10 @@ fn invoke_target(uri: &hyper::Uri, region: &str, account: &str) -> Option<String
     let mut arn = if name.starts_with("arn:") {
         name
     } else {
-        format!("arn:aws:lambda:{region}:{account}:function:{name}")
+        format!(
+            "arn:{}:lambda:{region}:{account}:function:{name}",
+            crate::arn::partition_of(region)
+        )
     };
     if let Some(q) = qualifier {
         if arn.matches(':').count() == 6 {
@@ -205,10 +216,10 @@ async fn authorize_invoke(
         Ok(v) => v,
         Err(e) => return Some(lambda_denied(&e)),
     };
-    let unqualified: String = arn.split(':').take(7).collect::<Vec<_>>().join(":");
+    let unqualified = unqualified(arn);
     let fc = state.admin.get(&account_of(arn), region).await;
     let resource_policy = match fc
-        .lambda
+        .lambda()
         .get_policy()
         .function_name(&unqualified)
         .send()
@@ -289,10 +300,10 @@ async fn handle(
         if let Some(arn) =
             invoke_target(&parts.uri, &region, caller_account.as_deref().unwrap_or(""))
         {
-            if arn.split(':').nth(4).is_some_and(|a| !a.is_empty()) {
-                let unqualified: String = arn.split(':').take(7).collect::<Vec<_>>().join(":");
+            if Arn::account_of(&arn).is_some_and(|a| !a.is_empty()) {
+                let unqualified = unqualified(&arn);
                 let c = state.admin.get(&account_of(&arn), &region).await;
-                if c.lambda
+                if c.lambda()
                     .get_function()
                     .function_name(&unqualified)
                     .send()

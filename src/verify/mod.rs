@@ -112,7 +112,7 @@ pub async fn endpoint(opts: &Options, iot: &Clients) -> Result<String, AwsError>
         return Ok(e.clone());
     }
     let out = iot
-        .iot
+        .iot()
         .describe_endpoint()
         .endpoint_type("iot:CredentialProvider")
         .send()
@@ -353,7 +353,7 @@ pub async fn locate_certificate(iot: &Clients, id: &DeviceIdentity) -> Option<St
             .is_some_and(|c| c.as_ref() == der.as_slice())
     };
     if let Ok(d) = iot
-        .iot
+        .iot()
         .describe_certificate()
         .certificate_id(&id.certificate_id)
         .send()
@@ -368,7 +368,7 @@ pub async fn locate_certificate(iot: &Clients, id: &DeviceIdentity) -> Option<St
     }
     let mut marker: Option<String> = None;
     loop {
-        let mut req = iot.iot.list_certificates().page_size(250);
+        let mut req = iot.iot().list_certificates().page_size(250);
         if let Some(m) = &marker {
             req = req.marker(m);
         }
@@ -378,7 +378,7 @@ pub async fn locate_certificate(iot: &Clients, id: &DeviceIdentity) -> Option<St
                 continue;
             };
             if let Ok(d) = iot
-                .iot
+                .iot()
                 .describe_certificate()
                 .certificate_id(cid)
                 .send()
@@ -514,7 +514,7 @@ pub async fn ephemeral_create(
     thing: Option<&str>,
 ) -> Result<Ephemeral, AwsError> {
     let marker = format!("xacct-verify-{:08x}", rand32());
-    iot.iot
+    iot.iot()
         .create_thing()
         .thing_name(&marker)
         .attribute_payload(
@@ -526,7 +526,7 @@ pub async fn ephemeral_create(
         .await
         .map_err(|e| iot.err("iot:CreateThing", &marker, e))?;
     let cert = iot
-        .iot
+        .iot()
         .create_keys_and_certificate()
         .set_as_active(true)
         .send()
@@ -540,14 +540,14 @@ pub async fn ephemeral_create(
         })?;
     let arn = cert.certificate_arn().unwrap_or_default().to_string();
     let id = cert.certificate_id().unwrap_or_default().to_string();
-    iot.iot
+    iot.iot()
         .attach_thing_principal()
         .thing_name(&marker)
         .principal(&arn)
         .send()
         .await
         .map_err(|e| iot.err("iot:AttachThingPrincipal", &marker, e))?;
-    iot.iot
+    iot.iot()
         .attach_policy()
         .policy_name(&cfg.iot.policy_name)
         .target(&arn)
@@ -555,7 +555,7 @@ pub async fn ephemeral_create(
         .await
         .map_err(|e| iot.err("iot:AttachPolicy", &arn, e))?;
     if let Some(t) = thing {
-        iot.iot
+        iot.iot()
             .attach_thing_principal()
             .thing_name(t)
             .principal(&arn)
@@ -601,11 +601,11 @@ fn rand32() -> u32 {
 /// Detach, deactivate and delete one certificate (ignoring what is already gone).
 async fn remove_certificate(iot: &Clients, arn: &str) {
     let id = arn.rsplit('/').next().unwrap_or(arn).to_string();
-    if let Ok(p) = iot.iot.list_attached_policies().target(arn).send().await {
+    if let Ok(p) = iot.iot().list_attached_policies().target(arn).send().await {
         for pol in p.policies() {
             if let Some(n) = pol.policy_name() {
                 let _ = iot
-                    .iot
+                    .iot()
                     .detach_policy()
                     .policy_name(n)
                     .target(arn)
@@ -614,10 +614,16 @@ async fn remove_certificate(iot: &Clients, arn: &str) {
             }
         }
     }
-    if let Ok(t) = iot.iot.list_principal_things().principal(arn).send().await {
+    if let Ok(t) = iot
+        .iot()
+        .list_principal_things()
+        .principal(arn)
+        .send()
+        .await
+    {
         for thing in t.things() {
             let _ = iot
-                .iot
+                .iot()
                 .detach_thing_principal()
                 .thing_name(thing)
                 .principal(arn)
@@ -626,14 +632,14 @@ async fn remove_certificate(iot: &Clients, arn: &str) {
         }
     }
     let _ = iot
-        .iot
+        .iot()
         .update_certificate()
         .certificate_id(&id)
         .new_status(aws_sdk_iot::types::CertificateStatus::Inactive)
         .send()
         .await;
     let _ = iot
-        .iot
+        .iot()
         .delete_certificate()
         .certificate_id(&id)
         .send()
@@ -642,13 +648,13 @@ async fn remove_certificate(iot: &Clients, arn: &str) {
 
 pub async fn ephemeral_cleanup(iot: &Clients, e: &Ephemeral) {
     remove_certificate(iot, &e.certificate_arn).await;
-    let _ = iot.iot.delete_thing().thing_name(&e.marker).send().await;
+    let _ = iot.iot().delete_thing().thing_name(&e.marker).send().await;
 }
 
 /// Remove what earlier, hard-killed `verify --ephemeral` runs of this fleet left behind.
 pub async fn cleanup_leftovers(iot: &Clients, cfg: &Config) -> usize {
     let Ok(things) = iot
-        .iot
+        .iot()
         .list_things()
         .attribute_name(EPHEMERAL_ATTR)
         .attribute_value(&cfg.fleet)
@@ -661,7 +667,7 @@ pub async fn cleanup_leftovers(iot: &Clients, cfg: &Config) -> usize {
     for t in things.things() {
         let Some(name) = t.thing_name() else { continue };
         if let Ok(p) = iot
-            .iot
+            .iot()
             .list_thing_principals()
             .thing_name(name)
             .send()
@@ -672,7 +678,7 @@ pub async fn cleanup_leftovers(iot: &Clients, cfg: &Config) -> usize {
                 n += 1;
             }
         }
-        let _ = iot.iot.delete_thing().thing_name(name).send().await;
+        let _ = iot.iot().delete_thing().thing_name(name).send().await;
     }
     n
 }

@@ -83,7 +83,32 @@ impl Counters {
     }
 }
 
+/// One answer as the upstream gave it, keyed by the request that got it (method, path and query,
+/// body): what a replay serves back.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub key: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+fn request_key(parts: &hyper::http::request::Parts, body: &[u8]) -> String {
+    format!(
+        "{} {} {}",
+        parts.method,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/"),
+        String::from_utf8_lossy(body)
+    )
+}
+
 struct State {
+    /// Answers recorded while recording is on.
+    recording: Mutex<Option<Vec<Recorded>>>,
     upstream: String,
     config: Mutex<Config>,
     rng: Mutex<u64>,
@@ -115,6 +140,7 @@ impl Injector {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let url = format!("http://{}", listener.local_addr().unwrap());
                 let state = Arc::new(State {
+                    recording: Mutex::new(None),
                     upstream,
                     rng: Mutex::new(config.seed.max(1)),
                     config: Mutex::new(config),
@@ -143,6 +169,21 @@ impl Injector {
             counters,
             state,
         }
+    }
+
+    /// Start recording every answer that passes through (replacing an earlier recording).
+    pub fn record(&self) {
+        *self.state.recording.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// Stop recording and return what was recorded.
+    pub fn take_recording(&self) -> Vec<Recorded> {
+        self.state
+            .recording
+            .lock()
+            .unwrap()
+            .take()
+            .unwrap_or_default()
     }
 
     pub fn set(&self, f: impl FnOnce(&mut Config)) {
@@ -336,8 +377,23 @@ async fn handle(
             };
         }
     }
+    let key = request_key(&parts, &body);
     let out = match xacct::sandbox::forward(&st.client, &st.upstream, &parts, body).await {
-        Ok((rp, bytes)) => xacct::sandbox::rebuild(rp, bytes),
+        Ok((rp, bytes)) => {
+            if let Some(rec) = st.recording.lock().unwrap().as_mut() {
+                rec.push(Recorded {
+                    key,
+                    status: rp.status.as_u16(),
+                    headers: rp
+                        .headers
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+                        .collect(),
+                    body: bytes.clone(),
+                });
+            }
+            xacct::sandbox::rebuild(rp, bytes)
+        }
         Err(e) => Response::builder()
             .status(502)
             .body(Full::new(Bytes::from(e)))
@@ -347,4 +403,101 @@ async fn handle(
         .busy_us
         .fetch_add(start.elapsed().as_micros() as u64, Ordering::SeqCst);
     Ok(out)
+}
+
+/// Serves a recording: each request gets the recorded answer to the same request (method, path and
+/// query, body) after `latency`, with no limit on how many are served at once: xacct's own scaling,
+/// without moto's one-request-at-a-time service.
+pub struct Replay {
+    pub url: String,
+    /// Requests that had no recorded answer (answered 500).
+    pub misses: Arc<AtomicUsize>,
+}
+
+impl Replay {
+    pub fn start(recording: Vec<Recorded>, latency: Duration) -> Replay {
+        let mut by_key: std::collections::HashMap<String, Vec<Recorded>> = Default::default();
+        for r in recording {
+            by_key.entry(r.key.clone()).or_default().push(r);
+        }
+        let by_key = Arc::new(by_key);
+        let turn = Arc::new(Mutex::new(std::collections::HashMap::<String, usize>::new()));
+        let misses = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let m2 = misses.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(format!("http://{}", listener.local_addr().unwrap()))
+                    .unwrap();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let (by_key, turn, misses) = (by_key.clone(), turn.clone(), m2.clone());
+                    tokio::spawn(async move {
+                        let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                            let (by_key, turn, misses) =
+                                (by_key.clone(), turn.clone(), misses.clone());
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let body = body
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let key = request_key(&parts, &body);
+                                tokio::time::sleep(latency).await;
+                                let answer = by_key.get(&key).map(|all| {
+                                    let mut t = turn.lock().unwrap();
+                                    let i = t.entry(key.clone()).or_default();
+                                    let r = all[*i % all.len()].clone();
+                                    *i += 1;
+                                    r
+                                });
+                                let resp = match answer {
+                                    Some(r) => {
+                                        let mut b = Response::builder().status(r.status);
+                                        // moto's server closes every connection; AWS keeps
+                                        // them open, and so does the replay
+                                        for (k, v) in &r.headers {
+                                            if k != "transfer-encoding"
+                                                && k != "content-length"
+                                                && k != "connection"
+                                            {
+                                                b = b.header(k, v);
+                                            }
+                                        }
+                                        b.body(Full::new(r.body)).unwrap()
+                                    }
+                                    None => {
+                                        misses.fetch_add(1, Ordering::SeqCst);
+                                        Response::builder()
+                                            .status(500)
+                                            .body(Full::new(Bytes::from(format!(
+                                                "no recorded answer for {key}"
+                                            ))))
+                                            .unwrap()
+                                    }
+                                };
+                                Ok::<_, std::io::Error>(resp)
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                    });
+                }
+            });
+        });
+        Replay {
+            url: rx.recv().unwrap(),
+            misses,
+        }
+    }
 }

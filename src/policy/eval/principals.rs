@@ -11,27 +11,10 @@ use std::net::IpAddr;
 // Principals
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Arn {
-    pub(crate) partition: String,
-    pub(crate) service: String,
-    pub(crate) region: String,
-    pub(crate) account: String,
-    pub(crate) resource: String,
-}
+pub(crate) use crate::arn::Arn;
 
 pub(crate) fn parse_arn(s: &str) -> Option<Arn> {
-    let parts: Vec<&str> = s.splitn(6, ':').collect();
-    if parts.len() != 6 || parts[0] != "arn" {
-        return None;
-    }
-    Some(Arn {
-        partition: parts[1].to_string(),
-        service: parts[2].to_string(),
-        region: parts[3].to_string(),
-        account: parts[4].to_string(),
-        resource: parts[5].to_string(),
-    })
+    Arn::parse(s)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
