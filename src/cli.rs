@@ -3,7 +3,7 @@
 //! the exit code decided here.
 
 use crate::aws::AwsError;
-use crate::commands::{check, init, plan, runtime, verify};
+use crate::commands::{self, check, init, plan, runtime, verify};
 use crate::config::{self, ConfigError};
 use crate::output::{print_json, print_out};
 use clap::{Args, Parser, Subcommand};
@@ -410,7 +410,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             moto_url,
             bootstrap,
             dir,
-        }) => runtime()
+        }) => commands::server_runtime()
             .block_on(crate::sandbox::up(
                 moto_url.as_deref(),
                 bootstrap.as_deref(),

@@ -221,14 +221,22 @@ pub fn loader(region: &str) -> aws_config::ConfigLoader {
         )
 }
 
-/// Base configs (default chain or a profile), loaded once per distinct profile and region.
+/// Base configs (default chain or a profile), loaded once per distinct profile and region, each with
+/// the one STS client that assumes every `assume_role` reached from it.
 #[derive(Default)]
 struct Bases {
-    loaded: tokio::sync::Mutex<BTreeMap<(String, Option<String>), SdkConfig>>,
+    /// (region, profile) → the base config and its STS client
+    loaded: tokio::sync::Mutex<BTreeMap<(String, Option<String>), Base>>,
 }
 
+type Base = (SdkConfig, aws_sdk_sts::Client);
+
 impl Bases {
-    async fn get(&self, region: &str, profile: Option<&String>) -> SdkConfig {
+    async fn get(
+        &self,
+        region: &str,
+        profile: Option<&String>,
+    ) -> (SdkConfig, aws_sdk_sts::Client) {
         let key = (region.to_string(), profile.cloned());
         let mut loaded = self.loaded.lock().await;
         if let Some(c) = loaded.get(&key) {
@@ -239,8 +247,9 @@ impl Bases {
             l = l.profile_name(p);
         }
         let c = l.load().await;
-        loaded.insert(key, c.clone());
-        c
+        let sts = aws_sdk_sts::Client::new(&c);
+        loaded.insert(key, (c.clone(), sts.clone()));
+        (c, sts)
     }
 }
 
@@ -250,48 +259,38 @@ pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
 }
 
 async fn sdk_config_from(bases: &Bases, region: &str, access: &Access) -> SdkConfig {
-    let base = bases.get(region, access.profile.as_ref()).await;
+    let (base, sts) = bases.get(region, access.profile.as_ref()).await;
     match &access.assume_role {
         None => base,
-        Some(role) => {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role.clone())
-                .session_name("xacct")
-                .configure(&base)
-                .build()
-                .await;
-            base.into_builder()
-                .credentials_provider(SharedCredentialsProvider::new(Reuse::new(provider)))
-                .build()
-        }
+        Some(role) => base
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(AssumeRole {
+                sts,
+                role: role.clone(),
+                current: Default::default(),
+            }))
+            .build(),
     }
 }
 
-/// Keeps the credentials it obtained until five minutes before they expire, so resolving them once
-/// up front (to prove access) is the only AssumeRole of a run.
+/// Credentials of `role`, assumed with the base credentials through a shared STS client, and kept
+/// until five minutes before they expire: resolving them once up front (to prove access) is the only
+/// AssumeRole of a run.
 #[derive(Debug)]
-struct Reuse<P> {
-    inner: P,
+struct AssumeRole {
+    sts: aws_sdk_sts::Client,
+    role: String,
     current: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
 }
 
-impl<P> Reuse<P> {
-    fn new(inner: P) -> Reuse<P> {
-        Reuse {
-            inner,
-            current: tokio::sync::Mutex::new(None),
-        }
-    }
-}
-
-impl<P: aws_credential_types::provider::ProvideCredentials>
-    aws_credential_types::provider::ProvideCredentials for Reuse<P>
-{
+impl aws_credential_types::provider::ProvideCredentials for AssumeRole {
     fn provide_credentials<'a>(
         &'a self,
     ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
     where
         Self: 'a,
     {
+        use aws_credential_types::provider::error::CredentialsError;
         aws_credential_types::provider::future::ProvideCredentials::new(async move {
             let mut cur = self.current.lock().await;
             let fresh = |c: &aws_credential_types::Credentials| {
@@ -301,7 +300,24 @@ impl<P: aws_credential_types::provider::ProvideCredentials>
             if let Some(c) = cur.as_ref().filter(|c| fresh(c)) {
                 return Ok(c.clone());
             }
-            let c = self.inner.provide_credentials().await?;
+            let out = self
+                .sts
+                .assume_role()
+                .role_arn(&self.role)
+                .role_session_name("xacct")
+                .send()
+                .await
+                .map_err(CredentialsError::provider_error)?;
+            let c = out.credentials().ok_or_else(|| {
+                CredentialsError::provider_error("AssumeRole returned no credentials")
+            })?;
+            let c = aws_credential_types::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                std::time::SystemTime::try_from(*c.expiration()).ok(),
+                "xacct-assume-role",
+            );
             *cur = Some(c.clone());
             Ok(c)
         })

@@ -13,7 +13,18 @@ use crate::plan::{Mode, Plan};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+/// The runtime of a command that talks to AWS: one thread. Its work is waiting on the network; on
+/// one thread the fan-out over many accounts costs less CPU (no cross-thread wake-ups) and no more
+/// wall time.
 pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// The runtime of the sandbox's servers, which serve many clients at once.
+pub fn server_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
