@@ -42,6 +42,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("30-assume-role-arn.yaml", "assume-role-arn", "5:16"),
     ("31-not-a-mapping.yaml", "wrong-type", "1:1"),
     ("32-duplicate-function.yaml", "duplicate-function", "8:25"),
+    ("33-indentation.yaml", "indentation", "6:4"),
+    ("34-second-document.yaml", "multiple-documents", "7:1"),
+    ("35-not-utf8.yaml", "encoding", "6:53"),
+    ("36-empty-value.yaml", "empty-value", "5:1"),
+    ("37-account-unquoted.yaml", "account-id", "4:12"),
 ];
 
 #[test]

@@ -2,9 +2,9 @@
 //! deserialization can point at `file:line:column`. Also detects duplicate keys, which plain serde
 //! deserialization of a map would silently merge.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -35,7 +35,11 @@ pub struct Duplicate {
 pub struct SourceIndex {
     keys: HashMap<Vec<String>, Pos>,
     values: HashMap<Vec<String>, Pos>,
+    /// Values written as plain (unquoted) scalars.
+    plain: HashSet<Vec<String>>,
     pub duplicates: Vec<Duplicate>,
+    /// Keys present with no value (`environments:` and nothing after it).
+    pub empty_values: Vec<(Vec<String>, Pos)>,
 }
 
 enum Frame {
@@ -98,8 +102,16 @@ impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = Pos::from_marker(&mark);
         match ev {
-            Event::Scalar(ref s, ..) => {
+            Event::Scalar(ref s, style, ..) => {
                 if let Some(p) = self.node(pos, Some(s)) {
+                    if style == TScalarStyle::Plain {
+                        self.index.plain.insert(p.clone());
+                        let is_null = s.is_empty() || s == "~" || s == "null";
+                        if is_null && matches!(self.stack.last(), Some(Frame::Map { .. })) {
+                            let key = self.index.keys.get(&p).copied().unwrap_or(pos);
+                            self.index.empty_values.push((p.clone(), key));
+                        }
+                    }
                     self.index.values.entry(p).or_insert(pos);
                 }
             }
@@ -161,6 +173,12 @@ impl SourceIndex {
                 return Pos { line: 1, col: 1 };
             }
         }
+    }
+
+    /// Was the value at `path` written without quotes?
+    pub fn is_plain(&self, path: &[&str]) -> bool {
+        let p: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+        self.plain.contains(&p)
     }
 
     /// Position of the key at `path` (falls back to the value, then to the closest parent).

@@ -57,6 +57,17 @@ fn valid_cert_id(s: &str) -> bool {
 
 fn account(c: &mut Checker, path: &[&str], f: AccountField) -> String {
     match f {
+        AccountField::Text(s) if c.idx.is_plain(path) => {
+            c.at(
+                path,
+                "account-id",
+                format!("account id {s} is written without quotes"),
+                Some(format!(
+                    "quote it, e.g. account: \"{s}\" (unquoted, some YAML parsers read it as a number and drop its leading zeros)"
+                )),
+            );
+            s
+        }
         AccountField::Text(s) => {
             if !is_account(&s) {
                 c.at(
