@@ -3,7 +3,7 @@
 //! goes to the `Reporter` the caller passes in; this module prints nothing.
 
 use crate::aws::{write, Accounts, AwsError, Clients};
-use crate::model::Lane;
+use crate::model::{Kind, Lane, Spec};
 use crate::plan::{Change, Op, Plan};
 use std::collections::BTreeMap;
 
@@ -45,62 +45,155 @@ async fn run_lane(
     Ok(n)
 }
 
-/// Apply every change of `plan`. Returns how many changes landed, or every error (other lanes keep
-/// going when one fails, so independent accounts still converge).
+/// The order apply runs the changes in: stages one after another, each a set of lanes that run in
+/// parallel, each lane in plan order. Derived from the table of kinds:
+/// - the source lane (the chain's source identity, which everything else trusts or points at) runs
+///   first, and its deletes last;
+/// - every other lane (the alias, the IoT policy, each environment) runs in parallel between them;
+/// - except that when the alias's credential duration goes down, the alias is updated before the
+///   source role's MaxSessionDuration is lowered (when it goes up, the role is raised first), so the
+///   alias never asks for more than the role allows.
+pub fn stages(plan: &Plan) -> Vec<Vec<Vec<&Change>>> {
+    let is_delete = |ch: &Change| matches!(ch.op, Op::Delete { .. });
+    let lowers_duration = |ch: &Change| match &ch.op {
+        Op::Update { before, after } | Op::Adopt { before, after } => matches!(
+            (before, after),
+            (
+                Spec::IotRoleAlias { credential_duration: b, .. },
+                Spec::IotRoleAlias { credential_duration: a, .. },
+            ) if a < b
+        ),
+        _ => false,
+    };
+    // the role can only be lowered after the alias when it already exists
+    let source_created = plan.changes.iter().any(|c| {
+        c.addr.lane() == Lane::Source && matches!(c.op, Op::Create { .. } | Op::Replace { .. })
+    });
+    let alias_first = !source_created && plan.changes.iter().any(lowers_duration);
+    let mut early: BTreeMap<Lane, Vec<&Change>> = BTreeMap::new();
+    let mut source_first = Vec::new();
+    let mut source_last = Vec::new();
+    let mut lanes: BTreeMap<Lane, Vec<&Change>> = BTreeMap::new();
+    for ch in &plan.changes {
+        match ch.addr.lane() {
+            Lane::Source if is_delete(ch) => source_last.push(ch),
+            Lane::Source => source_first.push(ch),
+            lane if alias_first && ch.addr.kind == Kind::IotRoleAlias => {
+                early.entry(lane).or_default().push(ch)
+            }
+            lane => lanes.entry(lane).or_default().push(ch),
+        }
+    }
+    let mut out = Vec::new();
+    for stage in [
+        early.into_values().collect(),
+        vec![source_first],
+        lanes.into_values().collect(),
+        vec![source_last],
+    ] {
+        let stage: Vec<Vec<&Change>> = stage.into_iter().filter(|l| !l.is_empty()).collect();
+        if !stage.is_empty() {
+            out.push(stage);
+        }
+    }
+    out
+}
+
+/// Apply every change of `plan`, stage by stage (see `stages`). Returns how many changes landed, or
+/// every error: other lanes of a stage keep going when one fails, so independent accounts still
+/// converge, but the next stage does not start.
 ///
 /// Before any write, every change's clients are looked up and checked to act in the change's
-/// account; one mismatch refuses the whole plan with nothing written. The source lane (the chain's
-/// source identity, which everything else trusts or points at) runs first, and its deletes last.
+/// account; one mismatch refuses the whole plan with nothing written.
 pub async fn apply(
     plan: &Plan,
     accts: &Accounts,
     reporter: &dyn Reporter,
 ) -> Result<usize, (usize, Vec<AwsError>)> {
-    let mut bound = Vec::with_capacity(plan.changes.len());
     let mut errors = Vec::new();
     for ch in &plan.changes {
-        match accts.for_addr(&ch.addr) {
-            Ok(c) => bound.push((ch, c)),
-            Err(e) => errors.push(e),
+        if let Err(e) = accts.for_addr(&ch.addr) {
+            errors.push(e);
         }
     }
     if !errors.is_empty() {
         return Err((0, errors));
     }
-    let is_delete = |ch: &Change| matches!(ch.op, Op::Delete { .. });
-    let mut source_first = Vec::new();
-    let mut source_last = Vec::new();
-    let mut lanes: BTreeMap<Lane, Vec<(&Change, &Clients)>> = BTreeMap::new();
-    for (ch, c) in bound {
-        match ch.addr.lane() {
-            Lane::Source if is_delete(ch) => source_last.push((ch, c)),
-            Lane::Source => source_first.push((ch, c)),
-            lane => lanes.entry(lane).or_default().push((ch, c)),
-        }
-    }
     let mut done = 0;
-    if !source_first.is_empty() {
-        match run_lane(source_first, reporter).await {
-            Ok(n) => done += n,
-            Err(e) => return Err((done, vec![e])),
+    for stage in stages(plan) {
+        let results = futures::future::join_all(stage.into_iter().map(|lane| async move {
+            let mut bound = Vec::with_capacity(lane.len());
+            for ch in lane {
+                bound.push((ch, accts.for_addr(&ch.addr)?));
+            }
+            run_lane(bound, reporter).await
+        }))
+        .await;
+        for r in results {
+            match r {
+                Ok(n) => done += n,
+                Err(e) => errors.push(e),
+            }
         }
-    }
-    let results =
-        futures::future::join_all(lanes.into_values().map(|l| run_lane(l, reporter))).await;
-    for r in results {
-        match r {
-            Ok(n) => done += n,
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
-        return Err((done, errors));
-    }
-    if !source_last.is_empty() {
-        match run_lane(source_last, reporter).await {
-            Ok(n) => done += n,
-            Err(e) => return Err((done, vec![e])),
+        if !errors.is_empty() {
+            return Err((done, errors));
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Live;
+    use crate::plan::{diff, Mode, Snapshot, FORMAT_VERSION};
+
+    fn cfg(duration: i32) -> crate::config::Config {
+        crate::config::parse(
+            std::path::Path::new("t.yaml"),
+            &format!("fleet: f\nregion: eu-west-1\niot: {{account: \"111111111111\", credential_duration: {duration}}}\nenvironments:\n  a: {{account: \"222222222222\", functions: [x]}}\n"),
+        )
+        .unwrap()
+    }
+
+    /// The plan from the applied state of `from` to the file of `to`, as (kind, env?) per stage.
+    fn order(from: i32, to: i32) -> Vec<Vec<Kind>> {
+        let old = cfg(from);
+        let mut snap = Snapshot::default();
+        for r in crate::desired::desired(&old) {
+            snap.live.insert(
+                r.addr.clone(),
+                Live {
+                    spec: r.spec,
+                    arn: None,
+                },
+            );
+        }
+        let new = cfg(to);
+        let plan = Plan {
+            format_version: FORMAT_VERSION.into(),
+            mode: Mode::Apply,
+            changes: diff(&new, &crate::desired::desired(&new), &snap),
+            config: new,
+            selected: vec![],
+            untouched: vec![],
+            prior_fingerprint: String::new(),
+        };
+        stages(&plan)
+            .iter()
+            .map(|s| s.iter().flatten().map(|c| c.addr.kind).collect())
+            .collect()
+    }
+
+    #[test]
+    fn lowering_the_duration_updates_the_alias_before_the_role_and_raising_it_the_role_first() {
+        assert_eq!(
+            order(14400, 7200),
+            vec![vec![Kind::IotRoleAlias], vec![Kind::IamRole]]
+        );
+        assert_eq!(
+            order(7200, 14400),
+            vec![vec![Kind::IamRole], vec![Kind::IotRoleAlias]]
+        );
+    }
 }

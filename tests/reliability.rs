@@ -299,26 +299,62 @@ fn bad_inputs_send_no_request_of_any_kind_through_the_injector() {
 fn plan_files_and_outputs_hold_no_secrets() {
     let (_, file) = fleet_with_cert(1, false);
     let planfile = file.with_extension("plan");
-    let o = run_ok(
-        &[
-            "plan",
-            "-f",
-            &file_arg(&file),
-            "--out",
-            &file_arg(&planfile),
-        ],
-        0,
-    );
-    let text = std::fs::read_to_string(&planfile).unwrap() + &stdout(&o) + &stderr(&o);
-    for needle in [
-        "SecretAccessKey",
-        "secretAccessKey",
-        "SessionToken",
-        "sessionToken",
-        "PRIVATE KEY",
-        "FQoGZXIvYXdzE",
+    let (fa, pa) = (file_arg(&file), file_arg(&planfile));
+    // secrets xacct is given (a unique secret key and session token) and secrets it obtains (every
+    // credential AssumeRole hands out, recorded on the way)
+    let n = rand_u64();
+    let secret = format!("xacctSecretKey{n:016x}");
+    let token = format!("xacctSessionToken{n:016x}");
+    let inj = Injector::start(moto(), Config::default());
+    inj.record();
+    let env = [
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+        ("AWS_SESSION_TOKEN", token.as_str()),
+    ];
+    let mut text = String::new();
+    for args in [
+        vec!["plan", "-f", &fa, "--out", &pa],
+        vec!["plan", "-f", &fa, "--json"],
+        vec!["apply", &pa],
+        vec!["check", "-f", &fa, "--json"],
+        vec!["check", "-f", &fa],
+        vec!["lint", "-f", &fa, "--live"],
+        vec!["destroy", "-f", &fa],
     ] {
-        assert!(!text.contains(needle), "{needle} in plan output or file");
+        let o = xacct_env(&inj.url, &args, None, &env);
+        text += &stdout(&o);
+        text += &stderr(&o);
+    }
+    text += &std::fs::read_to_string(&planfile).unwrap();
+    let mut obtained = Vec::new();
+    for r in inj.take_recording() {
+        let body = String::from_utf8_lossy(&r.body);
+        for tag in ["SecretAccessKey", "SessionToken"] {
+            for part in body.split(&format!("<{tag}>")).skip(1) {
+                if let Some(v) = part.split('<').next().filter(|v| v.len() >= 16) {
+                    obtained.push(v.to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        obtained.len() >= 4,
+        "the runs assumed roles, so credentials were obtained: {obtained:?}"
+    );
+    for needle in [secret.as_str(), token.as_str()]
+        .into_iter()
+        .chain(obtained.iter().map(String::as_str))
+    {
+        assert!(
+            !text.contains(needle),
+            "a secret was printed or saved: {needle}"
+        );
+    }
+    for needle in ["PRIVATE KEY"] {
+        assert!(
+            !text.contains(needle),
+            "{needle} in an output or the plan file"
+        );
     }
 }
 

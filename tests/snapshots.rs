@@ -82,44 +82,36 @@ fn check_human_output() {
 
 #[test]
 fn verify_human_output() {
-    let hop = |hop, ok: Option<bool>, ms, detail: &str| HopOutcome {
-        hop,
-        ok,
-        ms,
-        detail: detail.into(),
-        cause: vec![],
-        fix: None,
-    };
-    let mut failing = hop(VHop::AssumeRole, Some(false), 41, "AssumeRole denied: arn:aws:iam::333333333333:role/telemetry-stg may not be assumed with the IoT role's credentials (AccessDenied)");
+    // built with the constructors the command uses: an environment passes only when all its hops do
+    let mut failing = HopOutcome::finished(VHop::AssumeRole, false, 41, "AssumeRole denied: arn:aws:iam::333333333333:role/telemetry-stg may not be assumed with the IoT role's credentials (AccessDenied)".into());
     failing.cause = vec!["the trust policy of telemetry-stg does not name arn:aws:iam::111111111111:role/telemetry-device".into()];
     let outcomes = vec![
-        EnvOutcome {
-            env: "prd".into(),
-            account: "222222222222".into(),
-            ok: true,
-            hops: vec![
-                hop(VHop::Credentials, Some(true), 312, "ok"),
-                hop(VHop::AssumeRole, Some(true), 95, "ok"),
-                hop(VHop::Invoke, Some(true), 120, "ok"),
+        EnvOutcome::from_hops(
+            "prd",
+            "222222222222",
+            vec![
+                HopOutcome::finished(VHop::Credentials, true, 312, "ok".into()),
+                HopOutcome::finished(VHop::AssumeRole, true, 95, "ok".into()),
+                HopOutcome::finished(VHop::Invoke, true, 120, "ok".into()),
             ],
-            invocations: vec![Invocation {
+            vec![Invocation {
                 function: "arn:aws:lambda:ap-northeast-1:222222222222:function:ingest".into(),
                 status: Some(200),
                 function_error: None,
                 payload_excerpt: "{\"source\":\"xacct verify\"}".into(),
             }],
-        },
-        EnvOutcome {
-            env: "stg".into(),
-            account: "333333333333".into(),
-            ok: false,
-            hops: vec![
-                hop(VHop::Credentials, Some(true), 298, "ok"),
+        ),
+        EnvOutcome::from_hops(
+            "stg",
+            "333333333333",
+            vec![
+                HopOutcome::finished(VHop::Credentials, true, 298, "ok".into()),
                 failing,
-                hop(VHop::Invoke, None, 0, "not reached"),
+                HopOutcome::not_reached(VHop::Invoke),
             ],
-            invocations: vec![],
-        },
+            vec![],
+        ),
     ];
+    assert!(outcomes[0].ok && !outcomes[1].ok);
     insta::assert_snapshot!("verify_human", verify_human(&outcomes, PLAIN));
 }

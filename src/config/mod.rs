@@ -358,7 +358,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let bad = e.utf8_error().valid_up_to();
         let before = &e.as_bytes()[..bad];
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-        let col = 1 + bad - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let col = 1 + bad
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
         let mut err = fail(
             "encoding",
             format!(
@@ -589,7 +593,10 @@ fn second_document(text: &str) -> Option<Pos> {
         let t = l.trim_end();
         if t == "---" || t.starts_with("--- ") || t == "..." {
             if content {
-                return Some(Pos { line: i + 1, col: 1 });
+                return Some(Pos {
+                    line: i + 1,
+                    col: 1,
+                });
             }
         } else if !t.trim_start().is_empty() && !t.trim_start().starts_with('#') {
             content = true;

@@ -41,6 +41,32 @@ pub struct HopOutcome {
     pub fix: Option<serde_json::Value>,
 }
 
+impl HopOutcome {
+    /// A hop that ran, for `ms` milliseconds.
+    pub fn finished(hop: VHop, ok: bool, ms: u64, detail: String) -> HopOutcome {
+        HopOutcome {
+            hop,
+            ok: Some(ok),
+            ms,
+            detail,
+            cause: vec![],
+            fix: None,
+        }
+    }
+
+    /// A hop not reached because an earlier one failed.
+    pub fn not_reached(hop: VHop) -> HopOutcome {
+        HopOutcome {
+            hop,
+            ok: None,
+            ms: 0,
+            detail: "not reached".into(),
+            cause: vec![],
+            fix: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Invocation {
     pub function: String,
@@ -75,6 +101,24 @@ pub struct EnvOutcome {
     pub ok: bool,
     pub hops: Vec<HopOutcome>,
     pub invocations: Vec<Invocation>,
+}
+
+impl EnvOutcome {
+    /// An environment's outcome: it passes when every hop ran and passed.
+    pub fn from_hops(
+        env: &str,
+        account: &str,
+        hops: Vec<HopOutcome>,
+        invocations: Vec<Invocation>,
+    ) -> EnvOutcome {
+        EnvOutcome {
+            env: env.to_string(),
+            account: account.to_string(),
+            ok: hops.iter().all(|h| h.ok == Some(true)),
+            hops,
+            invocations,
+        }
+    }
 }
 
 /// What verify needs besides the config.
@@ -216,12 +260,8 @@ pub async fn verify_env(
     wait_usable: bool,
 ) -> EnvOutcome {
     let mut hops = Vec::new();
-    let outcome = |hops: Vec<HopOutcome>, invocations: Vec<Invocation>| EnvOutcome {
-        env: t.name.clone(),
-        account: t.account.clone(),
-        ok: hops.iter().all(|h| h.ok == Some(true)),
-        hops,
-        invocations,
+    let outcome = |hops: Vec<HopOutcome>, invocations: Vec<Invocation>| {
+        EnvOutcome::from_hops(&t.name, &t.account, hops, invocations)
     };
     // hop 1 (an ephemeral certificate may take a moment to become usable)
     let t1 = Instant::now();
@@ -322,25 +362,11 @@ pub async fn verify_env(
 }
 
 fn hop_done(hop: VHop, ok: bool, start: Instant, detail: String) -> HopOutcome {
-    HopOutcome {
-        hop,
-        ok: Some(ok),
-        ms: ms(start),
-        detail,
-        cause: vec![],
-        fix: None,
-    }
+    HopOutcome::finished(hop, ok, ms(start), detail)
 }
 
 fn not_reached(hop: VHop) -> HopOutcome {
-    HopOutcome {
-        hop,
-        ok: None,
-        ms: 0,
-        detail: "not reached".into(),
-        cause: vec![],
-        fix: None,
-    }
+    HopOutcome::not_reached(hop)
 }
 
 /// The IoT certificate id of a device identity in the IoT account: AWS's id (SHA-256 of the DER) when
