@@ -315,10 +315,11 @@ fn hop_iot_trust(cfg: &Config, f: &Facts) -> HopResult {
             Hop::IotTrust,
             false,
             vec![format!(
-                "the {trust_name} {} sts:AssumeRole by credentials.iot.amazonaws.com with aws:SourceAccount {} and aws:SourceArn {}",
+                "the {trust_name} {} sts:AssumeRole by credentials.iot.amazonaws.com with aws:SourceAccount {} and aws:SourceArn {} (the file's iot.source_arn_condition is {}; relax it to account or none if the credentials provider sends another aws:SourceArn)",
                 if o.decision == Decision::ExplicitDeny { "explicitly denies" } else { "does not allow" },
                 cfg.iot.account,
-                cfg.alias_arn()
+                cfg.alias_arn(),
+                serde_json::to_value(cfg.iot.source_arn_condition).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
             )],
             labels(&o, &[], &trust_name),
             Some(fix),

@@ -1,6 +1,6 @@
 //! Config → the resources that must exist, least privilege: pure, no network.
 
-use crate::config::{Config, OWNER_TAG};
+use crate::config::{Config, SourceArnCondition, OWNER_TAG};
 use crate::model::{Addr, Kind, Resource, Spec};
 use crate::policy::{render, Var};
 use std::collections::BTreeMap;
@@ -19,6 +19,13 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
     let mut v = BTreeMap::new();
     v.insert("iot_account", Var::One(cfg.iot.account.clone()));
     v.insert("alias_arn", Var::One(cfg.alias_arn()));
+    v.insert(
+        "any_alias_arn",
+        Var::One(format!(
+            "arn:{}:iot:{}:{}:rolealias/*",
+            cfg.partition, cfg.region, cfg.iot.account
+        )),
+    );
     v.insert("iot_role_arn", Var::One(cfg.iot_role_arn()));
     v.insert("region", Var::One(cfg.region.clone()));
     v.insert("fleet", Var::One(cfg.fleet.clone()));
@@ -53,7 +60,14 @@ fn iot_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Vec<R
             spec: Spec::IamRole {
                 role_name: cfg.iot.role_name.clone(),
                 path: "/".into(),
-                assume_role_policy: render("iot-role-trust", vars),
+                assume_role_policy: render(
+                    match cfg.iot.source_arn_condition {
+                        SourceArnCondition::Alias => "iot-role-trust",
+                        SourceArnCondition::Account => "iot-role-trust-account",
+                        SourceArnCondition::None => "iot-role-trust-none",
+                    },
+                    vars,
+                ),
                 max_session_duration: cfg.iot_max_session(),
                 tags: owner_tags(cfg),
             },
@@ -234,5 +248,50 @@ mod tests {
             cond["ArnEquals"]["aws:SourceArn"],
             "arn:aws:iot:eu-west-1:111111111111:rolealias/f-device"
         );
+    }
+
+    #[test]
+    fn the_source_arn_condition_is_a_choice() {
+        let trust = |setting: &str| {
+            let c = crate::config::parse(
+                Path::new("t.yaml"),
+                &format!("fleet: f\nregion: eu-west-1\niot: {{account: \"111111111111\", source_arn_condition: {setting}}}\nenvironments:\n  a: {{account: \"222222222222\", functions: [x]}}\n"),
+            )
+            .unwrap();
+            let Spec::IamRole {
+                assume_role_policy, ..
+            } = &desired(&c)[0].spec
+            else {
+                panic!()
+            };
+            assume_role_policy["Statement"][0]["Condition"].clone()
+        };
+        let alias = trust("alias");
+        assert_eq!(
+            alias["ArnEquals"]["aws:SourceArn"],
+            "arn:aws:iot:eu-west-1:111111111111:rolealias/f-device"
+        );
+        let account = trust("account");
+        assert_eq!(
+            account["ArnLike"]["aws:SourceArn"],
+            "arn:aws:iot:eu-west-1:111111111111:rolealias/*"
+        );
+        assert!(account.get("ArnEquals").is_none());
+        let none = trust("none");
+        assert!(none.get("ArnEquals").is_none() && none.get("ArnLike").is_none());
+        // the account guard stays in every case
+        for c in [alias, account, none] {
+            assert_eq!(c["StringEquals"]["aws:SourceAccount"], "111111111111");
+        }
+        // and every variant still lets the credentials provider assume the role for the alias
+        for setting in ["alias", "account", "none"] {
+            let c = crate::config::parse(
+                Path::new("t.yaml"),
+                &format!("fleet: f\nregion: eu-west-1\niot: {{account: \"111111111111\", source_arn_condition: {setting}}}\nenvironments:\n  a: {{account: \"222222222222\", functions: [x]}}\n"),
+            )
+            .unwrap();
+            let proof = crate::check::prove(&c, &crate::check::desired_facts(&c), &[]);
+            assert!(proof.iter().all(|r| r.ok), "{setting}: {proof:?}");
+        }
     }
 }

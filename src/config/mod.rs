@@ -77,10 +77,28 @@ pub struct RawIot {
     #[serde(default)]
     #[schemars(range(min = 900, max = 43200), extend("default" = 3600))]
     credential_duration: Option<i64>,
+    /// The confused-deputy guard in the IoT role's trust: the credentials provider must act for this
+    /// role alias (`alias`, default), for any role alias of the IoT account (`account`), or only for
+    /// the IoT account (`none`). `aws:SourceAccount` is required in every case.
+    #[serde(default)]
+    source_arn_condition: Option<SourceArnCondition>,
     /// Ids of the certificates that get the fleet's IoT policy attached.
     #[serde(default)]
     #[schemars(extend("default" = []))]
     certificates: Vec<CertificateId>,
+}
+
+/// Which `aws:SourceArn` the IoT role's trust requires of the credentials provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceArnCondition {
+    /// `ArnEquals` the fleet's role alias ARN.
+    #[default]
+    Alias,
+    /// `ArnLike` `arn:PARTITION:iot:REGION:ACCOUNT:rolealias/*`: any role alias of the IoT account.
+    Account,
+    /// No `aws:SourceArn` condition (`aws:SourceAccount` still applies).
+    None,
 }
 
 /// An IoT certificate id: 64 lowercase hex characters.
@@ -181,6 +199,8 @@ pub struct IotAccount {
     pub role_alias: String,
     pub policy_name: String,
     pub credential_duration: i32,
+    #[serde(default)]
+    pub source_arn_condition: SourceArnCondition,
     pub certificates: Vec<String>,
 }
 

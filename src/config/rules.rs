@@ -474,6 +474,7 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
             role_alias,
             policy_name,
             credential_duration,
+            source_arn_condition: raw.iot.source_arn_condition.unwrap_or_default(),
             certificates,
         },
         environments,

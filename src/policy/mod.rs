@@ -13,6 +13,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../policies/iot-role-trust.json"),
     ),
     (
+        "iot-role-trust-account",
+        include_str!("../../policies/iot-role-trust-account.json"),
+    ),
+    (
+        "iot-role-trust-none",
+        include_str!("../../policies/iot-role-trust-none.json"),
+    ),
+    (
         "iot-role-permissions",
         include_str!("../../policies/iot-role-permissions.json"),
     ),
@@ -420,6 +428,10 @@ mod tests {
         vars.insert(
             "alias_arn",
             Var::One("arn:aws:iot:r:111111111111:rolealias/a".into()),
+        );
+        vars.insert(
+            "any_alias_arn",
+            Var::One("arn:aws:iot:r:111111111111:rolealias/*".into()),
         );
         vars.insert(
             "iot_role_arn",

@@ -107,7 +107,7 @@ fn words(status: u16, body: &str, alias: &str, id: &DeviceIdentity) -> String {
             "403 from the credentials provider ({server}): certificate {cert}… is unknown or inactive, is not attached to the thing named, or the IoT policy attached to it does not allow iot:AssumeRoleWithCertificate on role alias {alias}"
         ),
         404 => format!("404 from the credentials provider: role alias {alias} does not exist ({server})"),
-        400 => format!("400 from the credentials provider: the alias's role cannot be assumed ({server})"),
+        400 => format!("400 from the credentials provider: the alias's role cannot be assumed ({server}); if the role's trust refuses the credentials provider, check its aws:SourceArn condition: the environment file's iot.source_arn_condition (alias, account or none) chooses it"),
         s => format!("{s} from the credentials provider: {server}"),
     }
 }
