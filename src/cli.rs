@@ -149,13 +149,22 @@ pub enum Command {
         /// Invoke only this function (name or ARN)
         #[arg(long, value_name = "NAME")]
         function: Option<String>,
-        /// The invocation payload
+        /// Invoke for real (RequestResponse with --payload); by default verify invokes with
+        /// InvocationType=DryRun, which proves the permission and runs no code
+        #[arg(long)]
+        execute: bool,
+        /// The invocation payload (with --execute)
         #[arg(
             long,
             value_name = "JSON",
-            default_value = "{\"source\":\"xacct verify\"}"
+            default_value = "{\"source\":\"xacct verify\"}",
+            requires = "execute"
         )]
         payload: String,
+        /// Retry an AccessDenied at the assume and invoke hops for up to this many seconds when the
+        /// documents prove the call should work (IAM propagation right after an apply)
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        settle: u64,
         /// Print the results as JSON
         #[arg(long)]
         json: bool,
@@ -347,7 +356,9 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             credentials_endpoint,
             thing_name,
             function,
+            execute,
             payload,
+            settle,
             json,
         } => {
             let opts = crate::verify::Options {
@@ -356,6 +367,8 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
                 thing_name,
                 function,
                 payload,
+                execute,
+                settle: std::time::Duration::from_secs(settle),
             };
             let device = match (cert, key) {
                 (Some(c), Some(k)) => Some((c, k)),
@@ -385,6 +398,8 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
                 thing_name,
                 function: None,
                 payload: String::new(),
+                execute: false,
+                settle: std::time::Duration::ZERO,
             };
             runtime().block_on(verify::creds_cmd(&file, &env, &cert, &key, opts))
         }

@@ -133,7 +133,20 @@ fn verify_passes_for_every_environment_with_a_registered_and_an_ephemeral_certif
             .collect();
         assert_eq!(hops, vec!["credentials", "assume_role", "invoke"]);
         assert_eq!(r["invocations"].as_array().unwrap().len(), 2);
-        assert_eq!(r["invocations"][0]["status"], 200);
+        // DryRun by default: the permission is proven, no code runs
+        assert_eq!(r["invocations"][0]["status"], 204);
+        assert_eq!(r["invocations"][0]["payload_excerpt"], "");
+    }
+    // --execute invokes for real, with the payload
+    let (code, v) = s.verify(&["--execute", "--payload", "{\"probe\":1}"]);
+    assert_eq!(code, 0, "{v:#}");
+    for e in &s.f.envs {
+        let r = env(&v, &e.name);
+        assert_eq!(r["invocations"][0]["status"], 200, "{r:#}");
+        assert_eq!(
+            r["invocations"][0]["payload_excerpt"], "{\"probe\":1}",
+            "{r:#}"
+        );
     }
     let (code, v) = s.verify(&["--ephemeral"]);
     assert_eq!(code, 0, "{v:#}");
@@ -680,5 +693,82 @@ fn ephemeral_run_removes_what_a_hard_killed_run_left() {
             .unwrap()
             .things()
             .is_empty());
+    });
+}
+
+/// Right after an apply AWS can refuse a new trust for a few seconds: verify retries the denial while
+/// the documents prove the call should work (up to --settle), and not at all when it is not allowed.
+#[test]
+fn a_denial_the_documents_do_not_explain_is_retried_until_it_settles() {
+    let s = Setup::new(1);
+    let e = s.f.envs[0].clone();
+    let target = s.f.target_role_arn(&e);
+    let inj = common::injector::Injector::start(
+        &sandbox().gateway,
+        common::injector::Config {
+            deny_assume: Some((target.clone(), 2)),
+            ..Default::default()
+        },
+    );
+    let file = file_arg(&s.file);
+    let (cert, key) = (file_arg(&s.cert), file_arg(&s.key));
+    let args = [
+        "verify", "-f", &file, "--cert", &cert, "--key", &key, "--json",
+    ];
+    let o = xacct_env(&inj.url, &args, None, &sandbox().env());
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        inj.counters
+            .denied_assume
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the first two AssumeRoles were denied and retried"
+    );
+    // without settling time the same denial is final
+    inj.set(|c| c.deny_assume = Some((target.clone(), 3)));
+    let mut no_settle = args.to_vec();
+    no_settle.extend(["--settle", "0"]);
+    let o = xacct_env(&inj.url, &no_settle, None, &sandbox().env());
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(failed(&v, &e.name).0, "assume_role");
+}
+
+#[test]
+fn a_denial_the_documents_explain_is_reported_at_once() {
+    let s = Setup::new(1);
+    rt().block_on(async {
+        let t = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{}:role/someone-else", s.f.iot_account)},"Action":"sts:AssumeRole"}]});
+        s.env_sdk(0).await.iam.update_assume_role_policy().role_name(s.f.target_role(&s.f.envs[0])).policy_document(t.to_string()).send().await.unwrap();
+    });
+    let start = std::time::Instant::now();
+    let (code, v) = s.verify(&["--settle", "600"]);
+    assert_eq!(code, 1);
+    assert_eq!(failed(&v, &s.f.envs[0].name).0, "assume_role");
+    // with 600 s of settling allowed, a retried denial could not have finished this soon
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(120),
+        "a denial the trust policy explains must not be retried"
+    );
+}
+
+#[test]
+fn an_ephemeral_certificate_is_removed_when_its_setup_fails() {
+    // the fleet is not applied: its IoT policy does not exist, so attaching it fails after the
+    // certificate was created
+    let f = Fleet::new(1);
+    let file = f.write();
+    let o = sandbox().xacct(&["verify", "-f", &file_arg(&file), "--ephemeral"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("iot:AttachPolicy"), "{}", stderr(&o));
+    rt().block_on(async {
+        let iot = sdk_at(&sandbox().gateway, &f.iot_account, &f.region).await;
+        let certs = iot.iot.list_certificates().send().await.unwrap();
+        assert!(
+            certs.certificates().is_empty(),
+            "the certificate must be gone"
+        );
+        let things = iot.iot.list_things().send().await.unwrap();
+        assert!(things.things().is_empty(), "the marker thing must be gone");
     });
 }

@@ -40,11 +40,13 @@ pub async fn verify_cmd(
             .map_err(|e| Error::Aws(vec![e]))?,
         None => opts.endpoint.clone().unwrap_or_default(),
     };
+    // read the documents only when a denial needs telling apart from IAM propagation
+    let proofs = verify::Proofs::new(&cfg, envs);
     // the certificate whose IoT policies explain a failure of hop 1
     let mut cert_id: Option<String> = None;
     let mut outcomes = match identity {
         Some(id) => {
-            let o = verify::run(&cfg, &targets, &endpoint, &id, &opts, false).await;
+            let o = verify::run(&cfg, &targets, &endpoint, &id, &opts, false, &proofs).await;
             if o.iter().any(|o| !o.ok) {
                 if let Ok(iot) =
                     aws::connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access).await
@@ -75,19 +77,26 @@ pub async fn verify_cmd(
                 .map_err(|e| Error::Aws(vec![e]))?;
             eprintln!(
                 "verify: ephemeral certificate {}… created",
-                &eph.certificate_id[..12]
+                verify::short_id(&eph.certificate_id)
             );
             let result = tokio::select! {
-                r = verify::run(&cfg, &targets, &endpoint, &eph.identity, &opts, true) => Some(r),
+                r = verify::run(&cfg, &targets, &endpoint, &eph.identity, &opts, true, &proofs) => Some(r),
                 _ = int.recv() => None,
                 _ = term.recv() => None,
             };
             cert_id = Some(eph.certificate_id.clone());
-            verify::ephemeral_cleanup(iot, &eph).await;
-            eprintln!(
-                "verify: ephemeral certificate {}… removed",
-                &eph.certificate_id[..12]
-            );
+            if verify::ephemeral_cleanup(iot, &eph).await {
+                eprintln!(
+                    "verify: ephemeral certificate {}… removed",
+                    verify::short_id(&eph.certificate_id)
+                );
+            } else {
+                eprintln!(
+                    "verify: ephemeral certificate {}… could not be deleted yet; its marker thing {} stays, and the next verify --ephemeral removes both",
+                    verify::short_id(&eph.certificate_id),
+                    eph.marker
+                );
+            }
             match result {
                 Some(r) => r,
                 None => {
@@ -168,7 +177,7 @@ pub async fn creds_cmd(
     .map_err(|e| Error::Refused(e.message))?;
     let c = verify::assume_target(&cfg, &t, &iot_creds)
         .await
-        .map_err(Error::Refused)?;
+        .map_err(|e| Error::Refused(e.message))?;
     let expiration = c
         .expiration()
         .fmt(aws_smithy_types::date_time::Format::DateTime)

@@ -89,7 +89,9 @@ pub struct RawIot {
 }
 
 /// Which `aws:SourceArn` the IoT role's trust requires of the credentials provider.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceArnCondition {
     /// `ArnEquals` the fleet's role alias ARN.

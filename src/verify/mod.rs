@@ -128,6 +128,82 @@ pub struct Options {
     pub thing_name: Option<String>,
     pub function: Option<String>,
     pub payload: String,
+    /// Invoke for real (`RequestResponse` with `payload`) instead of `DryRun`.
+    pub execute: bool,
+    /// How long an AccessDenied at the assume and invoke hops is retried when the documents prove the
+    /// call should work (IAM propagation right after an apply).
+    pub settle: Duration,
+}
+
+/// A hop that failed, and whether AWS refused it as access denied.
+#[derive(Debug, Clone)]
+pub struct HopError {
+    pub denied: bool,
+    pub message: String,
+}
+
+/// Whether the static proof of the live documents says a hop should work, read once on first use
+/// (verify retries a denial only when it should).
+pub struct Proofs<'a> {
+    cfg: &'a Config,
+    envs: &'a [String],
+    proved: tokio::sync::OnceCell<Option<Vec<crate::check::EnvReport>>>,
+}
+
+impl<'a> Proofs<'a> {
+    pub fn new(cfg: &'a Config, envs: &'a [String]) -> Proofs<'a> {
+        Proofs {
+            cfg,
+            envs,
+            proved: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Some(true) when the documents allow `hop` for `env`, Some(false) when they do not, None when
+    /// they cannot be read (no credentials for the accounts).
+    pub async fn holds(&self, env: &str, hop: crate::check::Hop) -> Option<bool> {
+        let proved = self
+            .proved
+            .get_or_init(|| async {
+                let accts = crate::aws::connect_all(self.cfg, self.envs).await.ok()?;
+                let facts = crate::aws::read::check_facts(self.cfg, &accts).await.ok()?;
+                Some(crate::check::prove(self.cfg, &facts, self.envs))
+            })
+            .await
+            .as_ref()?;
+        let r = proved.iter().find(|r| r.env == env)?;
+        r.hops.iter().find(|h| h.hop == hop).map(|h| h.ok)
+    }
+}
+
+/// Run `attempt` again while AWS denies it, the documents prove it should work and `settle` has not
+/// passed (IAM propagation); a denial the documents explain, or any other error, is final at once.
+async fn settled<T, F, Fut>(
+    opts: &Options,
+    proofs: &Proofs<'_>,
+    env: &str,
+    hop: crate::check::Hop,
+    mut attempt: F,
+) -> Result<T, HopError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, HopError>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match attempt().await {
+            Err(e) if e.denied && start.elapsed() < opts.settle => {
+                if proofs.holds(env, hop).await != Some(true) {
+                    return Err(e);
+                }
+                let left = opts.settle.saturating_sub(start.elapsed());
+                tokio::time::sleep(delay.min(left)).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn ms(t: Instant) -> u64 {
@@ -170,7 +246,7 @@ pub async fn assume_target(
     cfg: &Config,
     t: &Target,
     c: &IotCredentials,
-) -> Result<aws_sdk_sts::types::Credentials, String> {
+) -> Result<aws_sdk_sts::types::Credentials, HopError> {
     let sdk = with_creds(
         &cfg.region,
         &c.access_key_id,
@@ -189,26 +265,29 @@ pub async fn assume_target(
         .await
         .map_err(|e| {
             use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-            match (e.code(), e.message()) {
+            let denied = e.code() == Some("AccessDenied");
+            let message = match (e.code(), e.message()) {
                 (Some("AccessDenied"), m) => format!(
                     "AssumeRole denied: {arn} may not be assumed with the IoT role's credentials ({})",
                     m.unwrap_or("AccessDenied")
                 ),
                 (Some(code), m) => format!("AssumeRole of {arn} failed: {code}: {}", m.unwrap_or("")),
                 _ => format!("AssumeRole of {arn} failed: {}", crate::aws::chain(&e)),
-            }
+            };
+            HopError { denied, message }
         })?;
-    out.credentials()
-        .cloned()
-        .ok_or_else(|| "AssumeRole returned no credentials".into())
+    out.credentials().cloned().ok_or_else(|| HopError {
+        denied: false,
+        message: "AssumeRole returned no credentials".into(),
+    })
 }
 
 async fn invoke(
     cfg: &Config,
     creds: &aws_sdk_sts::types::Credentials,
     function: &str,
-    payload: &str,
-) -> Result<Invocation, String> {
+    opts: &Options,
+) -> Result<Invocation, HopError> {
     let sdk = with_creds(
         &cfg.region,
         creds.access_key_id(),
@@ -217,27 +296,32 @@ async fn invoke(
     )
     .await;
     let lambda = aws_sdk_lambda::Client::new(&sdk);
-    // never LogType=Tail: AWS refuses it across accounts
-    let out = lambda
-        .invoke()
-        .function_name(function)
-        .invocation_type(aws_sdk_lambda::types::InvocationType::RequestResponse)
-        .payload(aws_smithy_types::Blob::new(payload.as_bytes().to_vec()))
-        .send()
-        .await
-        .map_err(|e| {
-            use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-            match (e.code(), e.message()) {
-                (Some(c), m) if c.contains("AccessDenied") => {
-                    format!("Invoke of {function} denied: {}", m.unwrap_or(c))
-                }
-                (Some("ResourceNotFoundException"), _) => {
-                    format!("function {function} does not exist")
-                }
-                (Some(c), m) => format!("Invoke of {function} failed: {c}: {}", m.unwrap_or("")),
-                _ => format!("Invoke of {function} failed: {}", crate::aws::chain(&e)),
+    // DryRun proves the permission and runs no code; --execute runs it. Never LogType=Tail: AWS
+    // refuses it across accounts.
+    let mut req = lambda.invoke().function_name(function);
+    req = if opts.execute {
+        req.invocation_type(aws_sdk_lambda::types::InvocationType::RequestResponse)
+            .payload(aws_smithy_types::Blob::new(
+                opts.payload.as_bytes().to_vec(),
+            ))
+    } else {
+        req.invocation_type(aws_sdk_lambda::types::InvocationType::DryRun)
+    };
+    let out = req.send().await.map_err(|e| {
+        use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+        let denied = e.code().is_some_and(|c| c.contains("AccessDenied"));
+        let message = match (e.code(), e.message()) {
+            (Some(c), m) if c.contains("AccessDenied") => {
+                format!("Invoke of {function} denied: {}", m.unwrap_or(c))
             }
-        })?;
+            (Some("ResourceNotFoundException"), _) => {
+                format!("function {function} does not exist")
+            }
+            (Some(c), m) => format!("Invoke of {function} failed: {c}: {}", m.unwrap_or("")),
+            _ => format!("Invoke of {function} failed: {}", crate::aws::chain(&e)),
+        };
+        HopError { denied, message }
+    })?;
     let payload = out
         .payload()
         .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
@@ -258,6 +342,7 @@ pub async fn verify_env(
     id: &DeviceIdentity,
     opts: &Options,
     wait_usable: bool,
+    proofs: &Proofs<'_>,
 ) -> EnvOutcome {
     let mut hops = Vec::new();
     let outcome = |hops: Vec<HopOutcome>, invocations: Vec<Invocation>| {
@@ -301,14 +386,22 @@ pub async fn verify_env(
     };
     // hop 2
     let t2 = Instant::now();
-    let target = match assume_target(cfg, t, &creds).await {
+    let assumed = settled(
+        opts,
+        proofs,
+        &t.name,
+        crate::check::Hop::AssumeTarget,
+        || assume_target(cfg, t, &creds),
+    )
+    .await;
+    let target = match assumed {
         Ok(c) => {
             let detail = format!("assumed {}", cfg.target_role_arn(t));
             hops.push(hop_done(VHop::AssumeRole, true, t2, detail));
             c
         }
         Err(e) => {
-            hops.push(hop_done(VHop::AssumeRole, false, t2, e));
+            hops.push(hop_done(VHop::AssumeRole, false, t2, e.message));
             hops.push(not_reached(VHop::Invoke));
             return outcome(hops, vec![]);
         }
@@ -326,11 +419,11 @@ pub async fn verify_env(
     };
     let mut errors = Vec::new();
     let mut invocations = Vec::new();
-    let results = futures::future::join_all(
-        functions
-            .iter()
-            .map(|f| invoke(cfg, &target, f, &opts.payload)),
-    )
+    let results = futures::future::join_all(functions.iter().map(|f| {
+        settled(opts, proofs, &t.name, crate::check::Hop::Invoke, || {
+            invoke(cfg, &target, f, opts)
+        })
+    }))
     .await;
     for r in results {
         match r {
@@ -343,7 +436,7 @@ pub async fn verify_env(
                 }
                 invocations.push(i);
             }
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.message),
         }
     }
     if functions.is_empty() {
@@ -392,37 +485,36 @@ pub async fn locate_certificate(iot: &Clients, id: &DeviceIdentity) -> Option<St
             return Some(id.certificate_id.clone());
         }
     }
-    let mut marker: Option<String> = None;
-    loop {
-        let mut req = iot.iot().list_certificates().page_size(250);
-        if let Some(m) = &marker {
-            req = req.marker(m);
-        }
-        let page = req.send().await.ok()?;
-        for c in page.certificates() {
-            let Some(cid) = c.certificate_id() else {
-                continue;
-            };
-            if let Ok(d) = iot
-                .iot()
-                .describe_certificate()
-                .certificate_id(cid)
-                .send()
-                .await
-            {
-                if same(
-                    d.certificate_description()
-                        .and_then(|d| d.certificate_pem()),
-                ) {
-                    return Some(cid.to_string());
-                }
+    let certs = iot
+        .iot()
+        .list_certificates()
+        .page_size(250)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .ok()?;
+    for c in &certs {
+        let Some(cid) = c.certificate_id() else {
+            continue;
+        };
+        if let Ok(d) = iot
+            .iot()
+            .describe_certificate()
+            .certificate_id(cid)
+            .send()
+            .await
+        {
+            if same(
+                d.certificate_description()
+                    .and_then(|d| d.certificate_pem()),
+            ) {
+                return Some(cid.to_string());
             }
         }
-        match page.next_marker() {
-            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-            _ => return None,
-        }
     }
+    None
 }
 
 /// Fill in the cause of each failed hop from the static proof of the live documents.
@@ -532,8 +624,14 @@ pub struct Ephemeral {
     pub marker: String,
 }
 
+/// The first characters of a certificate id, for messages (never panics on a short id).
+pub fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
 /// Create a fresh certificate (key in memory only) attached to the fleet's IoT policy. A marker thing
-/// is created first, so a hard-killed run leaves something the next run can find and clean up.
+/// is created first, so a hard-killed run leaves something the next run can find and clean up; any
+/// failure after the certificate exists removes it (and the marker) before the error is returned.
 pub async fn ephemeral_create(
     iot: &Clients,
     cfg: &Config,
@@ -551,65 +649,81 @@ pub async fn ephemeral_create(
         .send()
         .await
         .map_err(|e| iot.err("iot:CreateThing", &marker, e))?;
-    let cert = iot
+    let cert = match iot
         .iot()
         .create_keys_and_certificate()
         .set_as_active(true)
         .send()
         .await
-        .map_err(|e| {
-            iot.err(
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let err = iot.err(
                 "iot:CreateKeysAndCertificate",
                 "an ephemeral certificate",
                 e,
-            )
-        })?;
+            );
+            let _ = iot.iot().delete_thing().thing_name(&marker).send().await;
+            return Err(err);
+        }
+    };
     let arn = cert.certificate_arn().unwrap_or_default().to_string();
     let id = cert.certificate_id().unwrap_or_default().to_string();
-    iot.iot()
-        .attach_thing_principal()
-        .thing_name(&marker)
-        .principal(&arn)
-        .send()
-        .await
-        .map_err(|e| iot.err("iot:AttachThingPrincipal", &marker, e))?;
-    iot.iot()
-        .attach_policy()
-        .policy_name(&cfg.iot.policy_name)
-        .target(&arn)
-        .send()
-        .await
-        .map_err(|e| iot.err("iot:AttachPolicy", &arn, e))?;
-    if let Some(t) = thing {
+    // from here on the certificate exists: every failure removes it
+    let prepared: Result<DeviceIdentity, AwsError> = async {
         iot.iot()
             .attach_thing_principal()
-            .thing_name(t)
+            .thing_name(&marker)
             .principal(&arn)
             .send()
             .await
-            .map_err(|e| iot.err("iot:AttachThingPrincipal", t, e))?;
+            .map_err(|e| iot.err("iot:AttachThingPrincipal", &marker, e))?;
+        iot.iot()
+            .attach_policy()
+            .policy_name(&cfg.iot.policy_name)
+            .target(&arn)
+            .send()
+            .await
+            .map_err(|e| iot.err("iot:AttachPolicy", &arn, e))?;
+        if let Some(t) = thing {
+            iot.iot()
+                .attach_thing_principal()
+                .thing_name(t)
+                .principal(&arn)
+                .send()
+                .await
+                .map_err(|e| iot.err("iot:AttachThingPrincipal", t, e))?;
+        }
+        let key = cert
+            .key_pair()
+            .and_then(|k| k.private_key())
+            .unwrap_or_default();
+        DeviceIdentity::from_pem(
+            cert.certificate_pem().unwrap_or_default().as_bytes(),
+            key.as_bytes(),
+        )
+        .map_err(|m| AwsError {
+            scope: iot.scope.clone(),
+            action: "iot:CreateKeysAndCertificate".into(),
+            resource: id.clone(),
+            code: None,
+            message: m,
+        })
     }
-    let key = cert
-        .key_pair()
-        .and_then(|k| k.private_key())
-        .unwrap_or_default();
-    let identity = DeviceIdentity::from_pem(
-        cert.certificate_pem().unwrap_or_default().as_bytes(),
-        key.as_bytes(),
-    )
-    .map_err(|m| AwsError {
-        scope: iot.scope.clone(),
-        action: "iot:CreateKeysAndCertificate".into(),
-        resource: id.clone(),
-        code: None,
-        message: m,
-    })?;
-    Ok(Ephemeral {
-        identity,
+    .await;
+    let e = Ephemeral {
+        identity: match prepared {
+            Ok(identity) => identity,
+            Err(err) => {
+                remove_marked(iot, &marker, &arn).await;
+                return Err(err);
+            }
+        },
         certificate_id: id,
         certificate_arn: arn,
         marker,
-    })
+    };
+    Ok(e)
 }
 
 fn rand32() -> u32 {
@@ -624,38 +738,53 @@ fn rand32() -> u32 {
     h.finish() as u32
 }
 
-/// Detach, deactivate and delete one certificate (ignoring what is already gone).
-async fn remove_certificate(iot: &Clients, arn: &str) {
+/// How long deleting a certificate is retried: DetachThingPrincipal is asynchronous, so the delete
+/// can be refused for a few seconds after it.
+const CERTIFICATE_DELETE_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Detach, deactivate and delete one certificate (ignoring what is already gone). Returns whether
+/// the certificate is gone.
+async fn remove_certificate(iot: &Clients, arn: &str) -> bool {
     let id = arn.rsplit('/').next().unwrap_or(arn).to_string();
-    if let Ok(p) = iot.iot().list_attached_policies().target(arn).send().await {
-        for pol in p.policies() {
-            if let Some(n) = pol.policy_name() {
-                let _ = iot
-                    .iot()
-                    .detach_policy()
-                    .policy_name(n)
-                    .target(arn)
-                    .send()
-                    .await;
-            }
-        }
-    }
-    if let Ok(t) = iot
+    let policies: Vec<_> = iot
         .iot()
-        .list_principal_things()
-        .principal(arn)
+        .list_attached_policies()
+        .target(arn)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
-    {
-        for thing in t.things() {
+        .unwrap_or_default();
+    for pol in &policies {
+        if let Some(n) = pol.policy_name() {
             let _ = iot
                 .iot()
-                .detach_thing_principal()
-                .thing_name(thing)
-                .principal(arn)
+                .detach_policy()
+                .policy_name(n)
+                .target(arn)
                 .send()
                 .await;
         }
+    }
+    let things: Vec<String> = iot
+        .iot()
+        .list_principal_things()
+        .principal(arn)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap_or_default();
+    for thing in &things {
+        let _ = iot
+            .iot()
+            .detach_thing_principal()
+            .thing_name(thing)
+            .principal(arn)
+            .send()
+            .await;
     }
     let _ = iot
         .iot()
@@ -664,47 +793,88 @@ async fn remove_certificate(iot: &Clients, arn: &str) {
         .new_status(aws_sdk_iot::types::CertificateStatus::Inactive)
         .send()
         .await;
-    let _ = iot
-        .iot()
-        .delete_certificate()
-        .certificate_id(&id)
-        .send()
-        .await;
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match iot
+            .iot()
+            .delete_certificate()
+            .certificate_id(&id)
+            .send()
+            .await
+        {
+            Ok(_) => return true,
+            Err(e) => {
+                let e = iot.err("iot:DeleteCertificate", &id, e);
+                if e.not_found() {
+                    return true;
+                }
+                // still attached (DetachThingPrincipal has not landed yet), throttled, …
+                if start.elapsed() >= CERTIFICATE_DELETE_PATIENCE {
+                    return false;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
-pub async fn ephemeral_cleanup(iot: &Clients, e: &Ephemeral) {
-    remove_certificate(iot, &e.certificate_arn).await;
-    let _ = iot.iot().delete_thing().thing_name(&e.marker).send().await;
+/// Remove a certificate, then its marker thing, but the marker only once the certificate is gone
+/// (so a later run can still find the certificate through it).
+async fn remove_marked(iot: &Clients, marker: &str, arn: &str) -> bool {
+    let gone = remove_certificate(iot, arn).await;
+    if gone {
+        let _ = iot.iot().delete_thing().thing_name(marker).send().await;
+    }
+    gone
+}
+
+/// Remove an ephemeral certificate and its marker; false when the certificate could not be deleted
+/// (the marker stays, and the next run removes both).
+pub async fn ephemeral_cleanup(iot: &Clients, e: &Ephemeral) -> bool {
+    remove_marked(iot, &e.marker, &e.certificate_arn).await
 }
 
 /// Remove what earlier, hard-killed `verify --ephemeral` runs of this fleet left behind.
 pub async fn cleanup_leftovers(iot: &Clients, cfg: &Config) -> usize {
-    let Ok(things) = iot
+    let Ok(things): Result<Vec<_>, _> = iot
         .iot()
         .list_things()
         .attribute_name(EPHEMERAL_ATTR)
         .attribute_value(&cfg.fleet)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
     else {
         return 0;
     };
     let mut n = 0;
-    for t in things.things() {
+    for t in &things {
         let Some(name) = t.thing_name() else { continue };
-        if let Ok(p) = iot
+        let principals: Vec<String> = iot
             .iot()
             .list_thing_principals()
             .thing_name(name)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
-        {
-            for arn in p.principals() {
-                remove_certificate(iot, arn).await;
+            .unwrap_or_default();
+        let mut all_gone = true;
+        for arn in &principals {
+            if remove_certificate(iot, arn).await {
                 n += 1;
+            } else {
+                all_gone = false;
             }
         }
-        let _ = iot.iot().delete_thing().thing_name(name).send().await;
+        if all_gone {
+            let _ = iot.iot().delete_thing().thing_name(name).send().await;
+        }
     }
     n
 }
@@ -717,11 +887,12 @@ pub async fn run(
     id: &DeviceIdentity,
     opts: &Options,
     wait: bool,
+    proofs: &Proofs<'_>,
 ) -> Vec<EnvOutcome> {
     futures::future::join_all(
         targets
             .iter()
-            .map(|t| verify_env(cfg, t, endpoint, id, opts, wait)),
+            .map(|t| verify_env(cfg, t, endpoint, id, opts, wait, proofs)),
     )
     .await
 }

@@ -101,7 +101,7 @@ fn words(status: u16, body: &str, alias: &str, id: &DeviceIdentity) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
         .unwrap_or_else(|| body.chars().take(200).collect());
-    let cert = &id.certificate_id[..12];
+    let cert = super::short_id(&id.certificate_id);
     match status {
         403 => format!(
             "403 from the credentials provider ({server}): certificate {cert}… is unknown or inactive, is not attached to the thing named, or the IoT policy attached to it does not allow iot:AssumeRoleWithCertificate on role alias {alias}"

@@ -40,6 +40,9 @@ pub struct Config {
     /// IAM's eventual-consistency error ("Invalid principal in policy"), as AWS does right after the
     /// principal role was created.
     pub invalid_principal: usize,
+    /// Answer this many sts:AssumeRole requests for a role whose ARN contains the text with
+    /// AccessDenied, as AWS does for a few seconds after a trust or policy change (propagation).
+    pub deny_assume: Option<(String, usize)>,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             hold_after_writes: None,
             fail_write_and_stop: None,
             invalid_principal: 0,
+            deny_assume: None,
         }
     }
 }
@@ -70,6 +74,7 @@ pub struct Counters {
     pub faults: AtomicUsize,
     pub held: AtomicUsize,
     pub invalid_principal: AtomicUsize,
+    pub denied_assume: AtomicUsize,
     /// Sum of the time each request took through the proxy (the cost of issuing them one by one).
     pub busy_us: AtomicU64,
 }
@@ -198,6 +203,7 @@ impl Injector {
             &self.counters.faults,
             &self.counters.held,
             &self.counters.invalid_principal,
+            &self.counters.denied_assume,
         ] {
             c.store(0, Ordering::SeqCst);
         }
@@ -329,6 +335,21 @@ async fn handle(
     };
     tokio::time::sleep(cfg.latency + jitter).await;
     let text = String::from_utf8_lossy(&body);
+    if let Some((role, times)) = &cfg.deny_assume {
+        let wanted = percent_encoding_lite(role);
+        if action == "AssumeRole"
+            && (text.contains(role.as_str()) || text.contains(&wanted))
+            && st.counters.denied_assume.load(Ordering::SeqCst) < *times
+        {
+            st.counters.denied_assume.fetch_add(1, Ordering::SeqCst);
+            let xml = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole (injected: propagation)</Message></Error><RequestId>injected</RequestId></ErrorResponse>";
+            return Ok(Response::builder()
+                .status(403)
+                .header("content-type", "text/xml")
+                .body(Full::new(Bytes::from(xml)))
+                .unwrap());
+        }
+    }
     if (action == "CreateRole" || action == "UpdateAssumeRolePolicy")
         && text.contains("%22AWS%22")
         && st.counters.invalid_principal.load(Ordering::SeqCst) < cfg.invalid_principal
@@ -500,4 +521,9 @@ impl Replay {
             misses,
         }
     }
+}
+
+/// `:` and `/` as a form body encodes them.
+fn percent_encoding_lite(s: &str) -> String {
+    s.replace(':', "%3A").replace('/', "%2F")
 }
