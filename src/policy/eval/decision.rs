@@ -18,9 +18,8 @@ pub(crate) struct Request<'a> {
 }
 
 pub(crate) fn patterns_match_resource(p: &Patterns, vars: bool, req: &Request) -> bool {
-    let chars: Vec<char> = req.resource.chars().collect();
     let any = p.values.iter().any(|v| match expand(v, vars, req.ctx) {
-        Some(toks) => wild_match(&toks, &chars, false),
+        Some(toks) => resource_match(&toks, req.resource),
         // "Policy variables with no value": the entry matches no resource.
         None => false,
     });
@@ -74,7 +73,9 @@ pub(crate) fn statement_applies(
 pub(crate) struct SideResult {
     pub(crate) allows: Vec<String>,
     pub(crate) denies: Vec<String>,
-    pub(crate) exact_allow: bool,
+    /// An Allow whose principal names the caller itself or everyone (`*`): it grants on its own. An
+    /// Allow that matched through the caller's account delegates to that account instead.
+    pub(crate) direct_allow: bool,
 }
 
 pub(crate) fn eval_policy(
@@ -90,7 +91,8 @@ pub(crate) fn eval_policy(
             let name = format!("{label}.{}", stmt.label());
             match stmt.effect {
                 Effect::Allow => {
-                    out.exact_allow |= pm == Some(PrincipalMatch::Exact);
+                    out.direct_allow |=
+                        matches!(pm, Some(PrincipalMatch::Exact | PrincipalMatch::Everyone));
                     out.allows.push(name);
                 }
                 Effect::Deny => out.denies.push(name),
@@ -208,20 +210,33 @@ pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
         (None, _) => false,
     };
 
+    // A KMS key policy must allow explicitly, even in the key's own account: the identity policy
+    // alone never suffices unless the key policy delegates to the account.
+    let kms_key = parse_arn(&case.resource).is_some_and(|a| a.service == "kms");
     let allowed = if caller.resource_policy_only() {
         res_allow
     } else if role_trust && trust_action {
         if is_root || resource_policy.is_none() {
             false
         } else if same_account {
-            // Naming the caller's ARN in the trust policy suffices; trusting only the account
-            // (or "*") delegates to the account, whose identity policies must also allow.
-            res_side.exact_allow || (res_allow && id_allow)
+            // Naming the caller's ARN (or "*") in the trust policy suffices; trusting only the
+            // account delegates to the account, whose identity policies must also allow.
+            res_side.direct_allow || (res_allow && id_allow)
+        } else {
+            res_allow && id_allow
+        }
+    } else if kms_key {
+        if resource_policy.is_none() {
+            false
+        } else if same_account {
+            res_side.direct_allow || (res_allow && id_allow)
         } else {
             res_allow && id_allow
         }
     } else if same_account {
-        id_allow || res_allow
+        // Every resource-based policy: a statement naming the caller (or "*") grants on its own;
+        // one naming only the account delegates to it, so the identity policy must allow as well.
+        id_allow || res_side.direct_allow
     } else {
         id_allow && res_allow
     };

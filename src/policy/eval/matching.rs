@@ -266,3 +266,72 @@ pub(crate) fn arn_match(pat: &[Tok], value: &str) -> bool {
         wild_match(p, &chars, false)
     })
 }
+
+/// Match a `Resource` pattern against a resource ARN as the IAM user guide documents it ("Using
+/// wildcards in resource ARNs"): `*` and `?` work within the individual segments of an ARN (the
+/// parts separated by colons); `?` is one character of a segment; `*` is any run of characters of its
+/// segment (including `/`), and only a `*` that is the last character of a segment can expand beyond
+/// the colon boundaries. A wildcard in the service segment identifies no AWS product: such a
+/// pattern matches nothing. A pattern that is not an ARN (`*`) is a plain glob.
+pub(crate) fn resource_match(pat: &[Tok], value: &str) -> bool {
+    let s: Vec<char> = value.chars().collect();
+    let is_arn =
+        pat.len() > 4 && pat[..4] == [Tok::Lit('a'), Tok::Lit('r'), Tok::Lit('n'), Tok::Lit(':')];
+    if !is_arn {
+        return wild_match(pat, &s, false);
+    }
+    // the service segment: between the second and the third colon
+    let colons: Vec<usize> = pat
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| **t == Tok::Lit(':'))
+        .map(|(i, _)| i)
+        .take(3)
+        .collect();
+    if let [_, a, b] = colons[..] {
+        if pat[a + 1..b]
+            .iter()
+            .any(|t| *t != Tok::Lit(':') && !matches!(t, Tok::Lit(_)))
+        {
+            return false;
+        }
+    }
+    let mut memo = vec![None; (pat.len() + 1) * (s.len() + 1)];
+    segment_match(pat, &s, 0, 0, &mut memo)
+}
+
+fn segment_match(
+    pat: &[Tok],
+    s: &[char],
+    p: usize,
+    i: usize,
+    memo: &mut Vec<Option<bool>>,
+) -> bool {
+    let key = p * (s.len() + 1) + i;
+    if let Some(r) = memo[key] {
+        return r;
+    }
+    let r = match pat.get(p) {
+        None => i == s.len(),
+        Some(Tok::Lit(c)) => s.get(i) == Some(c) && segment_match(pat, s, p + 1, i + 1, memo),
+        Some(Tok::Quest) => {
+            s.get(i).is_some_and(|c| *c != ':') && segment_match(pat, s, p + 1, i + 1, memo)
+        }
+        Some(Tok::Star) => {
+            // the last character of its segment: may run over colons
+            let crosses = matches!(pat.get(p + 1), None | Some(Tok::Lit(':')));
+            let mut k = i;
+            loop {
+                if segment_match(pat, s, p + 1, k, memo) {
+                    break true;
+                }
+                if k == s.len() || (!crosses && s[k] == ':') {
+                    break false;
+                }
+                k += 1;
+            }
+        }
+    };
+    memo[key] = Some(r);
+    r
+}

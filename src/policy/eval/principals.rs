@@ -86,8 +86,10 @@ impl Caller {
 /// How a `Principal` element matched the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum PrincipalMatch {
-    /// Via `*`, an account (`123456789012` / `:root`) or `NotPrincipal`.
+    /// Via an account (`123456789012` / `:root`) or `NotPrincipal`: delegation to the account.
     Broad,
+    /// Via `*` (`"Principal": "*"` or `{"AWS": "*"}`): every principal, directly.
+    Everyone,
     /// The caller's own ARN (or, for a session, its role's ARN) is named.
     Exact,
 }
@@ -104,7 +106,7 @@ pub(crate) fn aws_entry_match(entry: &str, caller: &Caller) -> Option<PrincipalM
         return None;
     }
     if entry == "*" {
-        return Some(PrincipalMatch::Broad);
+        return Some(PrincipalMatch::Everyone);
     }
     let c_arn = caller.arn.as_ref()?;
     if is_account_id(entry) {
@@ -138,7 +140,7 @@ pub(crate) fn aws_entry_match(entry: &str, caller: &Caller) -> Option<PrincipalM
 
 pub(crate) fn principal_match(set: &PrincipalSet, caller: &Caller) -> Option<PrincipalMatch> {
     match set {
-        PrincipalSet::Everyone => Some(PrincipalMatch::Broad),
+        PrincipalSet::Everyone => Some(PrincipalMatch::Everyone),
         PrincipalSet::Map(entries) => {
             let mut best = None;
             for (t, values) in entries {
