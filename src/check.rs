@@ -85,6 +85,12 @@ fn label(names: &[&str], resource_name: &str, s: &str) -> String {
     if let Some(sid) = s.strip_prefix("resource.") {
         return format!("{resource_name} statement {sid}");
     }
+    if let Some(sid) = s.strip_prefix("boundary.") {
+        return format!("the permissions boundary statement {sid}");
+    }
+    if s == "boundary" {
+        return "the permissions boundary (none of its statements allows it)".into();
+    }
     s.to_string()
 }
 
@@ -301,6 +307,7 @@ fn hop_iot_trust(cfg: &Config, f: &Facts) -> HopResult {
             ("aws:SourceAccount", &cfg.iot.account),
             ("aws:SourceArn", &cfg.alias_arn()),
         ]),
+        permissions_boundary: None,
     };
     let trust_name = format!("trust policy of {}", cfg.iot.role_name);
     match evaluate(&case) {
@@ -358,6 +365,7 @@ fn two_sided(
         identity_policies: docs.clone(),
         resource_policy: resource_policy.cloned(),
         context: context.clone(),
+        permissions_boundary: principal_role.boundary.as_ref().map(|(_, d)| d.clone()),
     };
     let o = evaluate(&case).map_err(|e| e.to_string())?;
     let id_ok = evaluate_identity(&docs, action, resource, &context)
@@ -373,6 +381,30 @@ fn two_sided(
         }
     };
     Ok((o, id_ok, res_ok))
+}
+
+/// Words for a denial that the caller's permissions boundary causes, if it does.
+fn boundary_words(o: &Outcome, role: &RoleFacts, action: &str, resource: &str) -> Option<String> {
+    let (arn, _) = role.boundary.as_ref()?;
+    let blocking: Vec<&str> = o
+        .statements
+        .iter()
+        .filter_map(|s| s.strip_prefix("boundary."))
+        .collect();
+    if !blocking.is_empty() {
+        Some(format!(
+            "the permissions boundary {arn} of {} denies {action} on {resource} (statement {})",
+            role.arn,
+            blocking.join(", ")
+        ))
+    } else if o.statements.iter().any(|s| s == "boundary") {
+        Some(format!(
+            "the permissions boundary {arn} of {} does not allow {action} on {resource}, whatever the role's policies allow",
+            role.arn
+        ))
+    } else {
+        None
+    }
 }
 
 fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
@@ -418,6 +450,9 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
         Ok((o, id_ok, res_ok)) => {
             let mut detail = Vec::new();
             let mut fix = Vec::new();
+            if let Some(w) = boundary_words(&o, iot, "sts:AssumeRole", &target.arn) {
+                detail.push(w);
+            }
             if o.decision == Decision::ExplicitDeny {
                 detail.push("an explicit Deny blocks sts:AssumeRole".to_string());
             }
@@ -490,7 +525,9 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
             }
             Ok((o, id_ok, _)) => {
                 ok = false;
-                if o.decision == Decision::ExplicitDeny {
+                if let Some(w) = boundary_words(&o, target, "lambda:InvokeFunction", func) {
+                    detail.push(format!("{func}: {w}"));
+                } else if o.decision == Decision::ExplicitDeny {
                     detail.push(format!(
                         "{func}: an explicit Deny blocks lambda:InvokeFunction"
                     ));
@@ -581,6 +618,7 @@ pub fn desired_facts(cfg: &Config) -> Facts {
             trust: spec.0,
             max_session: spec.1,
             policies,
+            boundary: None,
         })
     };
     f.iot_role = role(&cfg.iot.role_name, &cfg.iot.account);

@@ -378,3 +378,43 @@ fn invoke_hop_broken_then_fixed_by_the_suggestion() {
         },
     );
 }
+
+#[test]
+fn a_permissions_boundary_outside_the_action_fails_the_hop_and_names_the_boundary() {
+    let (f, file) = fleet_with_cert(2, true);
+    apply_converges(&file);
+    let e = f.envs[0].clone();
+    let boundary = rt().block_on(async {
+        let s = sdk(&e.account, &f.region).await;
+        let doc = json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]});
+        let p = s
+            .iam
+            .create_policy()
+            .policy_name(name("boundary"))
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .unwrap();
+        let arn = p.policy().unwrap().arn().unwrap().to_string();
+        s.iam
+            .put_role_permissions_boundary()
+            .role_name(f.target_role(&e))
+            .permissions_boundary(&arn)
+            .send()
+            .await
+            .unwrap();
+        arn
+    });
+    let r = check_json(&file, &[], 1);
+    let h = hop(&r, &e.name, "invoke");
+    assert_eq!(h["ok"], false, "{h:#}");
+    let words = h["detail"].to_string();
+    assert!(
+        words.contains(&format!("the permissions boundary {boundary}"))
+            && words.contains("does not allow lambda:InvokeFunction"),
+        "{words}"
+    );
+    // the other environment and the earlier hops still hold
+    assert_eq!(hop(&r, &e.name, "assume_target")["ok"], true);
+    assert_eq!(hop(&r, &f.envs[1].name, "invoke")["ok"], true);
+}

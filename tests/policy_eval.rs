@@ -227,6 +227,7 @@ fn error_messages_name_policy_and_statement() {
         ],
         resource_policy: None,
         context: Map::new(),
+        permissions_boundary: None,
     };
     let msg = evaluate(&case).unwrap_err().to_string();
     assert!(msg.contains("identity[1]"), "{msg}");

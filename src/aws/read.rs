@@ -19,10 +19,22 @@ fn absent<T>(e: AwsError) -> Result<Option<T>, AwsError> {
 }
 
 pub async fn role(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
+    Ok(role_with_boundary(c, name).await?.map(|(l, _)| l))
+}
+
+/// A role and the ARN of its permissions boundary, if it has one.
+pub async fn role_with_boundary(
+    c: &Clients,
+    name: &str,
+) -> Result<Option<(Live, Option<String>)>, AwsError> {
     let _slot = c.slot().await;
     match c.iam().get_role().role_name(name).send().await {
         Ok(out) => {
             let Some(r) = out.role() else { return Ok(None) };
+            let boundary = r
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(String::from);
             let trust = r.assume_role_policy_document().unwrap_or("{}");
             let doc = policy::parse_document(trust).map_err(|m| AwsError {
                 scope: c.scope.clone(),
@@ -36,16 +48,19 @@ pub async fn role(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
                 .iter()
                 .map(|t| (t.key().to_string(), t.value().to_string()))
                 .collect();
-            Ok(Some(Live {
-                spec: Spec::IamRole {
-                    role_name: r.role_name().to_string(),
-                    path: r.path().to_string(),
-                    assume_role_policy: policy::normalize(&doc),
-                    max_session_duration: r.max_session_duration().unwrap_or(3600),
-                    tags,
+            Ok(Some((
+                Live {
+                    spec: Spec::IamRole {
+                        role_name: r.role_name().to_string(),
+                        path: r.path().to_string(),
+                        assume_role_policy: policy::normalize(&doc),
+                        max_session_duration: r.max_session_duration().unwrap_or(3600),
+                        tags,
+                    },
+                    arn: Some(r.arn().to_string()),
                 },
-                arn: Some(r.arn().to_string()),
-            }))
+                boundary,
+            )))
         }
         Err(e) => absent(c.err("iam:GetRole", name, e)),
     }
@@ -282,37 +297,56 @@ pub async fn role_identity_policies(
     };
     for p in &attached {
         let Some(arn) = p.policy_arn() else { continue };
-        let _slot = c.slot().await;
-        let meta = c
-            .iam()
-            .get_policy()
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| c.err("iam:GetPolicy", arn, e))?;
-        let Some(v) = meta.policy().and_then(|p| p.default_version_id()) else {
-            continue;
-        };
-        let ver = c
-            .iam()
-            .get_policy_version()
-            .policy_arn(arn)
-            .version_id(v)
-            .send()
-            .await
-            .map_err(|e| c.err("iam:GetPolicyVersion", arn, e))?;
-        if let Some(doc) = ver.policy_version().and_then(|v| v.document()) {
-            let d = policy::parse_document(doc)
-                .map_err(|m| parse_err(c, "iam:GetPolicyVersion", arn, m))?;
+        if let Some(d) = managed_policy_document(c, arn).await? {
             out.push((p.policy_name().unwrap_or(arn).to_string(), d));
         }
     }
     Ok(out)
 }
 
-async fn role_facts(c: &Clients, name: &str) -> Result<Option<RoleFacts>, AwsError> {
-    let Some(live) = role(c, name).await? else {
+/// The default version of a managed policy.
+pub async fn managed_policy_document(
+    c: &Clients,
+    arn: &str,
+) -> Result<Option<serde_json::Value>, AwsError> {
+    let _slot = c.slot().await;
+    let meta = c
+        .iam()
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| c.err("iam:GetPolicy", arn, e))?;
+    let Some(v) = meta.policy().and_then(|p| p.default_version_id()) else {
         return Ok(None);
+    };
+    let ver = c
+        .iam()
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(v)
+        .send()
+        .await
+        .map_err(|e| c.err("iam:GetPolicyVersion", arn, e))?;
+    match ver.policy_version().and_then(|v| v.document()) {
+        Some(doc) => {
+            Ok(Some(policy::parse_document(doc).map_err(|m| {
+                parse_err(c, "iam:GetPolicyVersion", arn, m)
+            })?))
+        }
+        None => Ok(None),
+    }
+}
+
+async fn role_facts(c: &Clients, name: &str) -> Result<Option<RoleFacts>, AwsError> {
+    let Some((live, boundary)) = role_with_boundary(c, name).await? else {
+        return Ok(None);
+    };
+    let boundary = match boundary {
+        Some(arn) => managed_policy_document(c, &arn)
+            .await?
+            .map(|doc| (arn, doc)),
+        None => None,
     };
     let Spec::IamRole {
         assume_role_policy,
@@ -328,6 +362,7 @@ async fn role_facts(c: &Clients, name: &str) -> Result<Option<RoleFacts>, AwsErr
         trust: assume_role_policy,
         max_session: max_session_duration,
         policies,
+        boundary,
     }))
 }
 

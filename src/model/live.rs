@@ -35,6 +35,8 @@ pub struct RoleFacts {
     pub max_session: i32,
     /// (policy name, document) of every identity policy (inline and managed).
     pub policies: Vec<(String, Value)>,
+    /// (ARN, document) of the role's permissions boundary, if it has one.
+    pub boundary: Option<(String, Value)>,
 }
 
 #[derive(Debug, Clone)]

@@ -421,6 +421,7 @@ async fn credentials(
         identity_policies: vec![],
         resource_policy: Some(role.0),
         context: tctx,
+        permissions_boundary: None,
     };
     if !matches!(evaluate(&case), Ok(o) if o.decision == Decision::Allow) {
         return error(

@@ -117,16 +117,27 @@ fn context(p: &Principal) -> Map<String, Value> {
     m
 }
 
+/// The identity policies of the session's role, and its permissions boundary (if any).
 async fn identity_policies(
     state: &State,
     p: &Principal,
     region: &str,
-) -> Result<Vec<Value>, String> {
+) -> Result<(Vec<Value>, Option<Value>), String> {
     let c = state.admin.get(&p.account, region).await;
-    crate::aws::read::role_identity_policies(&c, role_name(&p.role_arn))
+    let name = role_name(&p.role_arn);
+    let policies = crate::aws::read::role_identity_policies(&c, name)
         .await
-        .map(|v| v.into_iter().map(|(_, d)| d).collect())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    let boundary = match crate::aws::read::role_with_boundary(&c, name)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some((_, Some(arn))) => crate::aws::read::managed_policy_document(&c, &arn)
+            .await
+            .map_err(|e| e.to_string())?,
+        _ => None,
+    };
+    Ok((policies.into_iter().map(|(_, d)| d).collect(), boundary))
 }
 
 /// Authorize sts:AssumeRole of `role_arn` by `p`.
@@ -165,6 +176,7 @@ async fn authorize_assume(
         Ok(v) => v,
         Err(e) => return Some(sts_error(500, "InternalFailure", &e)),
     };
+    let (identity, boundary) = identity;
     let case = Case {
         principal: p.session_arn.clone(),
         action: "sts:AssumeRole".into(),
@@ -172,6 +184,7 @@ async fn authorize_assume(
         identity_policies: identity,
         resource_policy: Some(trust),
         context: context(p),
+        permissions_boundary: boundary,
     };
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => None,
@@ -230,6 +243,7 @@ async fn authorize_invoke(
             .and_then(|d| crate::policy::parse_document(d).ok()),
         Err(_) => None,
     };
+    let (identity, boundary) = identity;
     let case = Case {
         principal: p.session_arn.clone(),
         action: "lambda:InvokeFunction".into(),
@@ -237,6 +251,7 @@ async fn authorize_invoke(
         identity_policies: identity,
         resource_policy,
         context: context(p),
+        permissions_boundary: boundary,
     };
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => None,

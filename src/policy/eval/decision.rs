@@ -241,6 +241,31 @@ pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
         id_allow && res_allow
     };
 
+    // The permissions boundary caps what the caller's own policies (and resource policies naming
+    // its role) can grant: an explicit deny in it denies, and without an allow in it nothing is
+    // allowed. Only a resource policy naming the exact session or user ARN is outside its reach.
+    if let (Some(doc), false) = (&case.permissions_boundary, caller.resource_policy_only()) {
+        let boundary = parse_identity_policy(doc, "boundary")?;
+        let mut b = SideResult::default();
+        eval_policy(&boundary, "boundary", &req, None, &mut b);
+        if !b.denies.is_empty() {
+            return Ok(Outcome {
+                decision: Decision::ExplicitDeny,
+                statements: b.denies,
+            });
+        }
+        let names_session = res_side_names_exact_caller(resource_policy.as_ref(), &req, &caller);
+        if allowed && b.allows.is_empty() && !names_session {
+            let mut statements = id_side.allows;
+            statements.extend(res_side.allows);
+            statements.push("boundary".to_string());
+            return Ok(Outcome {
+                decision: Decision::ImplicitDeny,
+                statements,
+            });
+        }
+    }
+
     let mut statements = id_side.allows;
     statements.extend(res_side.allows);
     Ok(Outcome {
@@ -250,6 +275,19 @@ pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
             Decision::ImplicitDeny
         },
         statements,
+    })
+}
+
+/// Does an Allow of the resource policy name the caller's own session or user ARN (which a
+/// permissions boundary does not limit)?
+fn res_side_names_exact_caller(policy: Option<&Policy>, req: &Request, caller: &Caller) -> bool {
+    let Some(p) = policy else { return false };
+    let vars = p.supports_variables();
+    p.statements.iter().any(|s| {
+        s.effect == Effect::Allow
+            && matches!(&s.principal, Some(PrincipalElement { negated: false, set: PrincipalSet::Map(m) })
+                if m.iter().any(|(t, v)| *t == PrincipalType::Aws && v.iter().any(|x| x == &caller.raw)))
+            && statement_applies(s, vars, req, Some(caller)).is_some()
     })
 }
 

@@ -71,6 +71,10 @@ pub struct Case {
     /// Request context: key -> string | number | bool | list of those.
     #[serde(default)]
     pub context: Map<String, Value>,
+    /// The permissions boundary of the caller's role or user, if it has one: nothing outside it is
+    /// allowed, whatever the identity policies or a resource policy naming the role allow.
+    #[serde(default)]
+    pub permissions_boundary: Option<Value>,
 }
 
 /// Final decision.
