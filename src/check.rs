@@ -49,7 +49,13 @@ pub struct HopResult {
     pub statements: Vec<String>,
     /// A statement that would fix it, and where it goes.
     pub fix: Option<Value>,
+    /// Condition keys the decision depends on that xacct cannot know (no ✓ or ✗ can be given).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
+
+/// What the proof does not see, said once under every human report.
+pub const NOT_MODELLED: &str = "A ✓ means the documents xacct can read allow it: service control policies, resource control policies and session policies are not modelled.";
 
 /// `xacct check --json`.
 #[derive(Debug, Serialize)]
@@ -154,7 +160,24 @@ fn hop(
         detail,
         statements,
         fix,
+        depends_on: vec![],
     }
+}
+
+/// Mark a hop that failed as depending on condition keys xacct cannot know, if the case has any.
+fn depends(mut h: HopResult, case: &Case) -> HopResult {
+    if h.ok {
+        return h;
+    }
+    if let Ok(keys) = crate::policy::eval::missing_condition_keys(case) {
+        for k in keys {
+            h.detail.push(format!(
+                "depends on {k}: a condition on a key xacct cannot know the value of"
+            ));
+            h.depends_on.push(k);
+        }
+    }
+    h
 }
 
 fn hop_iot_policy(cfg: &Config, f: &Facts) -> HopResult {
@@ -306,11 +329,12 @@ fn hop_iot_trust(cfg: &Config, f: &Facts) -> HopResult {
         context: ctx(&[
             ("aws:SourceAccount", &cfg.iot.account),
             ("aws:SourceArn", &cfg.alias_arn()),
+            ("aws:SecureTransport", "true"),
         ]),
         permissions_boundary: None,
     };
     let trust_name = format!("trust policy of {}", cfg.iot.role_name);
-    match evaluate(&case) {
+    let h = match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => hop(
             Hop::IotTrust,
             true,
@@ -332,27 +356,23 @@ fn hop_iot_trust(cfg: &Config, f: &Facts) -> HopResult {
             Some(fix),
         ),
         Err(e) => hop(Hop::IotTrust, false, vec![format!("malformed {trust_name}: {e}")], vec![], Some(fix)),
-    }
+    };
+    depends(h, &case)
 }
 
-/// Evaluate a cross-account (or same-account) request and say which side is missing.
+/// Evaluate a cross-account (or same-account) request and say which side is missing. Also returns
+/// the case, to tell what the decision depends on.
 fn two_sided(
     principal_role: &RoleFacts,
     action: &str,
     resource: &str,
     resource_policy: Option<&Value>,
-) -> Result<(Outcome, bool, bool), String> {
+) -> Result<(Outcome, bool, bool, Case), String> {
     let session = session_arn(&principal_role.arn, "device");
-    let acct = principal_role
-        .arn
-        .split(':')
-        .nth(4)
-        .unwrap_or("")
-        .to_string();
-    let context = ctx(&[
-        ("aws:PrincipalArn", &principal_role.arn),
-        ("aws:PrincipalAccount", &acct),
-    ]);
+    let context = crate::policy::context::request_context(&crate::policy::context::Session {
+        role_arn: &principal_role.arn,
+        ..Default::default()
+    });
     let docs: Vec<Value> = principal_role
         .policies
         .iter()
@@ -377,10 +397,11 @@ fn two_sided(
         Some(_) => {
             let mut c = case.clone();
             c.identity_policies = vec![allow_all()];
+            c.permissions_boundary = None;
             evaluate(&c).map_err(|e| e.to_string())?.decision == Decision::Allow
         }
     };
-    Ok((o, id_ok, res_ok))
+    Ok((o, id_ok, res_ok, case))
 }
 
 /// Words for a denial that the caller's permissions boundary causes, if it does.
@@ -440,14 +461,14 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
             vec![],
             None,
         ),
-        Ok((o, _, _)) if o.decision == Decision::Allow => hop(
+        Ok((o, _, _, _)) if o.decision == Decision::Allow => hop(
             Hop::AssumeTarget,
             true,
             vec![format!("{} may assume {}", iot.arn, target.arn)],
             labels(&o, &names, &trust_name),
             None,
         ),
-        Ok((o, id_ok, res_ok)) => {
+        Ok((o, id_ok, res_ok, case)) => {
             let mut detail = Vec::new();
             let mut fix = Vec::new();
             if let Some(w) = boundary_words(&o, iot, "sts:AssumeRole", &target.arn) {
@@ -469,13 +490,14 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
                 detail.push(format!("the {trust_name} does not name {}", iot.arn));
                 fix.push(json!({"trust_policy_of": target.arn, "statement": {"Effect":"Allow","Principal":{"AWS":iot.arn},"Action":"sts:AssumeRole"}}));
             }
-            hop(
+            let h = hop(
                 Hop::AssumeTarget,
                 false,
                 detail,
                 labels(&o, &names, &trust_name),
                 Some(Value::Array(fix)),
-            )
+            );
+            depends(h, &case)
         }
     }
 }
@@ -498,6 +520,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
     let mut detail = Vec::new();
     let mut statements = Vec::new();
     let mut fixes = Vec::new();
+    let mut failing = Vec::new();
     for func in &t.functions {
         let facts = f.functions.get(func);
         if let Some(FunctionFacts {
@@ -519,12 +542,13 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
                 ok = false;
                 detail.push(format!("{func}: malformed policy: {e}"));
             }
-            Ok((o, _, _)) if o.decision == Decision::Allow => {
+            Ok((o, _, _, _)) if o.decision == Decision::Allow => {
                 detail.push(format!("{} may invoke {func}", target.arn));
                 statements.extend(labels(&o, &names, &fname));
             }
-            Ok((o, id_ok, _)) => {
+            Ok((o, id_ok, _, case)) => {
                 ok = false;
+                failing.push(case);
                 if let Some(w) = boundary_words(&o, target, "lambda:InvokeFunction", func) {
                     detail.push(format!("{func}: {w}"));
                 } else if o.decision == Decision::ExplicitDeny {
@@ -545,7 +569,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
             }
         }
     }
-    hop(
+    let mut h = hop(
         Hop::Invoke,
         ok,
         detail,
@@ -555,7 +579,11 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
         } else {
             Some(Value::Array(fixes))
         },
-    )
+    );
+    for case in &failing {
+        h = depends(h, case);
+    }
+    h
 }
 
 fn short(id: &str) -> String {
@@ -679,6 +707,8 @@ pub fn render_human(reports: &[EnvReport], style: crate::output::Style) -> Strin
         for h in &r.hops {
             let mark = if h.ok {
                 style.green("✓")
+            } else if !h.depends_on.is_empty() {
+                style.yellow("?")
             } else {
                 style.red("✗")
             };
@@ -689,7 +719,12 @@ pub fn render_human(reports: &[EnvReport], style: crate::output::Style) -> Strin
     for r in reports.iter().filter(|r| !r.ok) {
         let _ = writeln!(out, "\n{} (account {}):", style.bold(&r.env), r.account);
         for h in r.hops.iter().filter(|h| !h.ok) {
-            let _ = writeln!(out, "  {} {}", style.red("✗"), h.hop.title());
+            let mark = if h.depends_on.is_empty() {
+                style.red("✗")
+            } else {
+                style.yellow("?")
+            };
+            let _ = writeln!(out, "  {mark} {}", h.hop.title());
             for d in &h.detail {
                 let _ = writeln!(out, "      {d}");
             }
@@ -718,6 +753,7 @@ pub fn render_human(reports: &[EnvReport], style: crate::output::Style) -> Strin
             )
         }
     );
+    let _ = writeln!(out, "{}", style.dim(NOT_MODELLED));
     out
 }
 
@@ -795,5 +831,46 @@ mod tests {
         let r = prove(&c, &f, &[]);
         assert!(!r[0].hops[1].ok);
         assert!(r[0].hops[1].detail[0].contains("MaxSessionDuration"));
+    }
+
+    #[test]
+    fn a_condition_on_a_key_xacct_cannot_know_is_reported_as_depending_on_it() {
+        let c = cfg();
+        let mut f = desired_facts(&c);
+        let iot = c.iot_role_arn();
+        let t = f.targets.get_mut("b").unwrap().as_mut().unwrap();
+        t.trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":iot},"Action":"sts:AssumeRole","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}]});
+        let r = prove(&c, &f, &[]);
+        let h = r[1]
+            .hops
+            .iter()
+            .find(|h| h.hop == Hop::AssumeTarget)
+            .unwrap();
+        assert!(!h.ok);
+        assert_eq!(h.depends_on, vec!["aws:SourceIp".to_string()]);
+        assert!(
+            h.detail
+                .iter()
+                .any(|d| d.starts_with("depends on aws:SourceIp")),
+            "{h:#?}"
+        );
+        let human = render_human(&r, crate::output::Style { color: false });
+        assert!(human.contains("? assume-target"), "{human}");
+        assert!(human.contains(NOT_MODELLED), "{human}");
+    }
+
+    #[test]
+    fn the_keys_aws_sets_are_in_the_context() {
+        let c = cfg();
+        let mut f = desired_facts(&c);
+        let iot = c.iot_role_arn();
+        let t = f.targets.get_mut("b").unwrap().as_mut().unwrap();
+        // conditions on keys AWS sets for this request hold
+        t.trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":iot},"Action":"sts:AssumeRole","Condition":{
+            "StringEquals":{"aws:PrincipalType":"AssumedRole","aws:PrincipalAccount":"111111111111"},
+            "Bool":{"aws:SecureTransport":"true"},
+            "DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}]});
+        let r = prove(&c, &f, &[]);
+        assert!(r[1].ok, "{:#?}", r[1]);
     }
 }

@@ -1,6 +1,7 @@
 //! Policy documents: the templates under `policies/`, rendering them, and the normalization that makes
 //! comparison semantic (IAM returns documents URL-encoded, reordered, with single values un-listed).
 
+pub mod context;
 pub mod eval;
 
 use serde_json::{Map, Value};

@@ -451,6 +451,12 @@ async fn credentials(
             session_arn: user.arn().to_string(),
             role_arn: role_arn.clone(),
             account: cert.account.clone(),
+            userid: Some(user.assumed_role_id().to_string()),
+            iot: Some(crate::policy::context::IotDevice {
+                certificate_id: Some(cert.id.clone()),
+                thing_name: thing.map(String::from),
+                thing_type: None,
+            }),
         },
     );
     let expiration = creds

@@ -107,14 +107,13 @@ fn unqualified(arn: &str) -> String {
         .unwrap_or_else(|| arn.to_string())
 }
 
+/// The keys AWS sets for a request of this session (the same builder the proof uses).
 fn context(p: &Principal) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("aws:PrincipalArn".into(), Value::String(p.role_arn.clone()));
-    m.insert(
-        "aws:PrincipalAccount".into(),
-        Value::String(p.account.clone()),
-    );
-    m
+    crate::policy::context::request_context(&crate::policy::context::Session {
+        role_arn: &p.role_arn,
+        userid: p.userid.clone(),
+        iot: p.iot.clone(),
+    })
 }
 
 /// The identity policies of the session's role, and its permissions boundary (if any).
@@ -368,6 +367,8 @@ async fn handle(
                     session_arn: arn.to_string(),
                     role_arn: role_arn.clone(),
                     account: account_of(&role_arn),
+                    userid: between(&text, "<AssumedRoleId>", "</AssumedRoleId>").map(String::from),
+                    iot: None,
                 },
             );
         }

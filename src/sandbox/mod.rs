@@ -85,6 +85,10 @@ pub struct Principal {
     /// arn:aws:iam::ACCT:role/NAME
     pub role_arn: String,
     pub account: String,
+    /// `ROLEID:SESSION` (`aws:userid`), when known.
+    pub userid: Option<String>,
+    /// The device of a session the credentials provider issued (`credentials-iot:*`).
+    pub iot: Option<crate::policy::context::IotDevice>,
 }
 
 /// What the gateway has learned: enforced access keys, and the accounts and regions in use.

@@ -291,6 +291,53 @@ fn res_side_names_exact_caller(policy: Option<&Policy>, req: &Request, caller: &
     })
 }
 
+/// The condition keys a decision depends on that the request context does not hold: keys of
+/// conditions in statements (identity, resource, boundary) whose action, resource and principal
+/// match the request. A decision that is not Allow may change once such a key is known.
+///
+/// # Errors
+/// [`PolicyError`] when a document or the context is malformed.
+pub fn missing_condition_keys(case: &Case) -> Result<Vec<String>, PolicyError> {
+    let ctx = Context::build(&case.context)?;
+    let caller = Caller::new(&case.principal);
+    let req = Request {
+        action: &case.action,
+        resource: &case.resource,
+        ctx: &ctx,
+    };
+    let mut docs: Vec<(Policy, bool)> = Vec::new();
+    for (i, d) in case.identity_policies.iter().enumerate() {
+        docs.push((parse_identity_policy(d, &format!("identity[{i}]"))?, false));
+    }
+    if let Some(d) = case.permissions_boundary.as_ref() {
+        docs.push((parse_identity_policy(d, "boundary")?, false));
+    }
+    if let Some(d) = case.resource_policy.as_ref().filter(|d| !d.is_null()) {
+        docs.push((parse_resource_policy(d, "resource")?, true));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (p, is_resource) in &docs {
+        let vars = p.supports_variables();
+        for s in &p.statements {
+            let unconditional = Statement {
+                conditions: vec![],
+                ..s.clone()
+            };
+            let who = if *is_resource { Some(&caller) } else { None };
+            if statement_applies(&unconditional, vars, &req, who).is_none() {
+                continue;
+            }
+            for c in &s.conditions {
+                if ctx.get(&c.key).is_none() && !out.iter().any(|k| k.eq_ignore_ascii_case(&c.key))
+                {
+                    out.push(c.key.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Identity-only evaluation (AWS IoT Core policies, e.g. `iot:AssumeRoleWithCertificate` on
 /// `arn:aws:iot:<region>:<account>:rolealias/<name>`): explicit deny wins, an allow is enough,
 /// otherwise implicit deny. IoT policy variables (`${iot:Connection.Thing.ThingName}`, ...) are
