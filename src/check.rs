@@ -367,7 +367,7 @@ fn two_sided(
     action: &str,
     resource: &str,
     resource_policy: Option<&Value>,
-) -> Result<(Outcome, bool, bool, Case), String> {
+) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
     let session = session_arn(&principal_role.arn, "device");
     let context = crate::policy::context::request_context(&crate::policy::context::Session {
         role_arn: &principal_role.arn,
@@ -387,18 +387,15 @@ fn two_sided(
         context: context.clone(),
         permissions_boundary: principal_role.boundary.as_ref().map(|(_, d)| d.clone()),
     };
-    let o = evaluate(&case).map_err(|e| e.to_string())?;
-    let id_ok = evaluate_identity(&docs, action, resource, &context)
-        .map_err(|e| e.to_string())?
-        .decision
-        == Decision::Allow;
+    let o = evaluate(&case)?;
+    let id_ok = evaluate_identity(&docs, action, resource, &context)?.decision == Decision::Allow;
     let res_ok = match resource_policy {
         None => true,
         Some(_) => {
             let mut c = case.clone();
             c.identity_policies = vec![allow_all()];
             c.permissions_boundary = None;
-            evaluate(&c).map_err(|e| e.to_string())?.decision == Decision::Allow
+            evaluate(&c)?.decision == Decision::Allow
         }
     };
     Ok((o, id_ok, res_ok, case))

@@ -277,6 +277,10 @@ pub enum Error {
     Io(String),
     #[error("{0}")]
     PlanFile(#[from] crate::plan::file::PlanFileError),
+    #[error("{0}")]
+    Identity(#[from] crate::verify::mtls::IdentityError),
+    #[error("{0}")]
+    Selection(#[from] crate::config::SelectionError),
 }
 
 pub fn main() -> ExitCode {

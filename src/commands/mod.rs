@@ -32,7 +32,7 @@ pub fn server_runtime() -> tokio::runtime::Runtime {
 }
 
 pub fn check_selection(cfg: &Config, envs: &[String]) -> Result<(), Error> {
-    cfg.check_selection(envs).map_err(Error::Usage)
+    cfg.check_selection(envs).map_err(Error::Selection)
 }
 
 pub fn selected_desired(cfg: &Config, envs: &[String]) -> Vec<crate::model::Resource> {

@@ -21,7 +21,9 @@ pub async fn verify_cmd(
     check_selection(&cfg, envs)?;
     let targets: Vec<config::Target> = cfg.selected(envs).cloned().collect();
     let identity = match &device {
-        Some((c, k)) => Some(verify::mtls::DeviceIdentity::from_files(c, k).map_err(Error::Usage)?),
+        Some((c, k)) => {
+            Some(verify::mtls::DeviceIdentity::from_files(c, k).map_err(Error::Identity)?)
+        }
         None => None,
     };
     // the IoT account is needed for --ephemeral, for DescribeEndpoint, and to explain failures
@@ -154,7 +156,7 @@ pub async fn creds_cmd(
         .find(|t| t.name == env)
         .cloned()
         .expect("selected");
-    let id = verify::mtls::DeviceIdentity::from_files(cert, key).map_err(Error::Usage)?;
+    let id = verify::mtls::DeviceIdentity::from_files(cert, key).map_err(Error::Identity)?;
     let endpoint = match &opts.endpoint {
         Some(e) => e.clone(),
         None => {

@@ -262,20 +262,17 @@ impl Config {
         self.iot.credential_duration.max(3600)
     }
     /// An error naming the first of `names` (from `--env`) that the file does not define.
-    pub fn check_selection(&self, names: &[String]) -> Result<(), String> {
+    pub fn check_selection(&self, names: &[String]) -> Result<(), SelectionError> {
         match names
             .iter()
             .find(|n| !self.environments.iter().any(|t| &&t.name == n))
         {
             None => Ok(()),
-            Some(n) => {
-                let known: Vec<&str> = self.environments.iter().map(|t| t.name.as_str()).collect();
-                Err(format!(
-                    "--env {n}: no such environment in {} (it has: {})",
-                    self.source.display(),
-                    known.join(", ")
-                ))
-            }
+            Some(n) => Err(SelectionError {
+                name: n.clone(),
+                file: self.source.clone(),
+                known: self.environments.iter().map(|t| t.name.clone()).collect(),
+            }),
         }
     }
     /// The environments `names` selects (all when it is empty).
@@ -301,6 +298,15 @@ pub struct Problem {
     pub rule: &'static str,
     pub message: String,
     pub help: Option<String>,
+}
+
+/// An `--env` that the file does not define.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("--env {name}: no such environment in {} (it has: {})", file.display(), known.join(", "))]
+pub struct SelectionError {
+    pub name: String,
+    pub file: PathBuf,
+    pub known: Vec<String>,
 }
 
 /// Every problem found in one file, reported together.

@@ -707,7 +707,7 @@ pub async fn ephemeral_create(
             action: "iot:CreateKeysAndCertificate".into(),
             resource: id.clone(),
             code: None,
-            message: m,
+            message: m.to_string(),
         })
     }
     .await;

@@ -39,16 +39,45 @@ pub struct DeviceIdentity {
     pub certificate_id: String,
 }
 
+/// A device certificate, key or CA bundle that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the certificate is not PEM: {0}")]
+    CertificatePem(#[source] rustls::pki_types::pem::Error),
+    #[error("the certificate file holds no certificate")]
+    NoCertificate,
+    /// The key's own parse error is left out: it could quote key material.
+    #[error("the private key is not a PEM private key")]
+    KeyPem,
+    #[error("CA bundle {path} is not PEM: {source}")]
+    BundlePem {
+        path: std::path::PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("CA bundle {path}: {source}")]
+    BundleCertificate {
+        path: std::path::PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+}
+
 impl DeviceIdentity {
-    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<DeviceIdentity, String> {
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<DeviceIdentity, IdentityError> {
         let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("the certificate is not PEM: {e}"))?;
+            .map_err(IdentityError::CertificatePem)?;
         let Some(first) = chain.first() else {
-            return Err("the certificate file holds no certificate".into());
+            return Err(IdentityError::NoCertificate);
         };
-        let key = PrivateKeyDer::from_pem_slice(key_pem)
-            .map_err(|_| "the private key is not a PEM private key".to_string())?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| IdentityError::KeyPem)?;
         use sha2::Digest;
         let certificate_id = sha2::Sha256::digest(first.as_ref())
             .iter()
@@ -60,10 +89,14 @@ impl DeviceIdentity {
             certificate_id,
         })
     }
-    pub fn from_files(cert: &Path, key: &Path) -> Result<DeviceIdentity, String> {
-        let c = std::fs::read(cert).map_err(|e| format!("cannot read {}: {e}", cert.display()))?;
-        let k = std::fs::read(key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
-        DeviceIdentity::from_pem(&c, &k)
+    pub fn from_files(cert: &Path, key: &Path) -> Result<DeviceIdentity, IdentityError> {
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| IdentityError::Read {
+                path: p.to_path_buf(),
+                source: e,
+            })
+        };
+        DeviceIdentity::from_pem(&read(cert)?, &read(key)?)
     }
 }
 
@@ -74,17 +107,23 @@ pub struct CredError {
     pub message: String,
 }
 
-fn roots(ca_bundle: Option<&Path>) -> Result<rustls::RootCertStore, String> {
+fn roots(ca_bundle: Option<&Path>) -> Result<rustls::RootCertStore, IdentityError> {
     let mut store = rustls::RootCertStore::empty();
     match ca_bundle {
         Some(p) => {
-            let pem = std::fs::read(p)
-                .map_err(|e| format!("cannot read CA bundle {}: {e}", p.display()))?;
+            let pem = std::fs::read(p).map_err(|e| IdentityError::Read {
+                path: p.to_path_buf(),
+                source: e,
+            })?;
             for c in CertificateDer::pem_slice_iter(&pem) {
-                let c = c.map_err(|e| format!("CA bundle {} is not PEM: {e}", p.display()))?;
-                store
-                    .add(c)
-                    .map_err(|e| format!("CA bundle {}: {e}", p.display()))?;
+                let c = c.map_err(|e| IdentityError::BundlePem {
+                    path: p.to_path_buf(),
+                    source: e,
+                })?;
+                store.add(c).map_err(|e| IdentityError::BundleCertificate {
+                    path: p.to_path_buf(),
+                    source: e,
+                })?;
             }
         }
         None => {
@@ -134,7 +173,7 @@ pub async fn fetch(
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| fail(e.to_string()))?
-        .with_root_certificates(roots(ca_bundle).map_err(fail)?)
+        .with_root_certificates(roots(ca_bundle).map_err(|e| fail(e.to_string()))?)
         .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
         .map_err(|e| {
             fail(format!(
