@@ -280,6 +280,8 @@ pub enum Error {
     #[error("{0}")]
     Identity(#[from] crate::verify::mtls::IdentityError),
     #[error("{0}")]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error("{0}")]
     Selection(#[from] crate::config::SelectionError),
 }
 
@@ -436,6 +438,6 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
                 &dir,
             ))
             .map(|_| ExitCode::SUCCESS)
-            .map_err(Error::Usage),
+            .map_err(Error::Sandbox),
     }
 }

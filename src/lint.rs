@@ -2,7 +2,6 @@
 
 use crate::check::Facts;
 use crate::config::{Config, ROLE_CHAINING_CAP};
-use crate::policy::strings;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -32,124 +31,118 @@ pub enum DocKind {
     IotPolicy,
 }
 
-fn has_condition_key(stmt: &Value, key: &str) -> bool {
-    stmt.get("Condition")
-        .and_then(Value::as_object)
-        .is_some_and(|ops| {
-            ops.values().any(|keys| {
-                keys.as_object()
-                    .is_some_and(|k| k.keys().any(|k| k.eq_ignore_ascii_case(key)))
-            })
-        })
-}
-
-/// Lint one document.
+/// Lint one document (decoded once into the typed policy the engine evaluates; a document that
+/// does not parse has no findings here: `check` reports it as malformed).
 pub fn lint_document(document: &str, doc: &Value, kind: DocKind) -> Vec<Finding> {
-    let doc = crate::policy::parse_document(&match doc {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-    .unwrap_or(Value::Null);
-    let stmts: Vec<Value> = match doc.get("Statement") {
-        Some(Value::Array(a)) => a.clone(),
-        Some(o @ Value::Object(_)) => vec![o.clone()],
-        _ => vec![],
+    use crate::policy::eval::{Effect, PrincipalElement, PrincipalSet, PrincipalType};
+    let Ok(policy) = crate::policy::parse(doc) else {
+        return vec![];
     };
     let mut out = Vec::new();
-    for (i, s) in stmts.iter().enumerate() {
-        let sid = s
-            .get("Sid")
-            .and_then(Value::as_str)
-            .map(String::from)
-            .unwrap_or_else(|| i.to_string());
-        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
+    for s in policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
         let mut find = |severity, rule, message: String| {
             out.push(Finding {
                 severity,
                 rule,
                 document: document.to_string(),
-                statement: sid.clone(),
+                statement: s.label(),
                 message,
             })
         };
-        if !allow {
-            continue;
+        if let Some(r) = s.resource.as_ref().filter(|r| !r.negated) {
+            if r.values.iter().any(|r| r == "*") {
+                find(
+                    Severity::Error,
+                    "resource-star",
+                    "Allow on Resource \"*\": name the exact ARNs".into(),
+                );
+            }
         }
-        if strings(s.get("Resource")).iter().any(|r| r == "*") {
-            find(
-                Severity::Error,
-                "resource-star",
-                "Allow on Resource \"*\": name the exact ARNs".into(),
-            );
-        }
-        if s.get("NotAction").is_some() {
+        if s.action.negated {
             find(
                 Severity::Warning,
                 "not-action-allow",
                 "Allow with NotAction grants every other action, including future ones".into(),
             );
         }
-        if s.get("NotResource").is_some() {
+        if s.resource.as_ref().is_some_and(|r| r.negated) {
             find(
                 Severity::Warning,
                 "not-resource-allow",
                 "Allow with NotResource grants every other resource".into(),
             );
         }
-        for a in strings(s.get("Action")) {
-            if a.contains('*') || a.contains('?') {
-                find(
-                    Severity::Warning,
-                    "wildcard-action",
-                    format!("wildcard action {a}: list the exact actions"),
-                );
-            }
-        }
-        if kind == DocKind::Trust {
-            let principal = s.get("Principal");
-            let aws: Vec<String> = match principal {
-                Some(Value::String(p)) if p == "*" => vec!["*".into()],
-                Some(Value::Object(o)) => strings(o.get("AWS")),
-                _ => vec![],
-            };
-            for p in &aws {
-                if p == "*" {
-                    find(
-                        Severity::Error,
-                        "trust-star",
-                        "trust in \"*\": anyone may assume this role".into(),
-                    );
-                } else if p.ends_with(":root")
-                    || (p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()))
-                {
+        if !s.action.negated {
+            for a in &s.action.values {
+                if a.contains('*') || a.contains('?') {
                     find(
                         Severity::Warning,
-                        "trust-root",
-                        format!("trust in the whole account {p}: name the exact role ARN that assumes this role"),
-                    );
-                } else if p.starts_with("AROA") || p.starts_with("AIDA") {
-                    find(
-                        Severity::Error,
-                        "deleted-principal",
-                        format!("principal {p} is the unique id of a deleted role or user: nobody can assume through it; name the ARN again"),
+                        "wildcard-action",
+                        format!("wildcard action {a}: list the exact actions"),
                     );
                 }
             }
-            let services = match principal {
-                Some(Value::Object(o)) => strings(o.get("Service")),
+        }
+        if kind != DocKind::Trust {
+            continue;
+        }
+        let of_type = |want: PrincipalType| -> Vec<String> {
+            match &s.principal {
+                Some(PrincipalElement {
+                    negated: false,
+                    set: PrincipalSet::Everyone,
+                }) if want == PrincipalType::Aws => vec!["*".into()],
+                Some(PrincipalElement {
+                    negated: false,
+                    set: PrincipalSet::Map(m),
+                }) => m
+                    .iter()
+                    .filter(|(t, _)| *t == want)
+                    .flat_map(|(_, v)| v.iter().cloned())
+                    .collect(),
                 _ => vec![],
-            };
-            if services
-                .iter()
-                .any(|x| x == "credentials.iot.amazonaws.com")
-                && !has_condition_key(s, "aws:SourceAccount")
-            {
+            }
+        };
+        for p in &of_type(PrincipalType::Aws) {
+            if p == "*" {
                 find(
                     Severity::Error,
-                    "iot-trust-source-account",
-                    "credentials.iot.amazonaws.com is trusted without an aws:SourceAccount condition (confused deputy)".into(),
+                    "trust-star",
+                    "trust in \"*\": anyone may assume this role".into(),
+                );
+            } else if p.ends_with(":root")
+                || (p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()))
+            {
+                find(
+                    Severity::Warning,
+                    "trust-root",
+                    format!("trust in the whole account {p}: name the exact role ARN that assumes this role"),
+                );
+            } else if p.starts_with("AROA") || p.starts_with("AIDA") {
+                find(
+                    Severity::Error,
+                    "deleted-principal",
+                    format!("principal {p} is the unique id of a deleted role or user: nobody can assume through it; name the ARN again"),
                 );
             }
+        }
+        let iot_service = of_type(PrincipalType::Service)
+            .iter()
+            .any(|x| x == "credentials.iot.amazonaws.com");
+        let source_account = s
+            .conditions
+            .iter()
+            .any(|c| c.key.eq_ignore_ascii_case("aws:SourceAccount"));
+        if iot_service && !source_account {
+            find(
+                Severity::Error,
+                "iot-trust-source-account",
+                "credentials.iot.amazonaws.com is trusted without an aws:SourceAccount condition (confused deputy)".into(),
+            );
         }
     }
     out

@@ -386,24 +386,7 @@ fn a_permissions_boundary_outside_the_action_fails_the_hop_and_names_the_boundar
     let e = f.envs[0].clone();
     let boundary = rt().block_on(async {
         let s = sdk(&e.account, &f.region).await;
-        let doc = json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]});
-        let p = s
-            .iam
-            .create_policy()
-            .policy_name(name("boundary"))
-            .policy_document(doc.to_string())
-            .send()
-            .await
-            .unwrap();
-        let arn = p.policy().unwrap().arn().unwrap().to_string();
-        s.iam
-            .put_role_permissions_boundary()
-            .role_name(f.target_role(&e))
-            .permissions_boundary(&arn)
-            .send()
-            .await
-            .unwrap();
-        arn
+        set_narrow_boundary(&s, &f.target_role(&e)).await
     });
     let r = check_json(&file, &[], 1);
     let h = hop(&r, &e.name, "invoke");

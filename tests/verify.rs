@@ -778,23 +778,7 @@ fn the_gateway_enforces_a_permissions_boundary_at_invoke() {
     let s = Setup::new(2);
     let e = s.f.envs[0].clone();
     rt().block_on(async {
-        let sdk = s.env_sdk(0).await;
-        let doc = json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]});
-        let p = sdk
-            .iam
-            .create_policy()
-            .policy_name(name("boundary"))
-            .policy_document(doc.to_string())
-            .send()
-            .await
-            .unwrap();
-        sdk.iam
-            .put_role_permissions_boundary()
-            .role_name(s.f.target_role(&e))
-            .permissions_boundary(p.policy().unwrap().arn().unwrap())
-            .send()
-            .await
-            .unwrap();
+        set_narrow_boundary(&s.env_sdk(0).await, &s.f.target_role(&e)).await;
     });
     let (code, v) = s.verify(&["--settle", "0"]);
     assert_eq!(code, 1);

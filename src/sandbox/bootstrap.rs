@@ -2,7 +2,7 @@
 //! role per account, the environments' Lambda functions, and a device certificate for the IoT account
 //! (written under the sandbox directory, private key mode 0600).
 
-use super::State;
+use super::{SandboxError, State};
 use crate::config::Config;
 use std::io::Write;
 use std::path::Path;
@@ -27,7 +27,7 @@ fn admin_role_name(assume_role: Option<&str>) -> String {
         .to_string()
 }
 
-async fn ensure_admin_role(c: &crate::aws::Clients, name: &str) -> Result<(), String> {
+async fn ensure_admin_role(c: &crate::aws::Clients, name: &str) -> Result<(), SandboxError> {
     let trust = ADMIN_TRUST.replace("ACCOUNT", &c.account);
     if c.iam().get_role().role_name(name).send().await.is_ok() {
         return Ok(());
@@ -38,7 +38,7 @@ async fn ensure_admin_role(c: &crate::aws::Clients, name: &str) -> Result<(), St
         .assume_role_policy_document(trust)
         .send()
         .await
-        .map_err(|e| crate::aws::chain(&e))?;
+        .map_err(SandboxError::aws("bootstrap"))?;
     c.iam()
         .put_role_policy()
         .role_name(name)
@@ -46,11 +46,11 @@ async fn ensure_admin_role(c: &crate::aws::Clients, name: &str) -> Result<(), St
         .policy_document(ADMIN_POLICY)
         .send()
         .await
-        .map_err(|e| crate::aws::chain(&e))?;
+        .map_err(SandboxError::aws("bootstrap"))?;
     Ok(())
 }
 
-pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), String> {
+pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), SandboxError> {
     state.registry.saw_region(&cfg.region);
     let iot = state.admin.get(&cfg.iot.account, &cfg.region).await;
     state.registry.saw_account(&cfg.iot.account);
@@ -72,7 +72,7 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), St
                 .assume_role_policy_document(LAMBDA_TRUST)
                 .send()
                 .await
-                .map_err(|e| crate::aws::chain(&e))?
+                .map_err(SandboxError::aws("bootstrap"))?
                 .role()
                 .map(|r| r.arn().to_string())
                 .unwrap_or_default(),
@@ -101,7 +101,7 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), St
                 )
                 .send()
                 .await
-                .map_err(|e| crate::aws::chain(&e))?;
+                .map_err(SandboxError::aws("bootstrap"))?;
             eprintln!(
                 "bootstrap: {}: function {name} in account {}",
                 t.name, t.account
@@ -114,13 +114,14 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), St
         .set_as_active(true)
         .send()
         .await
-        .map_err(|e| crate::aws::chain(&e))?;
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        .map_err(SandboxError::aws("bootstrap"))?;
+    std::fs::create_dir_all(dir)
+        .map_err(SandboxError::io(format!("cannot create {}", dir.display())))?;
     std::fs::write(
         dir.join("device.pem.crt"),
         cert.certificate_pem().unwrap_or_default(),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(SandboxError::io("cannot write the device certificate"))?;
     let key = cert
         .key_pair()
         .and_then(|k| k.private_key())
@@ -129,12 +130,18 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), St
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut fh = opts
-        .open(&key_path)
-        .map_err(|e| format!("cannot write {}: {e}", key_path.display()))?;
-    fh.write_all(key.as_bytes()).map_err(|e| e.to_string())?;
+    let mut fh = opts.open(&key_path).map_err(SandboxError::io(format!(
+        "cannot write {}",
+        key_path.display()
+    )))?;
+    fh.write_all(key.as_bytes())
+        .map_err(SandboxError::io(format!(
+            "cannot write {}",
+            key_path.display()
+        )))?;
     let id = cert.certificate_id().unwrap_or_default();
-    std::fs::write(dir.join("device.id"), format!("{id}\n")).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("device.id"), format!("{id}\n"))
+        .map_err(SandboxError::io("cannot write device.id"))?;
     eprintln!(
         "bootstrap: device certificate {}… written to {}/",
         &id[..id.len().min(12)],

@@ -68,8 +68,8 @@ impl ClientCertVerifier for AnyClientCert {
 /// A CA and a server certificate for 127.0.0.1/localhost, generated at start.
 fn certificates(
     ca_path: &Path,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
-    let e = |e: rcgen::Error| e.to_string();
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), super::SandboxError> {
+    let e = super::SandboxError::Certificate;
     let ca_key = rcgen::KeyPair::generate().map_err(e)?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(e)?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -91,8 +91,10 @@ fn certificates(
         "xacct sandbox credentials endpoint",
     );
     let cert = params.signed_by(&key, &issuer).map_err(e)?;
-    std::fs::write(ca_path, ca.pem())
-        .map_err(|err| format!("cannot write {}: {err}", ca_path.display()))?;
+    std::fs::write(ca_path, ca.pem()).map_err(super::SandboxError::io(format!(
+        "cannot write {}",
+        ca_path.display()
+    )))?;
     Ok((
         vec![cert.der().clone(), ca.der().clone()],
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
@@ -100,20 +102,25 @@ fn certificates(
 }
 
 /// Start the endpoint on a free local port; writes the CA to `ca_path`; returns https://127.0.0.1:PORT.
-pub async fn serve(state: Arc<State>, ca_path: &Path) -> Result<String, String> {
+pub async fn serve(state: Arc<State>, ca_path: &Path) -> Result<String, super::SandboxError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let (chain, key) = certificates(ca_path)?;
     let config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(super::SandboxError::Tls)?
         .with_client_cert_verifier(Arc::new(AnyClientCert(provider)))
         .with_single_cert(chain, key)
-        .map_err(|e| e.to_string())?;
+        .map_err(super::SandboxError::Tls)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let listener =
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(super::SandboxError::io(
+                "the credentials endpoint cannot listen",
+            ))?;
+    let addr = listener.local_addr().map_err(super::SandboxError::io(
+        "the credentials endpoint cannot listen",
+    ))?;
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {

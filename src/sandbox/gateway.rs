@@ -15,11 +15,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 /// Start the gateway on a free local port; returns its URL.
-pub async fn serve(state: Arc<State>) -> Result<String, String> {
+pub async fn serve(state: Arc<State>) -> Result<String, super::SandboxError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(super::SandboxError::io("the gateway cannot listen"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(super::SandboxError::io("the gateway cannot listen"))?;
     let client = super::http_client();
     tokio::spawn(async move {
         loop {
@@ -121,19 +123,12 @@ async fn identity_policies(
     state: &State,
     p: &Principal,
     region: &str,
-) -> Result<(Vec<Value>, Option<Value>), String> {
+) -> Result<(Vec<Value>, Option<Value>), crate::aws::AwsError> {
     let c = state.admin.get(&p.account, region).await;
     let name = role_name(&p.role_arn);
-    let policies = crate::aws::read::role_identity_policies(&c, name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let boundary = match crate::aws::read::role_with_boundary(&c, name)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        Some((_, Some(arn))) => crate::aws::read::managed_policy_document(&c, &arn)
-            .await
-            .map_err(|e| e.to_string())?,
+    let policies = crate::aws::read::role_identity_policies(&c, name).await?;
+    let boundary = match crate::aws::read::role_with_boundary(&c, name).await? {
+        Some((_, Some(arn))) => crate::aws::read::managed_policy_document(&c, &arn).await?,
         _ => None,
     };
     Ok((policies.into_iter().map(|(_, d)| d).collect(), boundary))
@@ -173,7 +168,7 @@ async fn authorize_assume(
     };
     let identity = match identity_policies(state, p, region).await {
         Ok(v) => v,
-        Err(e) => return Some(sts_error(500, "InternalFailure", &e)),
+        Err(e) => return Some(sts_error(500, "InternalFailure", &e.to_string())),
     };
     let (identity, boundary) = identity;
     let case = Case {
@@ -226,7 +221,7 @@ async fn authorize_invoke(
 ) -> Option<Response<Body>> {
     let identity = match identity_policies(state, p, region).await {
         Ok(v) => v,
-        Err(e) => return Some(lambda_denied(&e)),
+        Err(e) => return Some(lambda_denied(&e.to_string())),
     };
     let unqualified = unqualified(arn);
     let fc = state.admin.get(&account_of(arn), region).await;
@@ -353,7 +348,7 @@ async fn handle(
     }
     let (rparts, rbytes) = match super::forward(&client, &state.moto, &parts, body).await {
         Ok(r) => r,
-        Err(e) => return Ok(response(502, &[], e)),
+        Err(e) => return Ok(response(502, &[], e.to_string())),
     };
     if assume && principal.is_some() && rparts.status.is_success() {
         let text = String::from_utf8_lossy(&rbytes);

@@ -31,13 +31,61 @@ pub fn http_client() -> HttpClient {
     hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
 }
 
+/// Why the sandbox cannot start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An AWS call on moto failed (the SDK error and its sources, as one line).
+    #[error("{what}: {detail}")]
+    Aws { what: String, detail: String },
+    #[error("{upstream} did not answer: {source}")]
+    Upstream {
+        upstream: String,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    #[error("cannot build a request: {0}")]
+    Request(#[source] hyper::http::Error),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("the sandbox certificate authority: {0}")]
+    Certificate(#[source] rcgen::Error),
+    #[error("the sandbox TLS configuration: {0}")]
+    Tls(#[source] rustls::Error),
+    #[error("moto_server not found: run scripts/setup-moto (or pass --moto-url)")]
+    NoMoto,
+    #[error("moto_server did not start within 30 s")]
+    MotoTimeout,
+}
+
+impl SandboxError {
+    /// A closure for `map_err` that names what was being done.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
+        let what = what.into();
+        move |source| SandboxError::Io { what, source }
+    }
+    /// A closure for `map_err` over an SDK error.
+    pub fn aws<E: std::error::Error>(what: impl Into<String>) -> impl FnOnce(E) -> SandboxError {
+        let what = what.into();
+        move |e| SandboxError::Aws {
+            what,
+            detail: crate::aws::chain(&e),
+        }
+    }
+}
+
 /// Send a request, as it was received, to `upstream`; return the whole answer.
 pub async fn forward(
     client: &HttpClient,
     upstream: &str,
     parts: &hyper::http::request::Parts,
     body: Bytes,
-) -> Result<(hyper::http::response::Parts, Bytes), String> {
+) -> Result<(hyper::http::response::Parts, Bytes), SandboxError> {
     use http_body_util::BodyExt;
     let path = parts
         .uri
@@ -50,11 +98,14 @@ pub async fn forward(
     for (k, v) in parts.headers.iter() {
         req = req.header(k, v);
     }
-    let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
+    let req = req.body(Full::new(body)).map_err(SandboxError::Request)?;
     let resp = client
         .request(req)
         .await
-        .map_err(|e| format!("{upstream} did not answer: {e}"))?;
+        .map_err(|e| SandboxError::Upstream {
+            upstream: upstream.to_string(),
+            source: e,
+        })?;
     let (rparts, rbody) = resp.into_parts();
     let bytes = rbody
         .collect()
@@ -196,17 +247,20 @@ pub fn moto_server_path() -> Option<PathBuf> {
 }
 
 /// POST a JSON body to moto's own API.
-pub async fn moto_config(moto: &str, body: &str) -> Result<(), String> {
+pub async fn moto_config(moto: &str, body: &str) -> Result<(), SandboxError> {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Body>();
     let req = hyper::Request::post(format!("{moto}/moto-api/config"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| e.to_string())?;
+        .map_err(SandboxError::Request)?;
     client
         .request(req)
         .await
-        .map_err(|e| format!("moto at {moto} does not answer: {e}"))?;
+        .map_err(|e| SandboxError::Upstream {
+            upstream: format!("moto at {moto}"),
+            source: e,
+        })?;
     Ok(())
 }
 
@@ -221,15 +275,14 @@ pub struct Sandbox {
 }
 
 /// Start moto (unless `moto_url`), the gateway and the credentials endpoint.
-pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, String> {
+pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, SandboxError> {
     let (moto, child) = match moto_url {
         Some(u) => (u.trim_end_matches('/').to_string(), None),
         None => {
-            let bin = moto_server_path()
-                .ok_or("moto_server not found: run scripts/setup-moto (or pass --moto-url)")?;
+            let bin = moto_server_path().ok_or(SandboxError::NoMoto)?;
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
-                .map_err(|e| e.to_string())?
+                .map_err(SandboxError::io("cannot find a free port"))?
                 .port();
             let child = tokio::process::Command::new(&bin)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -237,7 +290,7 @@ pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, String
                 .stderr(std::process::Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+                .map_err(SandboxError::io(format!("cannot start {}", bin.display())))?;
             let url = format!("http://127.0.0.1:{port}");
             let t = std::time::Instant::now();
             while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -245,7 +298,7 @@ pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, String
                 .is_err()
             {
                 if t.elapsed() > std::time::Duration::from_secs(30) {
-                    return Err("moto_server did not start within 30 s".into());
+                    return Err(SandboxError::MotoTimeout);
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
@@ -263,7 +316,8 @@ pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, String
         admin: Admin::new(&moto),
     });
     let gateway = gateway::serve(state.clone()).await?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(SandboxError::io(format!("cannot create {}", dir.display())))?;
     let ca_bundle = dir.join("ca.pem");
     let endpoint = endpoint::serve(state.clone(), &ca_bundle).await?;
     Ok(Sandbox {
@@ -281,10 +335,10 @@ pub async fn up(
     moto_url: Option<&str>,
     bootstrap_file: Option<&Path>,
     dir: &Path,
-) -> Result<(), String> {
+) -> Result<(), SandboxError> {
     // validate the file before starting anything
     let cfg = match bootstrap_file {
-        Some(f) => Some(crate::config::load(f).map_err(|e| e.to_string())?),
+        Some(f) => Some(crate::config::load(f)?),
         None => None,
     };
     let sb = start(moto_url, dir).await?;
@@ -301,7 +355,7 @@ pub async fn up(
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
+        .map_err(SandboxError::io("cannot catch SIGTERM"))?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

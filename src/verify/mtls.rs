@@ -265,3 +265,38 @@ pub async fn fetch(
         .map(|w| w.credentials)
         .map_err(|_| fail("the credentials endpoint answered 200 without credentials".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> DeviceIdentity {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["device".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        DeviceIdentity::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_refused_trust_names_the_source_arn_setting() {
+        let w = words(
+            400,
+            r#"{"message":"Role cannot be assumed"}"#,
+            "fleet-device",
+            &identity(),
+        );
+        assert!(w.contains("iot.source_arn_condition"), "{w}");
+        assert!(w.contains("Role cannot be assumed"), "{w}");
+    }
+
+    #[test]
+    fn a_short_certificate_id_never_panics() {
+        assert_eq!(super::super::short_id("abc"), "abc");
+        assert_eq!(super::super::short_id(&"a".repeat(64)), "a".repeat(12));
+        let mut id = identity();
+        id.certificate_id = "ab".into();
+        assert!(words(403, "{}", "alias", &id).contains("certificate ab…"));
+    }
+}

@@ -132,43 +132,17 @@ impl Injector {
     /// Start a proxy to `upstream` on a free local port (its own runtime, for the life of the process).
     pub fn start(upstream: &str, config: Config) -> Injector {
         let counters = Arc::new(Counters::default());
-        let (tx, rx) = std::sync::mpsc::channel();
-        let upstream = upstream.trim_end_matches('/').to_string();
-        let c2 = counters.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let url = format!("http://{}", listener.local_addr().unwrap());
-                let state = Arc::new(State {
-                    recording: Mutex::new(None),
-                    upstream,
-                    rng: Mutex::new(config.seed.max(1)),
-                    config: Mutex::new(config),
-                    counters: c2,
-                    stopped: Default::default(),
-                    client: xacct::sandbox::http_client(),
-                });
-                tx.send((url, state.clone())).unwrap();
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let state = state.clone();
-                    tokio::spawn(async move {
-                        let svc = hyper::service::service_fn(move |req| handle(req, state.clone()));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
-                    });
-                }
-            });
+        let state = Arc::new(State {
+            recording: Mutex::new(None),
+            upstream: upstream.trim_end_matches('/').to_string(),
+            rng: Mutex::new(config.seed.max(1)),
+            config: Mutex::new(config),
+            counters: counters.clone(),
+            stopped: Default::default(),
+            client: xacct::sandbox::http_client(),
         });
-        let (url, state) = rx.recv().unwrap();
+        let s2 = state.clone();
+        let url = serve_on_own_thread(move |req| handle(req, s2.clone()));
         Injector {
             url,
             counters,
@@ -417,7 +391,7 @@ async fn handle(
         }
         Err(e) => Response::builder()
             .status(502)
-            .body(Full::new(Bytes::from(e)))
+            .body(Full::new(Bytes::from(e.to_string())))
             .unwrap(),
     };
     st.counters
@@ -444,86 +418,95 @@ impl Replay {
         let by_key = Arc::new(by_key);
         let turn = Arc::new(Mutex::new(std::collections::HashMap::<String, usize>::new()));
         let misses = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = std::sync::mpsc::channel();
         let m2 = misses.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                    .unwrap();
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let (by_key, turn, misses) = (by_key.clone(), turn.clone(), m2.clone());
-                    tokio::spawn(async move {
-                        let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                            let (by_key, turn, misses) =
-                                (by_key.clone(), turn.clone(), misses.clone());
-                            async move {
-                                let (parts, body) = req.into_parts();
-                                let body = body
-                                    .collect()
-                                    .await
-                                    .map(|b| b.to_bytes())
-                                    .unwrap_or_default();
-                                let key = request_key(&parts, &body);
-                                tokio::time::sleep(latency).await;
-                                let answer = by_key.get(&key).map(|all| {
-                                    let mut t = turn.lock().unwrap();
-                                    let i = t.entry(key.clone()).or_default();
-                                    let r = all[*i % all.len()].clone();
-                                    *i += 1;
-                                    r
-                                });
-                                let resp = match answer {
-                                    Some(r) => {
-                                        let mut b = Response::builder().status(r.status);
-                                        // moto's server closes every connection; AWS keeps
-                                        // them open, and so does the replay
-                                        for (k, v) in &r.headers {
-                                            if k != "transfer-encoding"
-                                                && k != "content-length"
-                                                && k != "connection"
-                                            {
-                                                b = b.header(k, v);
-                                            }
-                                        }
-                                        b.body(Full::new(r.body)).unwrap()
-                                    }
-                                    None => {
-                                        misses.fetch_add(1, Ordering::SeqCst);
-                                        Response::builder()
-                                            .status(500)
-                                            .body(Full::new(Bytes::from(format!(
-                                                "no recorded answer for {key}"
-                                            ))))
-                                            .unwrap()
-                                    }
-                                };
-                                Ok::<_, std::io::Error>(resp)
+        let url = serve_on_own_thread(move |req: Request<Incoming>| {
+            let (by_key, turn, misses) = (by_key.clone(), turn.clone(), m2.clone());
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let key = request_key(&parts, &body);
+                tokio::time::sleep(latency).await;
+                let answer = by_key.get(&key).map(|all| {
+                    let mut t = turn.lock().unwrap();
+                    let i = t.entry(key.clone()).or_default();
+                    let r = all[*i % all.len()].clone();
+                    *i += 1;
+                    r
+                });
+                let resp = match answer {
+                    Some(r) => {
+                        let mut b = Response::builder().status(r.status);
+                        // moto's server closes every connection; AWS keeps them open, and so
+                        // does the replay
+                        for (k, v) in &r.headers {
+                            if k != "transfer-encoding"
+                                && k != "content-length"
+                                && k != "connection"
+                            {
+                                b = b.header(k, v);
                             }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
-                    });
-                }
-            });
+                        }
+                        b.body(Full::new(r.body)).unwrap()
+                    }
+                    None => {
+                        misses.fetch_add(1, Ordering::SeqCst);
+                        Response::builder()
+                            .status(500)
+                            .body(Full::new(Bytes::from(format!(
+                                "no recorded answer for {key}"
+                            ))))
+                            .unwrap()
+                    }
+                };
+                Ok::<_, std::io::Error>(resp)
+            }
         });
-        Replay {
-            url: rx.recv().unwrap(),
-            misses,
-        }
+        Replay { url, misses }
     }
 }
 
 /// `:` and `/` as a form body encodes them.
 fn percent_encoding_lite(s: &str) -> String {
     s.replace(':', "%3A").replace('/', "%2F")
+}
+
+/// Serve `handler` over HTTP/1 on a free local port, on a thread and runtime of its own for the
+/// life of the process; returns the URL.
+fn serve_on_own_thread<F, Fut>(handler: F) -> String
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<Full<Bytes>>, std::io::Error>>
+        + Send
+        + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(handler);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
 }

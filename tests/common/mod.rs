@@ -572,3 +572,25 @@ pub fn fleet_with_cert(n: usize, functions: bool) -> (Fleet, PathBuf) {
     let file = f.write();
     (f, file)
 }
+
+/// Give `role` a permissions boundary that allows only sts:GetCallerIdentity; returns its ARN.
+pub async fn set_narrow_boundary(s: &Sdk, role: &str) -> String {
+    let doc = serde_json::json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]});
+    let p = s
+        .iam
+        .create_policy()
+        .policy_name(name("boundary"))
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    let arn = p.policy().unwrap().arn().unwrap().to_string();
+    s.iam
+        .put_role_permissions_boundary()
+        .role_name(role)
+        .permissions_boundary(&arn)
+        .send()
+        .await
+        .unwrap();
+    arn
+}
