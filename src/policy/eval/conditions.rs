@@ -1,10 +1,6 @@
 //! Condition operators: typed value parsers (numbers, dates, base64, IP) and condition evaluation.
 
-#![allow(unused_imports)]
 use super::*;
-use serde_json::{Map, Value};
-use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 
 // ---------------------------------------------------------------------------------------------

@@ -1,11 +1,7 @@
 //! Statement and policy evaluation, and the final decision.
 
-#![allow(unused_imports)]
 use super::*;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
-use std::fmt;
-use std::net::IpAddr;
 
 // ---------------------------------------------------------------------------------------------
 // Statement and policy evaluation

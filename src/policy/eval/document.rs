@@ -1,11 +1,8 @@
 //! The policy document model, and decoding and parsing documents into it.
 
-#![allow(unused_imports)]
 use super::*;
-use serde_json::{Map, Value};
-use std::collections::HashMap;
+use serde_json::Value;
 use std::fmt;
-use std::net::IpAddr;
 
 // ---------------------------------------------------------------------------------------------
 // Parsed policy representation

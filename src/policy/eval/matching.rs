@@ -1,11 +1,8 @@
 //! The request context, policy variables, and wildcard and ARN matching.
 
-#![allow(unused_imports)]
 use super::*;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::fmt;
-use std::net::IpAddr;
 
 // ---------------------------------------------------------------------------------------------
 // Request context

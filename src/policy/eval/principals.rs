@@ -1,11 +1,6 @@
 //! Principals: who the caller is and whether a Principal element names it.
 
-#![allow(unused_imports)]
 use super::*;
-use serde_json::{Map, Value};
-use std::collections::HashMap;
-use std::fmt;
-use std::net::IpAddr;
 
 // ---------------------------------------------------------------------------------------------
 // Principals
