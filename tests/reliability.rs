@@ -470,3 +470,17 @@ fn environments_sharing_an_account_share_one_credential_resolution() {
         "{plan}"
     );
 }
+
+#[test]
+fn check_reads_each_role_once_for_the_plan_view_and_the_proof() {
+    let (_, file) = fleet_with_cert(2, false);
+    apply_converges(&file);
+    let inj = Injector::start(moto(), Config::default());
+    let o = run_through(&inj, &["check", "-f", &file_arg(&file), "--json"]);
+    assert!(o.status.code().is_some(), "{}", stderr(&o));
+    let counts = inj.counters.snapshot();
+    // the IoT role and the two target roles, each read once, though the proof and the
+    // planner's view both use them
+    assert_eq!(counts.get("iam:GetRole"), Some(&3), "{counts:?}");
+    assert_eq!(counts.get("iot:GET /role-aliases"), Some(&1), "{counts:?}");
+}

@@ -4,8 +4,8 @@
 
 use super::{Accounts, AwsError, Clients};
 use crate::config::Config;
-use crate::model::live::{CertFacts, Facts, FunctionFacts, RoleFacts, Snapshot};
-use crate::model::{Kind, Live, Resource, Spec};
+use crate::model::live::{CertFacts, Facts, FunctionFacts, LiveModel, RoleFacts, Snapshot};
+use crate::model::{Addr, Kind, Live, Resource, Spec};
 use crate::policy;
 use std::collections::BTreeMap;
 
@@ -169,7 +169,7 @@ pub async fn policy_targets(c: &Clients, name: &str) -> Result<Vec<String>, AwsE
 
 /// Read every desired resource (and every certificate our IoT policy is attached to), all accounts in
 /// parallel. Returns all errors, not just the first.
-pub async fn snapshot(
+async fn snapshot(
     cfg: &Config,
     desired: &[Resource],
     accts: &Accounts,
@@ -183,7 +183,9 @@ pub async fn snapshot(
                 Err(e) => return (r.addr.clone(), Err(e)),
             };
             let live = match &r.spec {
-                Spec::IamRole { role_name, .. } => role(c, role_name).await,
+                Spec::IamRole { role_name, .. } => {
+                    return (r.addr.clone(), role_with_boundary(c, role_name).await);
+                }
                 Spec::IamRolePolicy {
                     role_name,
                     policy_name,
@@ -193,7 +195,7 @@ pub async fn snapshot(
                 Spec::IotPolicy { policy_name, .. } => iot_policy(c, policy_name).await,
                 Spec::IotPolicyAttachment { .. } => Ok(None),
             };
-            (r.addr.clone(), live)
+            (r.addr.clone(), live.map(|l| l.map(|l| (l, None))))
         });
     let targets = policy_targets(accts.iot(), &cfg.iot.policy_name);
     let (results, targets) = tokio::join!(futures::future::join_all(reads), targets);
@@ -201,7 +203,10 @@ pub async fn snapshot(
     let mut errors = Vec::new();
     for (addr, r) in results {
         match r {
-            Ok(Some(l)) => {
+            Ok(Some((l, boundary))) => {
+                if let Some(b) = boundary {
+                    snap.boundaries.insert(addr.clone(), b);
+                }
                 snap.live.insert(addr, l);
             }
             Ok(None) => {}
@@ -338,34 +343,6 @@ pub async fn managed_policy_document(
     }
 }
 
-async fn role_facts(c: &Clients, name: &str) -> Result<Option<RoleFacts>, AwsError> {
-    let Some((live, boundary)) = role_with_boundary(c, name).await? else {
-        return Ok(None);
-    };
-    let boundary = match boundary {
-        Some(arn) => managed_policy_document(c, &arn)
-            .await?
-            .map(|doc| (arn, doc)),
-        None => None,
-    };
-    let Spec::IamRole {
-        assume_role_policy,
-        max_session_duration,
-        ..
-    } = live.spec
-    else {
-        return Ok(None);
-    };
-    let policies = role_identity_policies(c, name).await?;
-    Ok(Some(RoleFacts {
-        arn: live.arn.unwrap_or_default(),
-        trust: assume_role_policy,
-        max_session: max_session_duration,
-        policies,
-        boundary,
-    }))
-}
-
 async fn cert_facts(c: &Clients, cfg: &Config, id: &str) -> Result<CertFacts, AwsError> {
     let status = {
         let _slot = c.slot().await;
@@ -469,22 +446,121 @@ async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsErro
     }
 }
 
-/// Read the facts `check` proves, all accounts in parallel.
-pub async fn check_facts(cfg: &Config, accts: &Accounts) -> Result<Facts, Vec<AwsError>> {
+/// What a run needs from the live state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// The managed resources (plan, apply, destroy).
+    Plan,
+    /// And the facts the proof evaluates (check, lint --live, verify's explanations).
+    Proof,
+}
+
+/// Read the live model once for the selected environments: the managed resources of the desired
+/// state, and with `Want::Proof` the proof's facts, which reuse those reads (roles, their boundary,
+/// the alias, the IoT policy) and add only what the proof alone needs.
+pub async fn live(
+    cfg: &Config,
+    desired: &[Resource],
+    accts: &Accounts,
+    want: Want,
+) -> Result<LiveModel, Vec<AwsError>> {
+    let resources = snapshot(cfg, desired, accts).await?;
+    let facts = match want {
+        Want::Plan => None,
+        Want::Proof => Some(proof_facts(cfg, accts, &resources).await?),
+    };
+    Ok(LiveModel { resources, facts })
+}
+
+/// The proof's facts, read once for the selected environments of `cfg` (the desired state is derived
+/// here): `live` with `Want::Proof`.
+pub async fn check_facts(
+    cfg: &Config,
+    selected: &[String],
+    accts: &Accounts,
+) -> Result<Facts, Vec<AwsError>> {
+    let desired: Vec<Resource> = crate::desired::desired(cfg)
+        .into_iter()
+        .filter(|r| {
+            r.addr
+                .env
+                .as_ref()
+                .is_none_or(|e| crate::config::is_selected(selected, e))
+        })
+        .collect();
+    let model = live(cfg, &desired, accts, Want::Proof).await?;
+    Ok(model.facts.unwrap_or_default())
+}
+
+/// A role of the chain as the proof needs it, from its snapshot entry plus its policies and boundary.
+async fn role_facts_from(
+    c: &Clients,
+    snap: &Snapshot,
+    addr: &Addr,
+) -> Result<Option<RoleFacts>, AwsError> {
+    let Some(Live {
+        spec:
+            Spec::IamRole {
+                assume_role_policy,
+                max_session_duration,
+                ..
+            },
+        arn,
+    }) = snap.live.get(addr)
+    else {
+        return Ok(None);
+    };
+    let boundary = match snap.boundaries.get(addr) {
+        Some(b) => managed_policy_document(c, b)
+            .await?
+            .map(|doc| (b.clone(), doc)),
+        None => None,
+    };
+    let policies = role_identity_policies(c, &addr.name).await?;
+    Ok(Some(RoleFacts {
+        arn: arn.clone().unwrap_or_default(),
+        trust: assume_role_policy.clone(),
+        max_session: *max_session_duration,
+        policies,
+        boundary,
+    }))
+}
+
+/// The proof's facts, completing the snapshot: all accounts in parallel.
+async fn proof_facts(
+    cfg: &Config,
+    accts: &Accounts,
+    snap: &Snapshot,
+) -> Result<Facts, Vec<AwsError>> {
     let iot = accts.iot();
+    let find = |kind: Kind, env: Option<&str>| {
+        snap.live
+            .iter()
+            .find(|(a, _)| a.kind == kind && a.env.as_deref() == env)
+    };
+    let role_addr = |account: &str, env: Option<&str>, name: &str| Addr {
+        account: account.to_string(),
+        env: env.map(String::from),
+        kind: Kind::IamRole,
+        name: name.to_string(),
+    };
     let certs = async {
         if cfg.iot.certificates.is_empty() {
-            let p = iot_policy(iot, &cfg.iot.policy_name).await?;
-            let policies = p
-                .into_iter()
-                .filter_map(|l| match l.spec {
-                    Spec::IotPolicy {
-                        policy_name,
-                        policy,
-                    } => Some((policy_name, policy)),
-                    _ => None,
-                })
-                .collect();
+            // no certificate listed: one pseudo certificate carrying the fleet's IoT policy
+            let policies = match find(Kind::IotPolicy, None) {
+                Some((
+                    _,
+                    Live {
+                        spec:
+                            Spec::IotPolicy {
+                                policy_name,
+                                policy,
+                            },
+                        ..
+                    },
+                )) => vec![(policy_name.clone(), policy.clone())],
+                _ => vec![],
+            };
             Ok(vec![CertFacts {
                 id: String::new(),
                 status: None,
@@ -501,12 +577,13 @@ pub async fn check_facts(cfg: &Config, accts: &Accounts) -> Result<Facts, Vec<Aw
             .await
         }
     };
-    let alias = role_alias(iot, &cfg.iot.role_alias);
-    let iot_role = role_facts(iot, &cfg.iot.role_name);
+    let iot_addr = role_addr(&cfg.iot.account, None, &cfg.iot.role_name);
+    let iot_role = role_facts_from(iot, snap, &iot_addr);
     let targets = futures::future::join_all(cfg.environments.iter().filter_map(|t| {
         let c = accts.env(&t.name)?;
+        let addr = role_addr(&t.account, Some(&t.name), &t.role_name);
         Some(async move {
-            let role = role_facts(c, &t.role_name).await;
+            let role = role_facts_from(c, snap, &addr).await;
             let funcs = futures::future::join_all(
                 t.functions
                     .iter()
@@ -516,24 +593,28 @@ pub async fn check_facts(cfg: &Config, accts: &Accounts) -> Result<Facts, Vec<Aw
             (t.name.clone(), role, funcs)
         })
     }));
-    let (certs, alias, iot_role, targets) = tokio::join!(certs, alias, iot_role, targets);
+    let (certs, iot_role, targets) = tokio::join!(certs, iot_role, targets);
     let mut errors = Vec::new();
-    let mut f = Facts::default();
+    let mut f = Facts {
+        alias: match find(Kind::IotRoleAlias, None) {
+            Some((
+                _,
+                Live {
+                    spec:
+                        Spec::IotRoleAlias {
+                            role_arn,
+                            credential_duration,
+                            ..
+                        },
+                    ..
+                },
+            )) => Some((role_arn.clone(), *credential_duration)),
+            _ => None,
+        },
+        ..Facts::default()
+    };
     match certs {
         Ok(c) => f.certs = c,
-        Err(e) => errors.push(e),
-    }
-    match alias {
-        Ok(a) => {
-            f.alias = a.and_then(|l| match l.spec {
-                Spec::IotRoleAlias {
-                    role_arn,
-                    credential_duration,
-                    ..
-                } => Some((role_arn, credential_duration)),
-                _ => None,
-            })
-        }
         Err(e) => errors.push(e),
     }
     match iot_role {

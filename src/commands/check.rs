@@ -21,7 +21,7 @@ pub async fn check_cmd(
         crate::check::desired_facts(&cfg)
     } else {
         let accts = aws::connect_all(&cfg, envs).await.map_err(Error::Aws)?;
-        aws::read::check_facts(&cfg, &accts)
+        aws::read::check_facts(&cfg, envs, &accts)
             .await
             .map_err(Error::Aws)?
     };
@@ -60,7 +60,7 @@ pub async fn lint_cmd(
     let cfg = config::load(file)?;
     let findings = if live {
         let accts = aws::connect_all(&cfg, &[]).await.map_err(Error::Aws)?;
-        let facts = aws::read::check_facts(&cfg, &accts)
+        let facts = aws::read::check_facts(&cfg, &[], &accts)
             .await
             .map_err(Error::Aws)?;
         crate::lint::lint_facts(&cfg, &facts)

@@ -54,9 +54,10 @@ pub async fn read_live(
 ) -> Result<(aws::Accounts, crate::plan::Snapshot), Error> {
     let accts = aws::connect_all(cfg, envs).await.map_err(Error::Aws)?;
     let desired = selected_desired(cfg, envs);
-    let snap = aws::read::snapshot(cfg, &desired, &accts)
+    let snap = aws::read::live(cfg, &desired, &accts, aws::read::Want::Plan)
         .await
-        .map_err(Error::Aws)?;
+        .map_err(Error::Aws)?
+        .resources;
     Ok((accts, snap))
 }
 

@@ -117,7 +117,7 @@ pub async fn verify_cmd(
             cfg.iot.certificates = vec![id];
         }
         if let Ok(accts) = aws::connect_all(&cfg, envs).await {
-            if let Ok(facts) = aws::read::check_facts(&cfg, &accts).await {
+            if let Ok(facts) = aws::read::check_facts(&cfg, envs, &accts).await {
                 let proofs = crate::check::prove(&cfg, &facts, envs);
                 verify::explain(&mut outcomes, &proofs);
             }

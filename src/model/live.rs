@@ -7,10 +7,23 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
+/// The live model of a run, read once by `aws::read::live`: the resources xacct manages (the
+/// planner's view) and, when the proof is wanted, the facts it evaluates, derived from the same reads
+/// where they overlap (roles, alias, IoT policy).
+#[derive(Debug, Clone, Default)]
+pub struct LiveModel {
+    pub resources: Snapshot,
+    pub facts: Option<Facts>,
+}
+
 /// What the live read found: every address that was read and exists, with its normalized state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     pub live: BTreeMap<Addr, Live>,
+    /// The permissions boundary ARN of each role read that has one (not managed by xacct: not part
+    /// of the fingerprint).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub boundaries: BTreeMap<Addr, String>,
 }
 
 impl Snapshot {

@@ -166,7 +166,9 @@ impl<'a> Proofs<'a> {
             .proved
             .get_or_init(|| async {
                 let accts = crate::aws::connect_all(self.cfg, self.envs).await.ok()?;
-                let facts = crate::aws::read::check_facts(self.cfg, &accts).await.ok()?;
+                let facts = crate::aws::read::check_facts(self.cfg, self.envs, &accts)
+                    .await
+                    .ok()?;
                 Some(crate::check::prove(self.cfg, &facts, self.envs))
             })
             .await
