@@ -197,8 +197,7 @@ impl Admin {
         if let Some(c) = self.cache.lock().await.get(&key) {
             return c.clone();
         }
-        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
+        let base = crate::aws::loader(region)
             .endpoint_url(&self.moto)
             .credentials_provider(aws_credential_types::Credentials::new(
                 "sandbox", "sandbox", None, None, "sandbox",
@@ -206,7 +205,8 @@ impl Admin {
             .load()
             .await;
         let provider = aws_config::sts::AssumeRoleProvider::builder(format!(
-            "arn:aws:iam::{account}:role/{ADMIN_ROLE}"
+            "arn:{}:iam::{account}:role/{ADMIN_ROLE}",
+            crate::arn::partition_of(region)
         ))
         .session_name("xacct-sandbox")
         .configure(&base)

@@ -212,10 +212,10 @@ fn ms(t: Instant) -> u64 {
     t.elapsed().as_millis() as u64
 }
 
-/// An SDK config acting with the given temporary credentials (endpoint from the environment).
+/// An SDK config acting with the given temporary credentials (endpoint from the environment), on the
+/// process's one HTTP client.
 async fn with_creds(region: &str, akid: &str, secret: &str, token: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_string()))
+    crate::aws::loader(region)
         .credentials_provider(aws_credential_types::Credentials::new(
             akid,
             secret,
