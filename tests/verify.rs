@@ -137,6 +137,21 @@ fn verify_passes_for_every_environment_with_a_registered_and_an_ephemeral_certif
         assert_eq!(r["invocations"][0]["status"], 204);
         assert_eq!(r["invocations"][0]["payload_excerpt"], "");
     }
+    // the human output says what a DryRun proved
+    let o = sandbox().xacct(&[
+        "verify",
+        "-f",
+        &file_arg(&s.file),
+        "--cert",
+        &file_arg(&s.cert),
+        "--key",
+        &file_arg(&s.key),
+    ]);
+    assert!(
+        stdout(&o).contains("→ 204 (DryRun: the invocation is allowed; no code ran)"),
+        "{}",
+        stdout(&o)
+    );
     // --execute invokes for real, with the payload
     let (code, v) = s.verify(&["--execute", "--payload", "{\"probe\":1}"]);
     assert_eq!(code, 0, "{v:#}");

@@ -587,13 +587,17 @@ pub fn render_human(outcomes: &[EnvOutcome], style: crate::output::Style) -> Str
     }
     for o in outcomes.iter().filter(|o| o.ok) {
         for i in &o.invocations {
+            // a DryRun answers 204 with no payload: say what it proved
+            let what = match (i.status, i.payload_excerpt.as_str()) {
+                (Some(204), "") => "(DryRun: the invocation is allowed; no code ran)",
+                (_, p) => p,
+            };
             let _ = writeln!(
                 out,
-                "{}: {} → {:?} {}",
+                "{}: {} → {:?} {what}",
                 o.env,
                 i.function,
                 i.status.unwrap_or(0),
-                i.payload_excerpt
             );
         }
     }
