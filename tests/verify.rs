@@ -55,6 +55,19 @@ impl Setup {
         }
     }
 
+    /// verify with the registered certificate, human output.
+    fn verify_human(&self) -> std::process::Output {
+        sandbox().xacct(&[
+            "verify",
+            "-f",
+            &file_arg(&self.file),
+            "--cert",
+            &file_arg(&self.cert),
+            "--key",
+            &file_arg(&self.key),
+        ])
+    }
+
     fn verify(&self, extra: &[&str]) -> (i32, Value) {
         let file = file_arg(&self.file);
         let cert = file_arg(&self.cert);
@@ -138,15 +151,7 @@ fn verify_passes_for_every_environment_with_a_registered_and_an_ephemeral_certif
         assert_eq!(r["invocations"][0]["payload_excerpt"], "");
     }
     // the human output says what a DryRun proved
-    let o = sandbox().xacct(&[
-        "verify",
-        "-f",
-        &file_arg(&s.file),
-        "--cert",
-        &file_arg(&s.cert),
-        "--key",
-        &file_arg(&s.key),
-    ]);
+    let o = s.verify_human();
     assert!(
         stdout(&o).contains("→ 204 (DryRun: the invocation is allowed; no code ran)"),
         "{}",
@@ -406,15 +411,7 @@ fn target_trust_naming_another_role_fails_that_env_at_assume_role() {
     );
     all_ok_except(&v, &s, &broken);
     // plain words in the human output too
-    let o = sandbox().xacct(&[
-        "verify",
-        "-f",
-        &file_arg(&s.file),
-        "--cert",
-        &file_arg(&s.cert),
-        "--key",
-        &file_arg(&s.key),
-    ]);
+    let o = s.verify_human();
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stdout(&o).contains("✗ assume-role: AssumeRole denied"),

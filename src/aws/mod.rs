@@ -254,10 +254,6 @@ impl Bases {
 }
 
 /// Build the SDK config for one account: default chain or profile, then `assume_role` if set.
-pub async fn sdk_config(region: &str, access: &Access) -> SdkConfig {
-    sdk_config_from(&Bases::default(), region, access).await
-}
-
 async fn sdk_config_from(bases: &Bases, region: &str, access: &Access) -> SdkConfig {
     let (base, sts) = bases.get(region, access.profile.as_ref()).await;
     match &access.assume_role {
@@ -456,15 +452,6 @@ impl Accounts {
                 },
             }),
         }
-    }
-
-    /// How many distinct client sets (credential resolutions) this run uses.
-    pub fn len(&self) -> usize {
-        self.sets.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sets.is_empty()
     }
 }
 

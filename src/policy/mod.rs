@@ -208,18 +208,6 @@ pub fn pretty(doc: &Value) -> String {
     serde_json::to_string_pretty(&normalize(doc)).unwrap_or_default()
 }
 
-/// The strings of a policy element written as one string or a list of them.
-pub fn strings(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(String::from))
-            .collect(),
-        _ => vec![],
-    }
-}
-
 /// All strings of the `AWS` principals of a policy's statements.
 pub fn aws_principals(doc: &Value) -> Vec<String> {
     let Ok(p) = parse(doc) else { return vec![] };

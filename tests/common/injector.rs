@@ -256,21 +256,26 @@ fn fault_response(kind: Fault, query_api: bool) -> Option<Response<Full<Bytes>>>
         ),
         Fault::Drop => return None,
     };
-    let r = if query_api {
-        Response::builder()
-            .status(status)
-            .header("content-type", "text/xml")
-            .body(Full::new(Bytes::from(format!(
-                "<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>{msg}</Message></Error><RequestId>injected</RequestId></ErrorResponse>"
-            ))))
-    } else {
-        Response::builder()
-            .status(status)
-            .header("content-type", "application/json")
-            .header("x-amzn-ErrorType", code)
-            .body(Full::new(Bytes::from(format!("{{\"message\":\"{msg}\"}}"))))
-    };
-    r.ok()
+    if query_api {
+        return Some(query_error(status, "Receiver", code, msg));
+    }
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("x-amzn-ErrorType", code)
+        .body(Full::new(Bytes::from(format!("{{\"message\":\"{msg}\"}}"))))
+        .ok()
+}
+
+/// An error answer of a query API (IAM, STS), as AWS writes it.
+fn query_error(status: u16, kind: &str, code: &str, message: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .body(Full::new(Bytes::from(format!(
+            "<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>injected</RequestId></ErrorResponse>"
+        ))))
+        .unwrap()
 }
 
 async fn handle(
@@ -316,12 +321,12 @@ async fn handle(
             && st.counters.denied_assume.load(Ordering::SeqCst) < *times
         {
             st.counters.denied_assume.fetch_add(1, Ordering::SeqCst);
-            let xml = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole (injected: propagation)</Message></Error><RequestId>injected</RequestId></ErrorResponse>";
-            return Ok(Response::builder()
-                .status(403)
-                .header("content-type", "text/xml")
-                .body(Full::new(Bytes::from(xml)))
-                .unwrap());
+            return Ok(query_error(
+                403,
+                "Sender",
+                "AccessDenied",
+                "User is not authorized to perform: sts:AssumeRole (injected: propagation)",
+            ));
         }
     }
     if (action == "CreateRole" || action == "UpdateAssumeRolePolicy")
@@ -332,12 +337,12 @@ async fn handle(
         if write {
             st.counters.writes.fetch_sub(1, Ordering::SeqCst);
         }
-        let xml = "<ErrorResponse><Error><Type>Sender</Type><Code>MalformedPolicyDocument</Code><Message>Invalid principal in policy: \"AWS\":\"arn:aws:iam::000000000000:role/x\"</Message></Error><RequestId>injected</RequestId></ErrorResponse>";
-        return Ok(Response::builder()
-            .status(400)
-            .header("content-type", "text/xml")
-            .body(Full::new(Bytes::from(xml)))
-            .unwrap());
+        return Ok(query_error(
+            400,
+            "Sender",
+            "MalformedPolicyDocument",
+            "Invalid principal in policy: \"AWS\":\"arn:aws:iam::000000000000:role/x\"",
+        ));
     }
     if write {
         if let Some(k) = cfg.hold_after_writes {
