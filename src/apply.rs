@@ -178,6 +178,7 @@ mod tests {
             selected: vec![],
             untouched: vec![],
             prior_fingerprint: String::new(),
+            discovered: Default::default(),
         };
         stages(&plan)
             .iter()

@@ -2,7 +2,7 @@
 //! engine. The proof is pure (`prove` over `Facts`); the facts come from the live accounts or from the
 //! desired state of the file (`--desired`).
 
-use crate::config::{Config, Target};
+use crate::config::{Config, IotAccount, Origin, Target};
 pub use crate::model::live::{CertFacts, Facts, FunctionFacts, RoleFacts};
 use crate::model::Spec;
 use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision, Outcome};
@@ -15,25 +15,34 @@ pub enum Hop {
     IotPolicy,
     RoleAlias,
     IotTrust,
+    SourcePolicy,
     AssumeTarget,
     Invoke,
+    CallApi,
+    GetObject,
 }
 
 impl Hop {
-    pub const ALL: [Hop; 5] = [
+    pub const ALL: [Hop; 8] = [
         Hop::IotPolicy,
         Hop::RoleAlias,
         Hop::IotTrust,
+        Hop::SourcePolicy,
         Hop::AssumeTarget,
         Hop::Invoke,
+        Hop::CallApi,
+        Hop::GetObject,
     ];
     pub fn title(&self) -> &'static str {
         match self {
             Hop::IotPolicy => "iot-policy",
             Hop::RoleAlias => "role-alias",
             Hop::IotTrust => "iot-trust",
+            Hop::SourcePolicy => "source-policy",
             Hop::AssumeTarget => "assume-target",
             Hop::Invoke => "invoke",
+            Hop::CallApi => "call-api",
+            Hop::GetObject => "get-object",
         }
     }
 }
@@ -180,12 +189,12 @@ fn depends(mut h: HopResult, case: &Case) -> HopResult {
     h
 }
 
-fn hop_iot_policy(cfg: &Config, f: &Facts) -> HopResult {
+fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
     let alias = cfg.alias_arn();
     let mut ok = true;
     let mut detail = Vec::new();
     let mut statements = Vec::new();
-    let mut fix = json!({"policy": cfg.iot.policy_name, "attach_to": "each certificate",
+    let mut fix = json!({"policy": iot.policy_name, "attach_to": "each certificate",
         "statement": {"Effect":"Allow","Action":"iot:AssumeRoleWithCertificate","Resource":alias}});
     for c in &f.certs {
         let who = if c.id.is_empty() {
@@ -197,7 +206,7 @@ fn hop_iot_policy(cfg: &Config, f: &Facts) -> HopResult {
             ok = false;
             detail.push(format!(
                 "{who} is not registered in IoT account {}",
-                cfg.iot.account
+                iot.account
             ));
             continue;
         }
@@ -251,13 +260,13 @@ fn hop_iot_policy(cfg: &Config, f: &Facts) -> HopResult {
     )
 }
 
-fn hop_alias(cfg: &Config, f: &Facts) -> HopResult {
-    let fix = json!({"role_alias": cfg.iot.role_alias, "role_arn": cfg.iot_role_arn(), "credential_duration": cfg.iot.credential_duration});
+fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
+    let fix = json!({"role_alias": iot.role_alias, "role_arn": cfg.iot_role_arn(), "credential_duration": iot.credential_duration});
     let Some((role_arn, duration)) = &f.alias else {
         return hop(
             Hop::RoleAlias,
             false,
-            vec![format!("role alias {} does not exist", cfg.iot.role_alias)],
+            vec![format!("role alias {} does not exist", iot.role_alias)],
             vec![],
             Some(fix),
         );
@@ -268,7 +277,7 @@ fn hop_alias(cfg: &Config, f: &Facts) -> HopResult {
         ok = false;
         detail.push(format!(
             "role alias {} points at {role_arn}, not {}",
-            cfg.iot.role_alias,
+            iot.role_alias,
             cfg.iot_role_arn()
         ));
     }
@@ -292,7 +301,7 @@ fn hop_alias(cfg: &Config, f: &Facts) -> HopResult {
     if ok {
         detail.push(format!(
             "role alias {} → {role_arn}, {duration} s",
-            cfg.iot.role_alias
+            iot.role_alias
         ));
     }
     hop(
@@ -304,10 +313,10 @@ fn hop_alias(cfg: &Config, f: &Facts) -> HopResult {
     )
 }
 
-fn hop_iot_trust(cfg: &Config, f: &Facts) -> HopResult {
+fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
     let fix = json!({"trust_policy_of": cfg.iot_role_arn(), "statement": {"Effect":"Allow",
         "Principal":{"Service":"credentials.iot.amazonaws.com"},"Action":"sts:AssumeRole",
-        "Condition":{"StringEquals":{"aws:SourceAccount":cfg.iot.account},"ArnEquals":{"aws:SourceArn":cfg.alias_arn()}}}});
+        "Condition":{"StringEquals":{"aws:SourceAccount":iot.account},"ArnEquals":{"aws:SourceArn":cfg.alias_arn()}}}});
     let Some(r) = &f.iot_role else {
         return hop(
             Hop::IotTrust,
@@ -327,18 +336,18 @@ fn hop_iot_trust(cfg: &Config, f: &Facts) -> HopResult {
         identity_policies: vec![],
         resource_policy: Some(r.trust.clone()),
         context: ctx(&[
-            ("aws:SourceAccount", &cfg.iot.account),
+            ("aws:SourceAccount", &iot.account),
             ("aws:SourceArn", &cfg.alias_arn()),
             ("aws:SecureTransport", "true"),
         ]),
         permissions_boundary: None,
     };
-    let trust_name = format!("trust policy of {}", cfg.iot.role_name);
+    let trust_name = format!("trust policy of {}", iot.role_name);
     let h = match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => hop(
             Hop::IotTrust,
             true,
-            vec![format!("credentials.iot.amazonaws.com may assume {} (SourceAccount {}, SourceArn {})", r.arn, cfg.iot.account, cfg.alias_arn())],
+            vec![format!("credentials.iot.amazonaws.com may assume {} (SourceAccount {}, SourceArn {})", r.arn, iot.account, cfg.alias_arn())],
             labels(&o, &[], &trust_name),
             None,
         ),
@@ -348,9 +357,9 @@ fn hop_iot_trust(cfg: &Config, f: &Facts) -> HopResult {
             vec![format!(
                 "the {trust_name} {} sts:AssumeRole by credentials.iot.amazonaws.com with aws:SourceAccount {} and aws:SourceArn {} (the file's iot.source_arn_condition is {}; relax it to account or none if the credentials provider sends another aws:SourceArn)",
                 if o.decision == Decision::ExplicitDeny { "explicitly denies" } else { "does not allow" },
-                cfg.iot.account,
+                iot.account,
                 cfg.alias_arn(),
-                serde_json::to_value(cfg.iot.source_arn_condition).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+                serde_json::to_value(iot.source_arn_condition).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
             )],
             labels(&o, &[], &trust_name),
             Some(fix),
@@ -432,8 +441,9 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
             Hop::AssumeTarget,
             false,
             vec![format!(
-                "the IoT role {} does not exist",
-                cfg.iot_role_arn()
+                "the {} {} does not exist",
+                origin_words(cfg),
+                cfg.origin_role_arn()
             )],
             vec![],
             None,
@@ -465,10 +475,29 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
             labels(&o, &names, &trust_name),
             None,
         ),
+        Ok((o, _, true, _))
+            if cfg.source_role().is_some()
+                && !o.statements.iter().any(|s| s.starts_with("resource.")) =>
+        {
+            // a source chain proves the source role's side in `source_policy`: here only the trust
+            hop(
+                Hop::AssumeTarget,
+                true,
+                vec![format!(
+                    "the {trust_name} lets {} assume it (the source role's own side: source_policy)",
+                    iot.arn
+                )],
+                vec![],
+                None,
+            )
+        }
         Ok((o, id_ok, res_ok, case)) => {
             let mut detail = Vec::new();
             let mut fix = Vec::new();
-            if let Some(w) = boundary_words(&o, iot, "sts:AssumeRole", &target.arn) {
+            let source_chain = cfg.source_role().is_some();
+            if let Some(w) =
+                boundary_words(&o, iot, "sts:AssumeRole", &target.arn).filter(|_| !source_chain)
+            {
                 detail.push(w);
             }
             if o.decision == Decision::ExplicitDeny {
@@ -476,7 +505,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
             }
             if o.decision == Decision::ExplicitDeny {
                 fix.push(removal(&o, &names, &trust_name));
-            } else if !id_ok {
+            } else if !id_ok && !source_chain {
                 detail.push(format!(
                     "the IoT role's policies do not allow sts:AssumeRole on {}",
                     target.arn
@@ -583,22 +612,414 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
     h
 }
 
+/// "IoT role" or "source role".
+fn origin_words(cfg: &Config) -> &'static str {
+    match cfg.origin {
+        Origin::Iot(_) => "IoT role",
+        Origin::Role(_) => "source role",
+    }
+}
+
+/// The source role's own side of `sts:AssumeRole` on the target role: its identity policies and its
+/// permissions boundary (the trust is `assume_target`'s).
+fn hop_source_policy(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
+    let target_arn = cfg.target_role_arn(t);
+    let policy_name = crate::desired::source_policy_name(cfg);
+    let fix = json!({"inline_policy": policy_name, "of": cfg.origin_role_arn(),
+        "statement": {"Effect":"Allow","Action":"sts:AssumeRole","Resource":target_arn}});
+    let Some(src) = &f.iot_role else {
+        return hop(
+            Hop::SourcePolicy,
+            false,
+            vec![format!(
+                "the source role {} does not exist",
+                cfg.origin_role_arn()
+            )],
+            vec![],
+            None,
+        );
+    };
+    let names: Vec<&str> = src.policies.iter().map(|(n, _)| n.as_str()).collect();
+    // the side of the source role alone: the trust is taken as allowing it
+    let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":src.arn},"Action":"sts:AssumeRole"}]});
+    match two_sided(src, "sts:AssumeRole", &target_arn, Some(&trust)) {
+        Err(e) => hop(
+            Hop::SourcePolicy,
+            false,
+            vec![format!("malformed policy: {e}")],
+            vec![],
+            None,
+        ),
+        Ok((o, true, _, _)) if o.decision == Decision::Allow => hop(
+            Hop::SourcePolicy,
+            true,
+            vec![format!(
+                "the policies of {} allow sts:AssumeRole on {target_arn}",
+                src.arn
+            )],
+            labels(&o, &names, ""),
+            None,
+        ),
+        Ok((o, id_ok, _, case)) => {
+            let mut detail = Vec::new();
+            if let Some(w) = boundary_words(&o, src, "sts:AssumeRole", &target_arn) {
+                detail.push(w);
+            } else if o.decision == Decision::ExplicitDeny {
+                detail.push(format!(
+                    "an explicit Deny in the policies of the source role {} blocks sts:AssumeRole on {target_arn}",
+                    src.arn
+                ));
+            } else if !id_ok {
+                detail.push(format!(
+                    "the source role's policies do not allow sts:AssumeRole on {target_arn} (xacct's inline policy {policy_name} on {} is missing or changed)",
+                    src.arn
+                ));
+            }
+            let fix = if o.decision == Decision::ExplicitDeny {
+                removal(&o, &names, "")
+            } else {
+                fix
+            };
+            let h = hop(
+                Hop::SourcePolicy,
+                false,
+                detail,
+                labels(&o, &names, ""),
+                Some(fix),
+            );
+            depends(h, &case)
+        }
+    }
+}
+
+/// Does an API Gateway resource path (`/orders/{id}`, `/{proxy+}`) serve the request path `path`
+/// (no leading `/`)?
+fn serves(resource_path: &str, path: &str) -> bool {
+    let res: Vec<&str> = resource_path
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let req: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    for (i, seg) in res.iter().enumerate() {
+        if seg.starts_with('{') && seg.ends_with("+}") {
+            return req.len() > i;
+        }
+        match req.get(i) {
+            None => return false,
+            Some(r) if seg.starts_with('{') && seg.ends_with('}') => {
+                let _ = r;
+            }
+            Some(r) if r == seg => {}
+            Some(_) => return false,
+        }
+    }
+    req.len() == res.len()
+}
+
+/// Does the listed method (`GET`, `*`) with its path (which may hold `*`) reach the API method
+/// `http_method` on `resource_path`? A `*` in the path stands for the value verify sends
+/// (`verify`), or matches the resource path as written.
+pub fn method_matches(listed: &str, path: &str, http_method: &str, resource_path: &str) -> bool {
+    let method_ok =
+        listed == "*" || http_method == "ANY" || listed.eq_ignore_ascii_case(http_method);
+    if !method_ok {
+        return false;
+    }
+    let concrete = path.replace('*', "verify");
+    serves(resource_path, &concrete)
+        || crate::policy::eval::matching::glob(path, resource_path.trim_start_matches('/'), false)
+}
+
+fn hop_call_api(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
+    let Some(Some(target)) = f.targets.get(&t.name) else {
+        return hop(
+            Hop::CallApi,
+            false,
+            vec![format!(
+                "the target role {} does not exist",
+                cfg.target_role_arn(t)
+            )],
+            vec![],
+            None,
+        );
+    };
+    let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
+    let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
+        (true, Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for api in &t.apis {
+        let facts = f.apis.get(&format!("{}/{}", t.account, api.api_id));
+        let route = format!("{} /{}", api.method, api.path);
+        if let Some(a) = facts.filter(|a| a.exists.is_some()) {
+            if a.exists == Some(false) {
+                ok = false;
+                detail.push(format!(
+                    "{}: REST API {} does not exist in account {}",
+                    api.arn, api.api_id, t.account
+                ));
+                continue;
+            }
+            if !a.stages.contains(&api.stage) {
+                ok = false;
+                detail.push(format!(
+                    "{}: API {} has no deployed stage {} (it has: {})",
+                    api.arn,
+                    api.api_id,
+                    api.stage,
+                    if a.stages.is_empty() {
+                        "none".to_string()
+                    } else {
+                        a.stages.join(", ")
+                    }
+                ));
+            }
+            let matching: Vec<_> = a
+                .methods
+                .iter()
+                .filter(|m| method_matches(&api.method, &api.path, &m.http_method, &m.path))
+                .collect();
+            if matching.is_empty() {
+                ok = false;
+                detail.push(format!(
+                    "{}: API {} has no method {route}",
+                    api.arn, api.api_id
+                ));
+            }
+            for m in matching.iter().filter(|m| m.authorization != "AWS_IAM") {
+                ok = false;
+                detail.push(format!(
+                    "{}: method {} {} of API {} uses authorization {}, not AWS_IAM: IAM policies do not protect it and the signature is not checked",
+                    api.arn, m.http_method, m.path, api.api_id, m.authorization
+                ));
+                fixes.push(json!({"api": api.api_id, "method": m.http_method, "resource": m.path, "authorization_type": "AWS_IAM"}));
+            }
+        }
+        let policy = facts.and_then(|a| a.policy.as_ref());
+        let rname = format!("resource policy of API {}", api.api_id);
+        match two_sided(target, "execute-api:Invoke", &api.arn, policy) {
+            Err(e) => {
+                ok = false;
+                detail.push(format!("{}: malformed policy: {e}", api.arn));
+            }
+            Ok((o, _, _, _)) if o.decision == Decision::Allow => {
+                detail.push(format!("{} may call {}", target.arn, api.arn));
+                statements.extend(labels(&o, &names, &rname));
+            }
+            Ok((o, id_ok, res_ok, case)) => {
+                ok = false;
+                failing.push(case);
+                let denied_by_api = o.statements.iter().any(|s| s.starts_with("resource."));
+                if let Some(w) = boundary_words(&o, target, "execute-api:Invoke", &api.arn) {
+                    detail.push(format!("{}: {w}", api.arn));
+                } else if o.decision == Decision::ExplicitDeny && denied_by_api {
+                    detail.push(format!(
+                        "{}: the {rname} denies execute-api:Invoke to {}",
+                        api.arn, target.arn
+                    ));
+                } else if o.decision == Decision::ExplicitDeny {
+                    detail.push(format!(
+                        "{}: an explicit Deny in the target role's policies blocks execute-api:Invoke",
+                        api.arn
+                    ));
+                } else if !id_ok {
+                    detail.push(format!(
+                        "{}: the target role's policies do not allow execute-api:Invoke",
+                        api.arn
+                    ));
+                } else if !res_ok {
+                    detail.push(format!(
+                        "{}: the {rname} does not allow {}",
+                        api.arn, target.arn
+                    ));
+                }
+                statements.extend(labels(&o, &names, &rname));
+                if o.decision == Decision::ExplicitDeny {
+                    fixes.push(removal(&o, &names, &rname));
+                } else if !id_ok {
+                    fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"execute-api:Invoke","Resource":api.arn}}));
+                }
+            }
+        }
+    }
+    finish(Hop::CallApi, ok, detail, statements, fixes, &failing)
+}
+
+fn finish(
+    which: Hop,
+    ok: bool,
+    detail: Vec<String>,
+    statements: Vec<String>,
+    fixes: Vec<Value>,
+    failing: &[Case],
+) -> HopResult {
+    let mut h = hop(
+        which,
+        ok,
+        detail,
+        statements,
+        if fixes.is_empty() {
+            None
+        } else {
+            Some(Value::Array(fixes))
+        },
+    );
+    for case in failing {
+        h = depends(h, case);
+    }
+    h
+}
+
+fn hop_get_object(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
+    use crate::model::live::Encryption;
+    let Some(Some(target)) = f.targets.get(&t.name) else {
+        return hop(
+            Hop::GetObject,
+            false,
+            vec![format!(
+                "the target role {} does not exist",
+                cfg.target_role_arn(t)
+            )],
+            vec![],
+            None,
+        );
+    };
+    let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
+    let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
+        (true, Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for o in &t.objects {
+        let bucket = f.buckets.get(&o.bucket);
+        if bucket.is_some_and(|b| b.exists == Some(false)) {
+            ok = false;
+            detail.push(format!("{}: bucket {} does not exist", o.arn, o.bucket));
+            continue;
+        }
+        let policy = bucket.and_then(|b| b.policy.as_ref());
+        let rname = format!("bucket policy of {}", o.bucket);
+        match two_sided(target, "s3:GetObject", &o.arn, policy) {
+            Err(e) => {
+                ok = false;
+                detail.push(format!("{}: malformed policy: {e}", o.arn));
+            }
+            Ok((out, _, _, _)) if out.decision == Decision::Allow => {
+                detail.push(format!("{} may read {}", target.arn, o.arn));
+                statements.extend(labels(&out, &names, &rname));
+            }
+            Ok((out, id_ok, _, case)) => {
+                ok = false;
+                failing.push(case);
+                let by_bucket = out.statements.iter().any(|s| s.starts_with("resource."));
+                if let Some(w) = boundary_words(&out, target, "s3:GetObject", &o.arn) {
+                    detail.push(format!("{}: {w}", o.arn));
+                } else if out.decision == Decision::ExplicitDeny && by_bucket {
+                    detail.push(format!(
+                        "{}: the {rname} denies s3:GetObject to {}",
+                        o.arn, target.arn
+                    ));
+                } else if out.decision == Decision::ExplicitDeny {
+                    detail.push(format!(
+                        "{}: an explicit Deny in the target role's policies blocks s3:GetObject",
+                        o.arn
+                    ));
+                } else if !id_ok {
+                    detail.push(format!(
+                        "{}: the target role's policies do not allow s3:GetObject on it",
+                        o.arn
+                    ));
+                }
+                statements.extend(labels(&out, &names, &rname));
+                if out.decision == Decision::ExplicitDeny {
+                    fixes.push(removal(&out, &names, &rname));
+                } else if !id_ok {
+                    fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"s3:GetObject","Resource":o.arn}}));
+                }
+                continue;
+            }
+        }
+        // SSE-KMS with a customer key: the key policy must allow the role to decrypt
+        let Some(b) = bucket else { continue };
+        let Encryption::KmsCustomer(key) = &b.encryption else {
+            continue;
+        };
+        let kname = format!("key policy of {key}");
+        let Some(kp) = &b.key_policy else {
+            ok = false;
+            detail.push(format!(
+                "{}: the bucket encrypts with KMS key {key}, whose key policy could not be read",
+                o.arn
+            ));
+            continue;
+        };
+        match two_sided(target, "kms:Decrypt", key, Some(kp)) {
+            Err(e) => {
+                ok = false;
+                detail.push(format!("{}: malformed key policy: {e}", o.arn));
+            }
+            Ok((out, _, _, _)) if out.decision == Decision::Allow => {
+                detail.push(format!("{} may decrypt with {key}", target.arn));
+                statements.extend(labels(&out, &names, &kname));
+            }
+            Ok((out, id_ok, res_ok, case)) => {
+                ok = false;
+                failing.push(case);
+                if out.decision == Decision::ExplicitDeny {
+                    detail.push(format!(
+                        "{}: kms:Decrypt with {key} is explicitly denied",
+                        o.arn
+                    ));
+                    fixes.push(removal(&out, &names, &kname));
+                } else {
+                    if !res_ok {
+                        detail.push(format!(
+                            "{}: the bucket encrypts with KMS key {key}, and its key policy does not let {} decrypt (a key policy must allow explicitly, even in the same account)",
+                            o.arn, target.arn
+                        ));
+                        fixes.push(json!({"key_policy_of": key, "statement": {"Effect":"Allow","Principal":{"AWS":target.arn},"Action":"kms:Decrypt","Resource":"*"}}));
+                    }
+                    if !id_ok {
+                        detail.push(format!(
+                            "{}: the target role's policies do not allow kms:Decrypt on {key}",
+                            o.arn
+                        ));
+                        fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"kms:Decrypt","Resource":key}}));
+                    }
+                }
+                statements.extend(labels(&out, &names, &kname));
+            }
+        }
+    }
+    finish(Hop::GetObject, ok, detail, statements, fixes, &failing)
+}
+
 fn short(id: &str) -> String {
     format!("{}…", &id[..id.len().min(12)])
 }
 
 /// Prove every hop of every selected environment.
 pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport> {
-    let shared = [
-        hop_iot_policy(cfg, facts),
-        hop_alias(cfg, facts),
-        hop_iot_trust(cfg, facts),
-    ];
+    let shared = match &cfg.origin {
+        Origin::Iot(iot) => vec![
+            hop_iot_policy(cfg, iot, facts),
+            hop_alias(cfg, iot, facts),
+            hop_iot_trust(cfg, iot, facts),
+        ],
+        Origin::Role(_) => vec![],
+    };
     cfg.selected(selected)
         .map(|t| {
-            let mut hops = shared.to_vec();
+            let mut hops = shared.clone();
+            if cfg.source_role().is_some() {
+                hops.push(hop_source_policy(cfg, t, facts));
+            }
             hops.push(hop_assume_target(cfg, t, facts));
-            hops.push(hop_invoke(t, facts, cfg));
+            if !t.functions.is_empty() {
+                hops.push(hop_invoke(t, facts, cfg));
+            }
+            if !t.apis.is_empty() {
+                hops.push(hop_call_api(cfg, t, facts));
+            }
+            if !t.objects.is_empty() {
+                hops.push(hop_get_object(cfg, t, facts));
+            }
             EnvReport {
                 env: t.name.clone(),
                 account: t.account.clone(),
@@ -646,7 +1067,26 @@ pub fn desired_facts(cfg: &Config) -> Facts {
             boundary: None,
         })
     };
-    f.iot_role = role(&cfg.iot.role_name, &cfg.iot.account);
+    f.iot_role = match &cfg.origin {
+        Origin::Iot(iot) => role(&iot.role_name, &iot.account),
+        Origin::Role(src) => Some(RoleFacts {
+            arn: src.arn.clone(),
+            trust: json!({"Version":"2012-10-17","Statement":[]}),
+            max_session: 3600,
+            policies: all
+                .iter()
+                .filter_map(|r| match &r.spec {
+                    Spec::SourceRolePolicy {
+                        policy_name,
+                        policy,
+                        ..
+                    } => Some((policy_name.clone(), policy.clone())),
+                    _ => None,
+                })
+                .collect(),
+            boundary: None,
+        }),
+    };
     for t in &cfg.environments {
         f.targets
             .insert(t.name.clone(), role(&t.role_name, &t.account));
@@ -660,7 +1100,10 @@ pub fn desired_facts(cfg: &Config) -> Facts {
             );
         }
     }
-    f.alias = Some((cfg.iot_role_arn(), cfg.iot.credential_duration));
+    let Some(iot) = cfg.iot() else {
+        return f;
+    };
+    f.alias = Some((cfg.iot_role_arn(), iot.credential_duration));
     let iot_policy = all.iter().find_map(|r| match &r.spec {
         Spec::IotPolicy {
             policy_name,
@@ -668,10 +1111,10 @@ pub fn desired_facts(cfg: &Config) -> Facts {
         } => Some((policy_name.clone(), policy.clone())),
         _ => None,
     });
-    let ids: Vec<String> = if cfg.iot.certificates.is_empty() {
+    let ids: Vec<String> = if iot.certificates.is_empty() {
         vec![String::new()]
     } else {
-        cfg.iot.certificates.clone()
+        iot.certificates.clone()
     };
     for id in ids {
         f.certs.push(CertFacts {
@@ -694,14 +1137,23 @@ pub fn render_human(reports: &[EnvReport], style: crate::output::Style) -> Strin
         .max()
         .unwrap_or(3)
         .max(3);
+    // the columns: every hop some environment has, in chain order
+    let columns: Vec<Hop> = Hop::ALL
+        .into_iter()
+        .filter(|h| reports.iter().any(|r| r.hops.iter().any(|x| x.hop == *h)))
+        .collect();
     let _ = write!(out, "{:<w$}", "env");
-    for h in Hop::ALL {
+    for h in &columns {
         let _ = write!(out, "  {:<13}", h.title());
     }
     out.push('\n');
     for r in reports {
         let _ = write!(out, "{:<w$}", r.env);
-        for h in &r.hops {
+        for c in &columns {
+            let Some(h) = r.hops.iter().find(|h| h.hop == *c) else {
+                let _ = write!(out, "  {:<13}", "");
+                continue;
+            };
             let mark = if h.ok {
                 style.green("✓")
             } else if !h.depends_on.is_empty() {

@@ -165,6 +165,17 @@ pub enum Command {
         /// documents prove the call should work (IAM propagation right after an apply)
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         settle: u64,
+        /// For a `source:` file: assume the source role with the ambient credentials first (by
+        /// default the ambient credentials must already act as the source role)
+        #[arg(long)]
+        assume_source: bool,
+        /// What replaces a `*` in an API method's path when verify calls it
+        #[arg(long, value_name = "SEGMENT", default_value = "verify")]
+        api_path_arg: String,
+        /// Connect API calls to this host:port instead of the API's own host (TLS SNI, Host and the
+        /// signature keep the API's host; env XACCT_EXECUTE_API_ENDPOINT)
+        #[arg(long, value_name = "HOST:PORT", env = "XACCT_EXECUTE_API_ENDPOINT")]
+        execute_api_endpoint: Option<String>,
         /// Print the results as JSON
         #[arg(long)]
         json: bool,
@@ -365,6 +376,9 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             execute,
             payload,
             settle,
+            assume_source,
+            api_path_arg,
+            execute_api_endpoint,
             json,
         } => {
             let opts = crate::verify::Options {
@@ -375,6 +389,9 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
                 payload,
                 execute,
                 settle: std::time::Duration::from_secs(settle),
+                assume_source,
+                api_path_arg,
+                execute_api_endpoint,
             };
             let device = match (cert, key) {
                 (Some(c), Some(k)) => Some((c, k)),
@@ -406,6 +423,9 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
                 payload: String::new(),
                 execute: false,
                 settle: std::time::Duration::ZERO,
+                assume_source: false,
+                api_path_arg: String::new(),
+                execute_api_endpoint: None,
             };
             runtime().block_on(verify::creds_cmd(&file, &env, &cert, &key, opts))
         }

@@ -1,8 +1,9 @@
 //! Config → the resources that must exist, least privilege: pure, no network.
 
-use crate::config::{Config, SourceArnCondition, OWNER_TAG};
+use crate::config::{Config, IotAccount, Origin, SourceArnCondition, OWNER_TAG};
+use crate::model::live::Discovered;
 use crate::model::{Addr, Kind, Resource, Spec};
-use crate::policy::{render, Var};
+use crate::policy::{render, render_nonempty, Var};
 use std::collections::BTreeMap;
 
 /// Name of the inline policy on the IoT role.
@@ -17,16 +18,21 @@ pub fn owner_tags(cfg: &Config) -> BTreeMap<String, String> {
 /// The variables every template may use.
 fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
     let mut v = BTreeMap::new();
-    v.insert("iot_account", Var::One(cfg.iot.account.clone()));
-    v.insert("alias_arn", Var::One(cfg.alias_arn()));
-    v.insert(
-        "any_alias_arn",
-        Var::One(format!(
-            "arn:{}:iot:{}:{}:rolealias/*",
-            cfg.partition, cfg.region, cfg.iot.account
-        )),
-    );
-    v.insert("iot_role_arn", Var::One(cfg.iot_role_arn()));
+    if let Some(iot) = cfg.iot() {
+        v.insert("iot_account", Var::One(iot.account.clone()));
+        v.insert("alias_arn", Var::One(cfg.alias_arn()));
+        v.insert(
+            "any_alias_arn",
+            Var::One(format!(
+                "arn:{}:iot:{}:{}:rolealias/*",
+                cfg.partition, cfg.region, iot.account
+            )),
+        );
+        v.insert("iot_role_arn", Var::One(cfg.origin_role_arn()));
+    }
+    if let Some(src) = cfg.source_role() {
+        v.insert("source_role_arn", Var::One(src.arn.clone()));
+    }
     v.insert("region", Var::One(cfg.region.clone()));
     v.insert("fleet", Var::One(cfg.fleet.clone()));
     v.insert(
@@ -41,13 +47,47 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
     v
 }
 
-/// The IoT-account resources.
-pub fn iot_resources(cfg: &Config) -> Vec<Resource> {
-    iot_resources_with(cfg, &vars(cfg))
+/// The name of xacct's inline policy on a source role it does not own: in xacct's namespace and
+/// per fleet, so fleets that share a source role do not overwrite each other.
+pub fn source_policy_name(cfg: &Config) -> String {
+    format!("xacct-{}-assume-targets", cfg.fleet)
 }
 
-fn iot_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Vec<Resource> {
-    let acct = &cfg.iot.account;
+/// The resources of the account the chain starts in: the IoT role, alias and policy, or xacct's one
+/// inline policy on the source role.
+fn origin_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Vec<Resource> {
+    match &cfg.origin {
+        Origin::Iot(iot) => iot_resources_with(cfg, iot, vars),
+        Origin::Role(src) => {
+            let policy_name = source_policy_name(cfg);
+            vec![Resource {
+                addr: Addr {
+                    account: src.account.clone(),
+                    env: None,
+                    kind: Kind::SourceRolePolicy,
+                    name: format!("{}/{}", src.role_name, policy_name),
+                },
+                spec: Spec::SourceRolePolicy {
+                    role_name: src.role_name.clone(),
+                    policy_name,
+                    policy: render("source-role-permissions", vars),
+                },
+            }]
+        }
+    }
+}
+
+/// The resources of the account the chain starts in (IoT account or source role).
+pub fn origin_resources(cfg: &Config) -> Vec<Resource> {
+    origin_resources_with(cfg, &vars(cfg))
+}
+
+fn iot_resources_with(
+    cfg: &Config,
+    iot: &IotAccount,
+    vars: &BTreeMap<&'static str, Var>,
+) -> Vec<Resource> {
+    let acct = &iot.account;
     let at = |kind, name: String| Addr {
         account: acct.clone(),
         env: None,
@@ -56,12 +96,12 @@ fn iot_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Vec<R
     };
     let mut out = vec![
         Resource {
-            addr: at(Kind::IamRole, cfg.iot.role_name.clone()),
+            addr: at(Kind::IamRole, iot.role_name.clone()),
             spec: Spec::IamRole {
-                role_name: cfg.iot.role_name.clone(),
+                role_name: iot.role_name.clone(),
                 path: "/".into(),
                 assume_role_policy: render(
-                    match cfg.iot.source_arn_condition {
+                    match iot.source_arn_condition {
                         SourceArnCondition::Alias => "iot-role-trust",
                         SourceArnCondition::Account => "iot-role-trust-account",
                         SourceArnCondition::None => "iot-role-trust-none",
@@ -75,46 +115,46 @@ fn iot_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Vec<R
         Resource {
             addr: at(
                 Kind::IamRolePolicy,
-                format!("{}/{}", cfg.iot.role_name, IOT_ROLE_POLICY),
+                format!("{}/{}", iot.role_name, IOT_ROLE_POLICY),
             ),
             spec: Spec::IamRolePolicy {
-                role_name: cfg.iot.role_name.clone(),
+                role_name: iot.role_name.clone(),
                 policy_name: IOT_ROLE_POLICY.into(),
                 policy: render("iot-role-permissions", vars),
             },
         },
         Resource {
-            addr: at(Kind::IotRoleAlias, cfg.iot.role_alias.clone()),
+            addr: at(Kind::IotRoleAlias, iot.role_alias.clone()),
             spec: Spec::IotRoleAlias {
-                role_alias: cfg.iot.role_alias.clone(),
+                role_alias: iot.role_alias.clone(),
                 role_arn: cfg.iot_role_arn(),
-                credential_duration: cfg.iot.credential_duration,
+                credential_duration: iot.credential_duration,
             },
         },
         Resource {
-            addr: at(Kind::IotPolicy, cfg.iot.policy_name.clone()),
+            addr: at(Kind::IotPolicy, iot.policy_name.clone()),
             spec: Spec::IotPolicy {
-                policy_name: cfg.iot.policy_name.clone(),
+                policy_name: iot.policy_name.clone(),
                 policy: render("iot-policy", vars),
             },
         },
     ];
-    for cert in &cfg.iot.certificates {
-        out.push(attachment(cfg, cert));
+    for cert in &iot.certificates {
+        out.push(attachment(cfg, iot, cert));
     }
     out
 }
 
-pub fn attachment(cfg: &Config, cert: &str) -> Resource {
+pub fn attachment(cfg: &Config, iot: &IotAccount, cert: &str) -> Resource {
     Resource {
         addr: Addr {
-            account: cfg.iot.account.clone(),
+            account: iot.account.clone(),
             env: None,
             kind: Kind::IotPolicyAttachment,
-            name: format!("{}/{}", cfg.iot.policy_name, cert),
+            name: format!("{}/{}", iot.policy_name, cert),
         },
         spec: Spec::IotPolicyAttachment {
-            policy_name: cfg.iot.policy_name.clone(),
+            policy_name: iot.policy_name.clone(),
             certificate_id: cert.to_string(),
             target: cfg.certificate_arn(cert),
         },
@@ -122,14 +162,19 @@ pub fn attachment(cfg: &Config, cert: &str) -> Resource {
 }
 
 /// The resources of one target environment.
-pub fn target_resources(cfg: &Config, t: &crate::config::Target) -> Vec<Resource> {
-    target_resources_with(cfg, t, &vars(cfg))
+pub fn target_resources(
+    cfg: &Config,
+    t: &crate::config::Target,
+    found: &Discovered,
+) -> Vec<Resource> {
+    target_resources_with(cfg, t, &vars(cfg), found)
 }
 
 fn target_resources_with(
     cfg: &Config,
     t: &crate::config::Target,
     base: &BTreeMap<&'static str, Var>,
+    found: &Discovered,
 ) -> Vec<Resource> {
     let mut vars = base.clone();
     let mut functions = Vec::new();
@@ -138,6 +183,15 @@ fn target_resources_with(
         functions.push(format!("{f}:*"));
     }
     vars.insert("function_arns", Var::List(functions));
+    vars.insert(
+        "api_arns",
+        Var::List(t.apis.iter().map(|a| a.arn.clone()).collect()),
+    );
+    vars.insert(
+        "object_arns",
+        Var::List(t.objects.iter().map(|o| o.arn.clone()).collect()),
+    );
+    vars.insert("key_arns", Var::List(found.keys_of(&t.name)));
     let at = |kind, name: String| Addr {
         account: t.account.clone(),
         env: Some(t.name.clone()),
@@ -150,7 +204,13 @@ fn target_resources_with(
             spec: Spec::IamRole {
                 role_name: t.role_name.clone(),
                 path: "/".into(),
-                assume_role_policy: render("target-role-trust", &vars),
+                assume_role_policy: render(
+                    match cfg.origin {
+                        Origin::Iot(_) => "target-role-trust",
+                        Origin::Role(_) => "target-role-trust-source",
+                    },
+                    &vars,
+                ),
                 max_session_duration: crate::config::ROLE_CHAINING_CAP,
                 tags: owner_tags(cfg),
             },
@@ -163,19 +223,26 @@ fn target_resources_with(
             spec: Spec::IamRolePolicy {
                 role_name: t.role_name.clone(),
                 policy_name: TARGET_ROLE_POLICY.into(),
-                policy: render("target-role-permissions", &vars),
+                policy: render_nonempty("target-role-permissions", &vars),
             },
         },
     ]
 }
 
-/// Every desired resource, IoT account first, in creation order.
+/// Every desired resource, the origin account first, in creation order, for what the file alone
+/// determines (no customer KMS keys known).
 pub fn desired(cfg: &Config) -> Vec<Resource> {
+    desired_with(cfg, &Discovered::default())
+}
+
+/// Every desired resource, given what was discovered in the accounts (the customer KMS keys of the
+/// listed buckets, which the target roles must be able to decrypt with).
+pub fn desired_with(cfg: &Config, found: &Discovered) -> Vec<Resource> {
     // the variables are the same for every environment: build them once
     let vars = vars(cfg);
-    let mut out = iot_resources_with(cfg, &vars);
+    let mut out = origin_resources_with(cfg, &vars);
     for t in &cfg.environments {
-        out.extend(target_resources_with(cfg, t, &vars));
+        out.extend(target_resources_with(cfg, t, &vars, found));
     }
     out
 }

@@ -183,7 +183,7 @@ pub fn lint_facts(cfg: &Config, f: &Facts) -> Vec<Finding> {
         }
     };
     if let Some(r) = &f.iot_role {
-        role(&cfg.iot.role_name, r, false);
+        role(cfg.origin_role_name(), r, false);
     }
     for t in &cfg.environments {
         if let Some(Some(r)) = f.targets.get(&t.name) {

@@ -38,7 +38,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("26-certificate-id.yaml", "certificate-id", "5:18"),
     ("27-environment-name.yaml", "environment-name", "6:14"),
     ("28-fleet-name.yaml", "fleet-name", "1:8"),
-    ("29-no-functions.yaml", "no-functions", "6:46"),
+    ("29-no-functions.yaml", "no-targets", "6:46"),
     ("30-assume-role-arn.yaml", "assume-role-arn", "5:16"),
     ("31-not-a-mapping.yaml", "wrong-type", "1:1"),
     ("32-duplicate-function.yaml", "duplicate-function", "8:25"),

@@ -67,6 +67,7 @@ fn plan_human_output() {
         changes: diff(&c, &desired, &snap),
         untouched: vec![],
         prior_fingerprint: snap.fingerprint(),
+        discovered: Default::default(),
     };
     insta::assert_snapshot!("plan_human", human(&plan, PLAIN));
 }

@@ -56,7 +56,17 @@ impl AwsError {
     pub fn not_found(&self) -> bool {
         matches!(
             self.code.as_deref(),
-            Some("NoSuchEntity" | "ResourceNotFoundException" | "NoSuchEntityException")
+            Some(
+                "NoSuchEntity"
+                    | "ResourceNotFoundException"
+                    | "NoSuchEntityException"
+                    | "NotFoundException"
+                    | "NoSuchBucket"
+                    | "NoSuchBucketPolicy"
+                    | "NoSuchKey"
+                    | "NotFound"
+                    | "ServerSideEncryptionConfigurationNotFoundError"
+            )
         )
     }
     pub fn access_denied(&self) -> bool {
@@ -83,6 +93,9 @@ pub struct Clients {
     iot: Arc<OnceLock<aws_sdk_iot::Client>>,
     sts: Arc<OnceLock<aws_sdk_sts::Client>>,
     lambda: Arc<OnceLock<aws_sdk_lambda::Client>>,
+    s3: Arc<OnceLock<aws_sdk_s3::Client>>,
+    kms: Arc<OnceLock<aws_sdk_kms::Client>>,
+    apigateway: Arc<OnceLock<aws_sdk_apigateway::Client>>,
     limit: Arc<Semaphore>,
 }
 
@@ -99,6 +112,18 @@ impl Clients {
     pub fn lambda(&self) -> &aws_sdk_lambda::Client {
         self.lambda
             .get_or_init(|| aws_sdk_lambda::Client::new(&self.sdk))
+    }
+    /// S3 with path-style addressing (`https://s3.REGION.amazonaws.com/BUCKET/KEY`): works for every
+    /// bucket name (dots included) and with `AWS_ENDPOINT_URL`.
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        self.s3.get_or_init(|| s3_client(&self.sdk))
+    }
+    pub fn kms(&self) -> &aws_sdk_kms::Client {
+        self.kms.get_or_init(|| aws_sdk_kms::Client::new(&self.sdk))
+    }
+    pub fn apigateway(&self) -> &aws_sdk_apigateway::Client {
+        self.apigateway
+            .get_or_init(|| aws_sdk_apigateway::Client::new(&self.sdk))
     }
 
     /// Wait for a request slot of this account.
@@ -145,6 +170,15 @@ impl Clients {
             message,
         }
     }
+}
+
+/// An S3 client of `sdk` with path-style addressing.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 /// An error and its sources, as one line ("dispatch failure: io error: … connection refused").
@@ -330,6 +364,9 @@ impl Clients {
             iot: Default::default(),
             sts: Default::default(),
             lambda: Default::default(),
+            s3: Default::default(),
+            kms: Default::default(),
+            apigateway: Default::default(),
             sdk,
             limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
         }
@@ -417,9 +454,19 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    /// The IoT account's clients.
+    /// The clients of the account the chain starts in (the IoT account, or the source role's).
     pub fn iot(&self) -> &Clients {
         &self.sets[self.iot]
+    }
+
+    /// The clients of the account the chain starts in (same as `iot`).
+    pub fn origin(&self) -> &Clients {
+        self.iot()
+    }
+
+    /// Every distinct client set (one per account and access).
+    pub fn all(&self) -> &[Clients] {
+        &self.sets
     }
 
     /// The clients of a selected environment.
@@ -458,8 +505,15 @@ impl Accounts {
 /// Connect to the IoT account and every selected environment's account, in parallel: one client set
 /// per distinct (account, access).
 pub async fn connect_all(cfg: &Config, selected: &[String]) -> Result<Accounts, Vec<AwsError>> {
-    let mut keys: Vec<(&str, &Access, Vec<String>)> =
-        vec![(&cfg.iot.account, &cfg.iot.access, vec!["IoT".to_string()])];
+    let label = match cfg.origin {
+        crate::config::Origin::Iot(_) => "IoT",
+        crate::config::Origin::Role(_) => "source",
+    };
+    let mut keys: Vec<(&str, &Access, Vec<String>)> = vec![(
+        cfg.origin_account(),
+        cfg.origin_access(),
+        vec![label.to_string()],
+    )];
     let mut envs = BTreeMap::new();
     for t in cfg.selected(selected) {
         let i = match keys

@@ -4,7 +4,10 @@
 
 use super::{Accounts, AwsError, Clients};
 use crate::config::Config;
-use crate::model::live::{CertFacts, Facts, FunctionFacts, LiveModel, RoleFacts, Snapshot};
+use crate::model::live::{
+    ApiFacts, BucketFacts, CertFacts, Discovered, Encryption, Facts, FunctionFacts, LiveModel,
+    MethodFacts, RoleFacts, Snapshot,
+};
 use crate::model::{Addr, Kind, Live, Resource, Spec};
 use crate::policy;
 use std::collections::BTreeMap;
@@ -193,11 +196,37 @@ async fn snapshot(
                 } => role_policy(c, role_name, policy_name).await,
                 Spec::IotRoleAlias { role_alias: a, .. } => role_alias(c, a).await,
                 Spec::IotPolicy { policy_name, .. } => iot_policy(c, policy_name).await,
+                Spec::SourceRolePolicy {
+                    role_name,
+                    policy_name,
+                    ..
+                } => role_policy(c, role_name, policy_name).await.map(|l| {
+                    l.map(|l| match l.spec {
+                        Spec::IamRolePolicy {
+                            role_name,
+                            policy_name,
+                            policy,
+                        } => Live {
+                            spec: Spec::SourceRolePolicy {
+                                role_name,
+                                policy_name,
+                                policy,
+                            },
+                            arn: l.arn,
+                        },
+                        spec => Live { spec, arn: l.arn },
+                    })
+                }),
                 Spec::IotPolicyAttachment { .. } => Ok(None),
             };
             (r.addr.clone(), live.map(|l| l.map(|l| (l, None))))
         });
-    let targets = policy_targets(accts.iot(), &cfg.iot.policy_name);
+    let targets = async {
+        match cfg.iot() {
+            Some(iot) => policy_targets(accts.iot(), &iot.policy_name).await,
+            None => Ok(vec![]),
+        }
+    };
     let (results, targets) = tokio::join!(futures::future::join_all(reads), targets);
     let mut snap = Snapshot::default();
     let mut errors = Vec::new();
@@ -220,12 +249,13 @@ async fn snapshot(
                 let Some(id) = t.split_once(":cert/").map(|(_, id)| id.to_string()) else {
                     continue;
                 };
-                let r = crate::desired::attachment(cfg, &id);
+                let Some(iot) = cfg.iot() else { continue };
+                let r = crate::desired::attachment(cfg, iot, &id);
                 snap.live.insert(
                     r.addr,
                     Live {
                         spec: crate::model::Spec::IotPolicyAttachment {
-                            policy_name: cfg.iot.policy_name.clone(),
+                            policy_name: iot.policy_name.clone(),
                             certificate_id: id,
                             target: t.clone(),
                         },
@@ -545,7 +575,10 @@ async fn proof_facts(
         name: name.to_string(),
     };
     let certs = async {
-        if cfg.iot.certificates.is_empty() {
+        let Some(iot_acct) = cfg.iot() else {
+            return Ok(vec![]);
+        };
+        if iot_acct.certificates.is_empty() {
             // no certificate listed: one pseudo certificate carrying the fleet's IoT policy
             let policies = match find(Kind::IotPolicy, None) {
                 Some((
@@ -569,7 +602,7 @@ async fn proof_facts(
             }])
         } else {
             futures::future::try_join_all(
-                cfg.iot
+                iot_acct
                     .certificates
                     .iter()
                     .map(|id| cert_facts(iot, cfg, id)),
@@ -577,8 +610,23 @@ async fn proof_facts(
             .await
         }
     };
-    let iot_addr = role_addr(&cfg.iot.account, None, &cfg.iot.role_name);
-    let iot_role = role_facts_from(iot, snap, &iot_addr);
+    let iot_addr = role_addr(cfg.origin_account(), None, cfg.origin_role_name());
+    let iot_role = async {
+        match cfg.source_role() {
+            None => role_facts_from(iot, snap, &iot_addr).await,
+            Some(src) => {
+                // the source role is not managed, so not in the snapshot: read it here
+                let mut own = Snapshot::default();
+                if let Some((l, b)) = role_with_boundary(iot, &src.role_name).await? {
+                    if let Some(b) = b {
+                        own.boundaries.insert(iot_addr.clone(), b);
+                    }
+                    own.live.insert(iot_addr.clone(), l);
+                }
+                role_facts_from(iot, &own, &iot_addr).await
+            }
+        }
+    };
     let targets = futures::future::join_all(cfg.environments.iter().filter_map(|t| {
         let c = accts.env(&t.name)?;
         let addr = role_addr(&t.account, Some(&t.name), &t.role_name);
@@ -590,7 +638,25 @@ async fn proof_facts(
                     .map(|f| async move { (f.clone(), function_facts(c, f).await) }),
             )
             .await;
-            (t.name.clone(), role, funcs)
+            let mut api_ids: Vec<&str> = t.apis.iter().map(|a| a.api_id.as_str()).collect();
+            api_ids.sort();
+            api_ids.dedup();
+            let apis =
+                futures::future::join_all(api_ids.into_iter().map(|id| async move {
+                    (format!("{}/{id}", t.account), api_facts(c, id).await)
+                }))
+                .await;
+            let mut buckets: Vec<&str> = t.objects.iter().map(|o| o.bucket.as_str()).collect();
+            buckets.sort();
+            buckets.dedup();
+            let buckets = futures::future::join_all(buckets.into_iter().map(|b| async move {
+                (
+                    b.to_string(),
+                    bucket_facts(c, &cfg.region, &cfg.partition, b).await,
+                )
+            }))
+            .await;
+            (t.name.clone(), role, funcs, apis, buckets)
         })
     }));
     let (certs, iot_role, targets) = tokio::join!(certs, iot_role, targets);
@@ -621,7 +687,23 @@ async fn proof_facts(
         Ok(r) => f.iot_role = r,
         Err(e) => errors.push(e),
     }
-    for (name, role, funcs) in targets {
+    for (name, role, funcs, apis, buckets) in targets {
+        for (k, r) in apis {
+            match r {
+                Ok(x) => {
+                    f.apis.insert(k, x);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        for (k, r) in buckets {
+            match r {
+                Ok(x) => {
+                    f.buckets.insert(k, x);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
         match role {
             Ok(r) => {
                 f.targets.insert(name, r);
@@ -642,4 +724,451 @@ async fn proof_facts(
     } else {
         Err(errors)
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Discovery: what the desired state depends on besides the file
+
+/// An error about the file's view of an account that is not an AWS error.
+fn finding(c: &Clients, action: &str, resource: &str, code: &str, message: String) -> AwsError {
+    AwsError {
+        scope: c.scope.clone(),
+        action: action.into(),
+        resource: resource.into(),
+        code: Some(code.into()),
+        message,
+    }
+}
+
+/// The names of the buckets an account owns.
+pub async fn owned_buckets(c: &Clients) -> Result<Vec<String>, AwsError> {
+    let _slot = c.slot().await;
+    let buckets: Vec<aws_sdk_s3::types::Bucket> = c
+        .s3()
+        .list_buckets()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| c.err("s3:ListAllMyBuckets", "*", e))?;
+    Ok(buckets
+        .iter()
+        .filter_map(|b| b.name().map(String::from))
+        .collect())
+}
+
+/// A bucket's default encryption, with a customer key resolved to its key ARN.
+pub async fn bucket_encryption(
+    c: &Clients,
+    region: &str,
+    partition: &str,
+    bucket: &str,
+) -> Result<Encryption, AwsError> {
+    let out = {
+        let _slot = c.slot().await;
+        c.s3().get_bucket_encryption().bucket(bucket).send().await
+    };
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            let e = c.err("s3:GetEncryptionConfiguration", bucket, e);
+            return if e.not_found() {
+                Ok(Encryption::S3)
+            } else {
+                Err(e)
+            };
+        }
+    };
+    let rule = out
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first())
+        .and_then(|r| r.apply_server_side_encryption_by_default());
+    let Some(rule) = rule else {
+        return Ok(Encryption::S3);
+    };
+    if !rule.sse_algorithm().as_str().starts_with("aws:kms") {
+        return Ok(Encryption::S3);
+    }
+    let key = match rule.kms_master_key_id() {
+        None | Some("") => return Ok(Encryption::KmsAwsManaged),
+        Some(k) => k.to_string(),
+    };
+    if key == "alias/aws/s3" || key.ends_with(":alias/aws/s3") {
+        return Ok(Encryption::KmsAwsManaged);
+    }
+    if let Some(a) = crate::arn::Arn::parse(&key) {
+        if a.resource.starts_with("key/") {
+            return Ok(Encryption::KmsCustomer(key));
+        }
+    } else if !key.starts_with("alias/") {
+        // a bare key id: the key is in the bucket's account and region
+        return Ok(Encryption::KmsCustomer(format!(
+            "arn:{partition}:kms:{region}:{}:key/{key}",
+            c.account
+        )));
+    }
+    // an alias: ask KMS which key it names
+    let _slot = c.slot().await;
+    let d = c
+        .kms()
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .map_err(|e| c.err("kms:DescribeKey", &key, e))?;
+    let meta = d.key_metadata();
+    match meta {
+        Some(m) if m.key_manager() == Some(&aws_sdk_kms::types::KeyManagerType::Aws) => {
+            Ok(Encryption::KmsAwsManaged)
+        }
+        Some(m) => Ok(Encryption::KmsCustomer(
+            m.arn().unwrap_or(m.key_id()).to_string(),
+        )),
+        None => Ok(Encryption::KmsAwsManaged),
+    }
+}
+
+/// Read what the desired state depends on besides the file, before planning: that the source role
+/// exists (xacct only adds a policy to it), that every listed bucket belongs to its environment's
+/// account (S3 ARNs carry no account), and the customer KMS key of every SSE-KMS bucket.
+pub async fn discover(
+    cfg: &Config,
+    selected: &[String],
+    accts: &Accounts,
+) -> Result<Discovered, Vec<AwsError>> {
+    let source = async {
+        let Some(src) = cfg.source_role() else {
+            return Ok(());
+        };
+        let c = accts.origin();
+        match role(c, &src.role_name).await? {
+            None => Err(finding(
+                c,
+                "iam:GetRole",
+                &src.role_name,
+                "NoSuchEntity",
+                format!(
+                    "the source role {} does not exist: xacct adds one inline policy to an existing workload role and never creates it (create the role, or correct source.role in {})",
+                    src.arn,
+                    cfg.source.display()
+                ),
+            )),
+            Some(Live { arn: Some(arn), .. }) if arn != src.arn => Err(finding(
+                c,
+                "iam:GetRole",
+                &src.role_name,
+                "SourceRoleArn",
+                format!(
+                    "source.role is {} but the role named {} is {arn} (its path differs): write source.role as {arn}",
+                    src.arn, src.role_name
+                ),
+            )),
+            Some(_) => Ok(()),
+        }
+    };
+    let with_objects: Vec<&crate::config::Target> = cfg
+        .selected(selected)
+        .filter(|t| !t.objects.is_empty())
+        .collect();
+    let buckets = async {
+        if with_objects.is_empty() {
+            return Ok(Discovered::default());
+        }
+        // the buckets of every account of the file, to name the owner of a bucket listed in the
+        // wrong environment
+        let sets = accts.all();
+        let owned = futures::future::join_all(sets.iter().map(owned_buckets)).await;
+        let mut errors = Vec::new();
+        let mut by_account: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (c, r) in sets.iter().zip(owned) {
+            match r {
+                Ok(b) => by_account.entry(&c.account).or_default().extend(b),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut checks = Vec::new();
+        for t in &with_objects {
+            let Some(c) = accts.env(&t.name) else {
+                continue;
+            };
+            let mut seen: Vec<&str> = Vec::new();
+            for o in &t.objects {
+                if seen.contains(&o.bucket.as_str()) {
+                    continue;
+                }
+                seen.push(&o.bucket);
+                let owns = by_account
+                    .get(t.account.as_str())
+                    .is_some_and(|b| b.contains(&o.bucket));
+                if !owns {
+                    let owner = by_account
+                        .iter()
+                        .find(|(_, b)| b.contains(&o.bucket))
+                        .map(|(a, _)| *a);
+                    let who = match owner {
+                        Some(a) => {
+                            let envs: Vec<&str> = cfg
+                                .environments
+                                .iter()
+                                .filter(|e| e.account == *a)
+                                .map(|e| e.name.as_str())
+                                .collect();
+                            if envs.is_empty() {
+                                format!("it belongs to account {a}")
+                            } else {
+                                format!(
+                                    "it belongs to account {a} (environment {})",
+                                    envs.join(", ")
+                                )
+                            }
+                        }
+                        None => "it is not among the buckets of any account of the file (it does not exist, or another account owns it)".into(),
+                    };
+                    errors.push(finding(
+                        c,
+                        "s3:ListAllMyBuckets",
+                        &o.bucket,
+                        "BucketNotOwned",
+                        format!(
+                            "bucket {} listed in environment {} is not a bucket of account {}: {who}; list it under the environment of its owner",
+                            o.bucket, t.name, t.account
+                        ),
+                    ));
+                    continue;
+                }
+                let bucket = o.bucket.clone();
+                let env = t.name.clone();
+                checks.push(async move {
+                    let enc = bucket_encryption(c, &cfg.region, &cfg.partition, &bucket).await;
+                    (env, bucket, enc)
+                });
+            }
+        }
+        let results = futures::future::join_all(checks).await;
+        let mut found = Discovered::default();
+        for (env, bucket, r) in results {
+            match r {
+                Ok(Encryption::KmsCustomer(k)) => {
+                    found.bucket_keys.entry(env).or_default().insert(bucket, k);
+                }
+                Ok(_) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(found)
+        } else {
+            Err(errors)
+        }
+    };
+    let (source, buckets) = tokio::join!(source, buckets);
+    let mut errors = Vec::new();
+    if let Err(e) = source {
+        errors.push(e);
+    }
+    match buckets {
+        Ok(found) if errors.is_empty() => Ok(found),
+        Ok(_) => Err(errors),
+        Err(mut e) => {
+            errors.append(&mut e);
+            Err(errors)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Facts of the new targets: APIs and buckets
+
+/// A policy document as a service returns it: JSON, URL-encoded JSON, or (API Gateway) JSON with its
+/// quotes escaped.
+fn service_document(text: &str) -> Result<serde_json::Value, crate::policy::eval::PolicyError> {
+    match policy::parse_document(text) {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            let unescaped = text.replace("\\\"", "\"").replace("\\\\", "\\");
+            policy::parse_document(&unescaped).map_err(|_| e)
+        }
+    }
+}
+
+/// A REST API: its resource policy, stages and every method's authorization.
+pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> {
+    let api = {
+        let _slot = c.slot().await;
+        c.apigateway()
+            .get_rest_api()
+            .rest_api_id(api_id)
+            .send()
+            .await
+    };
+    let api = match api {
+        Ok(a) => a,
+        Err(e) => {
+            let e = c.err("apigateway:GET", &format!("restapis/{api_id}"), e);
+            return if e.not_found() {
+                Ok(ApiFacts {
+                    exists: Some(false),
+                    ..ApiFacts::default()
+                })
+            } else {
+                Err(e)
+            };
+        }
+    };
+    let policy = match api.policy() {
+        Some(p) if !p.trim().is_empty() => Some(
+            service_document(p)
+                .map_err(|m| parse_err(c, "apigateway:GET", &format!("restapis/{api_id}"), m))?,
+        ),
+        _ => None,
+    };
+    let stages = {
+        let _slot = c.slot().await;
+        c.apigateway()
+            .get_stages()
+            .rest_api_id(api_id)
+            .send()
+            .await
+            .map_err(|e| c.err("apigateway:GET", &format!("restapis/{api_id}/stages"), e))?
+    };
+    let stages: Vec<String> = stages
+        .item()
+        .iter()
+        .filter_map(|s| s.stage_name().map(String::from))
+        .collect();
+    let resources: Vec<aws_sdk_apigateway::types::Resource> = {
+        let _slot = c.slot().await;
+        c.apigateway()
+            .get_resources()
+            .rest_api_id(api_id)
+            .embed("methods")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| c.err("apigateway:GET", &format!("restapis/{api_id}/resources"), e))?
+    };
+    let mut methods = Vec::new();
+    for r in &resources {
+        let (Some(id), Some(path)) = (r.id(), r.path()) else {
+            continue;
+        };
+        let Some(ms) = r.resource_methods() else {
+            continue;
+        };
+        let mut names: Vec<&String> = ms.keys().collect();
+        names.sort();
+        for m in names {
+            let auth = match ms[m].authorization_type() {
+                Some(a) => a.to_string(),
+                None => {
+                    let _slot = c.slot().await;
+                    let got = c
+                        .apigateway()
+                        .get_method()
+                        .rest_api_id(api_id)
+                        .resource_id(id)
+                        .http_method(m)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            c.err(
+                                "apigateway:GET",
+                                &format!("restapis/{api_id}/resources/{id}/methods/{m}"),
+                                e,
+                            )
+                        })?;
+                    got.authorization_type().unwrap_or("NONE").to_string()
+                }
+            };
+            methods.push(MethodFacts {
+                path: path.to_string(),
+                http_method: m.clone(),
+                authorization: auth,
+            });
+        }
+    }
+    Ok(ApiFacts {
+        exists: Some(true),
+        policy,
+        stages,
+        methods,
+    })
+}
+
+/// A bucket: its policy, default encryption and (customer key) key policy.
+pub async fn bucket_facts(
+    c: &Clients,
+    region: &str,
+    partition: &str,
+    bucket: &str,
+) -> Result<BucketFacts, AwsError> {
+    let got = {
+        let _slot = c.slot().await;
+        c.s3().get_bucket_policy().bucket(bucket).send().await
+    };
+    let policy = match got {
+        Ok(p) => match p.policy() {
+            Some(d) => Some(
+                service_document(d).map_err(|m| parse_err(c, "s3:GetBucketPolicy", bucket, m))?,
+            ),
+            None => None,
+        },
+        Err(e) => {
+            let e = c.err("s3:GetBucketPolicy", bucket, e);
+            if e.is("NoSuchBucket") {
+                return Ok(BucketFacts {
+                    exists: Some(false),
+                    policy: None,
+                    encryption: Encryption::S3,
+                    key_policy: None,
+                });
+            }
+            if !e.not_found() {
+                return Err(e);
+            }
+            None
+        }
+    };
+    let encryption = bucket_encryption(c, region, partition, bucket).await?;
+    let key_policy = match &encryption {
+        Encryption::KmsCustomer(k) => {
+            let _slot = c.slot().await;
+            match c
+                .kms()
+                .get_key_policy()
+                .key_id(k)
+                .policy_name("default")
+                .send()
+                .await
+            {
+                Ok(p) => match p.policy() {
+                    Some(d) => Some(
+                        service_document(d).map_err(|m| parse_err(c, "kms:GetKeyPolicy", k, m))?,
+                    ),
+                    None => None,
+                },
+                Err(e) => {
+                    let e = c.err("kms:GetKeyPolicy", k, e);
+                    if e.not_found() {
+                        None
+                    } else {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        _ => None,
+    };
+    Ok(BucketFacts {
+        exists: Some(true),
+        policy,
+        encryption,
+        key_policy,
+    })
 }

@@ -51,7 +51,7 @@ pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 Err(e) => Err(e),
             }
         }
-        Spec::IamRolePolicy { .. } => {
+        Spec::IamRolePolicy { .. } | Spec::SourceRolePolicy { .. } => {
             drop(_slot);
             update(c, s).await
         }
@@ -161,6 +161,11 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             Ok(())
         }
         Spec::IamRolePolicy {
+            role_name,
+            policy_name,
+            policy,
+        }
+        | Spec::SourceRolePolicy {
             role_name,
             policy_name,
             policy,
@@ -328,6 +333,11 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             }
         }
         Spec::IamRolePolicy {
+            role_name,
+            policy_name,
+            ..
+        }
+        | Spec::SourceRolePolicy {
             role_name,
             policy_name,
             ..

@@ -10,10 +10,14 @@ use std::process::ExitCode;
 pub fn validate(file: &Path) -> Result<ExitCode, Error> {
     let cfg = config::load(file)?;
     println!(
-        "{}: valid — fleet {}, IoT account {}, {} environment(s): {}",
+        "{}: valid — fleet {}, {} {}, {} environment(s): {}",
         file.display(),
         cfg.fleet,
-        cfg.iot.account,
+        match cfg.origin {
+            config::Origin::Iot(_) => "IoT account",
+            config::Origin::Role(_) => "source account",
+        },
+        cfg.origin_account(),
         cfg.environments.len(),
         cfg.environments
             .iter()

@@ -35,8 +35,12 @@ pub fn check_selection(cfg: &Config, envs: &[String]) -> Result<(), Error> {
     cfg.check_selection(envs).map_err(Error::Selection)
 }
 
-pub fn selected_desired(cfg: &Config, envs: &[String]) -> Vec<crate::model::Resource> {
-    crate::desired::desired(cfg)
+pub fn selected_desired(
+    cfg: &Config,
+    envs: &[String],
+    found: &crate::model::live::Discovered,
+) -> Vec<crate::model::Resource> {
+    crate::desired::desired_with(cfg, found)
         .into_iter()
         .filter(|r| {
             r.addr
@@ -47,17 +51,22 @@ pub fn selected_desired(cfg: &Config, envs: &[String]) -> Vec<crate::model::Reso
         .collect()
 }
 
-/// Connect to every account and read the live state.
+/// Connect to every account, discover what the desired state depends on (the source role, the
+/// buckets' owners and keys), and read the live state of the desired resources.
 pub async fn read_live(
     cfg: &Config,
     envs: &[String],
 ) -> Result<(aws::Accounts, crate::plan::Snapshot), Error> {
     let accts = aws::connect_all(cfg, envs).await.map_err(Error::Aws)?;
-    let desired = selected_desired(cfg, envs);
-    let snap = aws::read::live(cfg, &desired, &accts, aws::read::Want::Plan)
+    let found = aws::read::discover(cfg, envs, &accts)
+        .await
+        .map_err(Error::Aws)?;
+    let desired = selected_desired(cfg, envs, &found);
+    let mut snap = aws::read::live(cfg, &desired, &accts, aws::read::Want::Plan)
         .await
         .map_err(Error::Aws)?
         .resources;
+    snap.discovered = found;
     Ok((accts, snap))
 }
 
@@ -68,7 +77,7 @@ pub async fn make_plan(
     mode: Mode,
 ) -> Result<(aws::Accounts, Plan), Error> {
     let (accts, snap) = read_live(cfg, envs).await?;
-    let desired = selected_desired(cfg, envs);
+    let desired = selected_desired(cfg, envs, &snap.discovered);
     let (changes, untouched) = match mode {
         Mode::Apply => (crate::plan::diff(cfg, &desired, &snap), vec![]),
         Mode::Destroy => crate::plan::destroy(cfg, &desired, &snap),
@@ -81,6 +90,7 @@ pub async fn make_plan(
         changes,
         untouched,
         prior_fingerprint: snap.fingerprint(),
+        discovered: snap.discovered.clone(),
     };
     Ok((accts, plan))
 }

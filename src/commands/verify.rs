@@ -20,6 +20,9 @@ pub async fn verify_cmd(
     let cfg = config::load(file)?;
     check_selection(&cfg, envs)?;
     let targets: Vec<config::Target> = cfg.selected(envs).cloned().collect();
+    let Some(iot_acct) = cfg.iot().cloned() else {
+        return verify_source_cmd(&cfg, envs, &targets, opts, json, style).await;
+    };
     let identity = match &device {
         Some((c, k)) => {
             Some(verify::mtls::DeviceIdentity::from_files(c, k).map_err(Error::Identity)?)
@@ -29,7 +32,7 @@ pub async fn verify_cmd(
     // the IoT account is needed for --ephemeral, for DescribeEndpoint, and to explain failures
     let iot = if identity.is_none() || opts.endpoint.is_none() {
         Some(
-            aws::connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access)
+            aws::connect(&cfg.region, &iot_acct.account, None, &iot_acct.access)
                 .await
                 .map_err(|e| Error::Aws(vec![e]))?,
         )
@@ -51,7 +54,7 @@ pub async fn verify_cmd(
             let o = verify::run(&cfg, &targets, &endpoint, &id, &opts, false, &proofs).await;
             if o.iter().any(|o| !o.ok) {
                 if let Ok(iot) =
-                    aws::connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access).await
+                    aws::connect(&cfg.region, &iot_acct.account, None, &iot_acct.access).await
                 {
                     cert_id = Some(
                         verify::locate_certificate(&iot, &id)
@@ -113,8 +116,8 @@ pub async fn verify_cmd(
     if !ok {
         // explain each failure with the static proof of the live documents, when they can be read
         let mut cfg = cfg.clone();
-        if let Some(id) = cert_id {
-            cfg.iot.certificates = vec![id];
+        if let (Some(id), config::Origin::Iot(iot)) = (cert_id, &mut cfg.origin) {
+            iot.certificates = vec![id];
         }
         if let Ok(accts) = aws::connect_all(&cfg, envs).await {
             if let Ok(facts) = aws::read::check_facts(&cfg, envs, &accts).await {
@@ -139,6 +142,44 @@ pub async fn verify_cmd(
     })
 }
 
+/// `xacct verify` for a `source:` file: the chain starts at an existing workload role.
+async fn verify_source_cmd(
+    cfg: &config::Config,
+    envs: &[String],
+    targets: &[config::Target],
+    opts: crate::verify::Options,
+    json: bool,
+    style: Style,
+) -> Result<ExitCode, Error> {
+    use crate::verify;
+    let src = cfg.source_role().expect("a source file").clone();
+    let proofs = verify::Proofs::new(cfg, envs);
+    let mut outcomes = verify::source::run(cfg, &src, targets, &opts, &proofs).await;
+    let ok = outcomes.iter().all(|o| o.ok);
+    if !ok {
+        if let Ok(accts) = aws::connect_all(cfg, envs).await {
+            if let Ok(facts) = aws::read::check_facts(cfg, envs, &accts).await {
+                let proofs = crate::check::prove(cfg, &facts, envs);
+                verify::explain(&mut outcomes, &proofs);
+            }
+        }
+    }
+    if json {
+        print_json(&verify::VerifyOutput {
+            ok,
+            endpoint: "",
+            environments: &outcomes,
+        });
+    } else {
+        print_out(&verify::render_human(&outcomes, style));
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// `xacct creds`: hops 1 and 2, printed as credential_process JSON.
 pub async fn creds_cmd(
     file: &Path,
@@ -150,6 +191,13 @@ pub async fn creds_cmd(
     use crate::verify;
     let cfg = config::load(file)?;
     check_selection(&cfg, &[env.to_string()])?;
+    let Some(iot_acct) = cfg.iot().cloned() else {
+        return Err(Error::Usage(format!(
+            "{}: creds serves device chains (a file with `iot:`); this file's chain starts at the source role {}, whose workload already has credentials",
+            file.display(),
+            cfg.origin_role_arn()
+        )));
+    };
     let t = cfg
         .environments
         .iter()
@@ -160,7 +208,7 @@ pub async fn creds_cmd(
     let endpoint = match &opts.endpoint {
         Some(e) => e.clone(),
         None => {
-            let iot = aws::connect(&cfg.region, &cfg.iot.account, None, &cfg.iot.access)
+            let iot = aws::connect(&cfg.region, &iot_acct.account, None, &iot_acct.access)
                 .await
                 .map_err(|e| Error::Aws(vec![e]))?;
             verify::endpoint(&opts, &iot)
@@ -170,7 +218,7 @@ pub async fn creds_cmd(
     };
     let iot_creds = verify::mtls::fetch(
         &endpoint,
-        &cfg.iot.role_alias,
+        &iot_acct.role_alias,
         &id,
         opts.ca_bundle.as_deref(),
         opts.thing_name.as_deref(),

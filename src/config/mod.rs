@@ -29,6 +29,7 @@ pub const OWNER_TAG: &str = "xacct:fleet";
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "xacct environment file")]
+#[schemars(extend("oneOf" = [{"required": ["iot"]}, {"required": ["source"]}]))]
 pub struct RawFile {
     /// Prefix of every name xacct manages (roles, alias, IoT policy); also the value of the
     /// `xacct:fleet` ownership tag.
@@ -40,8 +41,14 @@ pub struct RawFile {
         example = "ap-northeast-1"
     )]
     region: String,
-    /// The account that holds the devices' certificates, the IoT role, role alias and IoT policy.
-    iot: RawIot,
+    /// The account that holds the devices' certificates, the IoT role, role alias and IoT policy
+    /// (the chain starts at a device certificate). Exactly one of `iot` and `source`.
+    #[serde(default)]
+    iot: Option<RawIot>,
+    /// An existing workload role (a Lambda execution role, an ECS task or EC2 instance role) the
+    /// chain starts at. Exactly one of `iot` and `source`.
+    #[serde(default)]
+    source: Option<RawSource>,
     /// The target environments, by name.
     #[schemars(extend("minProperties" = 1))]
     environments: IndexMap<String, RawTarget>,
@@ -88,6 +95,24 @@ pub struct RawIot {
     certificates: Vec<CertificateId>,
 }
 
+/// The existing role a workload chain starts at. xacct only adds one inline policy to it.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    /// The 12-digit account id of the role, quoted.
+    account: AccountField,
+    /// The role's ARN (it must exist; it may have a path), in `account`.
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    role: String,
+    /// AWS profile for this account (default: the standard credential chain).
+    #[serde(default)]
+    profile: Option<String>,
+    /// Role assumed in this account, from the profile or the default chain.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    assume_role: Option<String>,
+}
+
 /// Which `aws:SourceArn` the IoT role's trust requires of the credentials provider.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -111,6 +136,11 @@ pub struct CertificateId(#[schemars(regex(pattern = r"^[0-9a-f]{64}$"))] String)
 /// One target environment.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"required": ["functions"], "properties": {"functions": {"minItems": 1}}},
+    {"required": ["apis"], "properties": {"apis": {"minItems": 1}}},
+    {"required": ["objects"], "properties": {"objects": {"minItems": 1}}}
+]))]
 pub struct RawTarget {
     /// The 12-digit account id, quoted.
     account: AccountField,
@@ -125,9 +155,21 @@ pub struct RawTarget {
     #[serde(default)]
     #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9+=,.@_-]+$"))]
     role_name: Option<String>,
-    /// The Lambda functions devices may invoke: names, or ARNs in this environment's account and region.
-    #[schemars(length(min = 1))]
+    /// The Lambda functions the chain may invoke: names, or ARNs in this environment's account and
+    /// region. Each environment lists at least one of `functions`, `apis`, `objects`.
+    #[serde(default)]
     functions: Vec<String>,
+    /// API Gateway methods with IAM authorization the chain may call (`execute-api:Invoke`):
+    /// `arn:PARTITION:execute-api:REGION:ACCOUNT:API-ID/STAGE/METHOD/PATH`, or the short form
+    /// `API-ID/STAGE/METHOD/PATH` (this environment's account and region). METHOD may be `*`; a `*`
+    /// in PATH matches any characters.
+    #[serde(default)]
+    apis: Vec<String>,
+    /// S3 objects the chain may read (`s3:GetObject`): `arn:PARTITION:s3:::BUCKET/KEY`, or the short
+    /// form `BUCKET/KEY`; a KEY ending in `*` is a prefix. The buckets belong to this environment's
+    /// account.
+    #[serde(default)]
+    objects: Vec<String>,
     /// Session length when a device assumes the target role; role chaining caps it at 3600 s.
     #[serde(default)]
     #[schemars(range(min = 900, max = 3600), extend("default" = 3600))]
@@ -206,6 +248,58 @@ pub struct IotAccount {
     pub certificates: Vec<String>,
 }
 
+/// The existing role a workload chain starts at.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceRole {
+    pub account: String,
+    pub access: Access,
+    /// The role's ARN as written (path included).
+    pub arn: String,
+    /// The role's name (the ARN's last segment).
+    pub role_name: String,
+}
+
+/// Where the chain starts: a device certificate (the IoT account's role, alias and policy), or an
+/// existing workload role.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Origin {
+    Iot(IotAccount),
+    Role(SourceRole),
+}
+
+/// An API Gateway method the chain may call.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiMethod {
+    /// `arn:PARTITION:execute-api:REGION:ACCOUNT:API-ID/STAGE/METHOD/PATH`
+    pub arn: String,
+    pub api_id: String,
+    pub stage: String,
+    /// An HTTP method or `*`.
+    pub method: String,
+    /// The resource path without its leading `/` (may hold `*`).
+    pub path: String,
+}
+
+/// S3 objects the chain may read: one key, or every key under a prefix (`key` ends in `*`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ObjectRef {
+    /// `arn:PARTITION:s3:::BUCKET/KEY`
+    pub arn: String,
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ObjectRef {
+    /// The prefix to list to find a matching object: the key up to its first wildcard.
+    pub fn list_prefix(&self) -> &str {
+        match self.key.find(['*', '?']) {
+            Some(i) => &self.key[..i],
+            None => &self.key,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Target {
     pub name: String,
@@ -214,6 +308,10 @@ pub struct Target {
     pub role_name: String,
     /// Fully qualified function ARNs (unqualified: without version or alias).
     pub functions: Vec<String>,
+    #[serde(default)]
+    pub apis: Vec<ApiMethod>,
+    #[serde(default)]
+    pub objects: Vec<ObjectRef>,
     pub session_duration: i32,
 }
 
@@ -228,22 +326,72 @@ pub struct Config {
     pub fleet: String,
     pub region: String,
     pub partition: String,
-    pub iot: IotAccount,
+    pub origin: Origin,
     pub environments: Vec<Target>,
 }
 
 impl Config {
-    pub fn iot_role_arn(&self) -> String {
+    /// The IoT account, when the chain starts at a device certificate.
+    pub fn iot(&self) -> Option<&IotAccount> {
+        match &self.origin {
+            Origin::Iot(i) => Some(i),
+            Origin::Role(_) => None,
+        }
+    }
+    /// The existing workload role, when the chain starts at one.
+    pub fn source_role(&self) -> Option<&SourceRole> {
+        match &self.origin {
+            Origin::Role(r) => Some(r),
+            Origin::Iot(_) => None,
+        }
+    }
+    /// The account the chain starts in (the IoT account, or the source role's).
+    pub fn origin_account(&self) -> &str {
+        match &self.origin {
+            Origin::Iot(i) => &i.account,
+            Origin::Role(r) => &r.account,
+        }
+    }
+    /// How to reach the account the chain starts in.
+    pub fn origin_access(&self) -> &Access {
+        match &self.origin {
+            Origin::Iot(i) => &i.access,
+            Origin::Role(r) => &r.access,
+        }
+    }
+    /// The role every target role trusts: the IoT role, or the source role.
+    pub fn origin_role_arn(&self) -> String {
+        match &self.origin {
+            Origin::Iot(i) => self.iot_role_arn_of(i),
+            Origin::Role(r) => r.arn.clone(),
+        }
+    }
+    /// The name of the role the chain starts at (the IoT role's, or the source role's).
+    pub fn origin_role_name(&self) -> &str {
+        match &self.origin {
+            Origin::Iot(i) => &i.role_name,
+            Origin::Role(r) => &r.role_name,
+        }
+    }
+    fn iot_role_arn_of(&self, i: &IotAccount) -> String {
         format!(
             "arn:{}:iam::{}:role/{}",
-            self.partition, self.iot.account, self.iot.role_name
+            self.partition, i.account, i.role_name
         )
     }
+    /// The IoT role's ARN (for a `source:` file: the source role's).
+    pub fn iot_role_arn(&self) -> String {
+        self.origin_role_arn()
+    }
+    /// The role alias's ARN (empty for a `source:` file, which has none).
     pub fn alias_arn(&self) -> String {
-        format!(
-            "arn:{}:iot:{}:{}:rolealias/{}",
-            self.partition, self.region, self.iot.account, self.iot.role_alias
-        )
+        match self.iot() {
+            Some(i) => format!(
+                "arn:{}:iot:{}:{}:rolealias/{}",
+                self.partition, self.region, i.account, i.role_alias
+            ),
+            None => String::new(),
+        }
     }
     pub fn target_role_arn(&self, t: &Target) -> String {
         format!(
@@ -254,12 +402,15 @@ impl Config {
     pub fn certificate_arn(&self, id: &str) -> String {
         format!(
             "arn:{}:iot:{}:{}:cert/{}",
-            self.partition, self.region, self.iot.account, id
+            self.partition,
+            self.region,
+            self.origin_account(),
+            id
         )
     }
     /// The IoT role's maximum session: at least the alias's credential duration.
     pub fn iot_max_session(&self) -> i32 {
-        self.iot.credential_duration.max(3600)
+        self.iot().map_or(3600, |i| i.credential_duration.max(3600))
     }
     /// An error naming the first of `names` (from `--env`) that the file does not define.
     pub fn check_selection(&self, names: &[String]) -> Result<(), SelectionError> {
@@ -470,9 +621,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 None => msg,
             };
             let msg = msg
-                .replace("struct RawFile", "a mapping of fleet, region, iot and environments")
+                .replace("struct RawFile", "a mapping of fleet, region, iot or source, and environments")
+                .replace("struct RawSource", "a mapping (account, role, profile, assume_role)")
                 .replace("struct RawIot", "a mapping (account, profile, assume_role, role_name, role_alias, policy_name, credential_duration, certificates)")
-                .replace("struct RawTarget", "a mapping (account, profile, assume_role, role_name, functions, session_duration)");
+                .replace("struct RawTarget", "a mapping (account, profile, assume_role, role_name, functions, apis, objects, session_duration)");
             let (rule, help) = classify_serde_error(&msg);
             // a second document: point at the line that starts it
             let pos = match rule {
@@ -694,8 +846,8 @@ environments:
     #[test]
     fn defaults_are_derived_from_the_fleet() {
         let c = parse(Path::new("f.yaml"), GOOD).unwrap();
-        assert_eq!(c.iot.role_name, "telemetry-device");
-        assert_eq!(c.iot.policy_name, "telemetry-device-credentials");
+        assert_eq!(c.iot().unwrap().role_name, "telemetry-device");
+        assert_eq!(c.iot().unwrap().policy_name, "telemetry-device-credentials");
         assert_eq!(c.environments[0].role_name, "telemetry-prd");
         assert_eq!(
             c.environments[0].functions[0],

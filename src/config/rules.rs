@@ -205,97 +205,36 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
     }
     let partition = partition_of(&region).to_string();
 
-    let iot_account = account(c, &["iot", "account"], raw.iot.account);
-    let iot_access = access(
-        c,
-        &["iot"],
-        &iot_account,
-        raw.iot.profile,
-        raw.iot.assume_role,
-    );
-    // A name derived from an invalid fleet is not reported again.
-    let role_name_set = raw.iot.role_name.is_some();
-    let role_name = raw
-        .iot
-        .role_name
-        .unwrap_or_else(|| format!("{fleet}-device"));
-    if role_name_set || fleet_ok {
-        name_rule(
-            c,
-            &["iot", "role_name"],
-            "role_name",
-            &role_name,
-            valid_role_name(&role_name),
-            "role-name",
-            ROLE_SPEC,
-        );
-    }
-    let alias_set = raw.iot.role_alias.is_some();
-    let role_alias = raw
-        .iot
-        .role_alias
-        .unwrap_or_else(|| format!("{fleet}-device"));
-    if alias_set || fleet_ok {
-        name_rule(
-            c,
-            &["iot", "role_alias"],
-            "role_alias",
-            &role_alias,
-            valid_alias_name(&role_alias),
-            "alias-name",
-            ALIAS_SPEC,
-        );
-    }
-    let policy_set = raw.iot.policy_name.is_some();
-    let policy_name = raw
-        .iot
-        .policy_name
-        .unwrap_or_else(|| format!("{fleet}-device-credentials"));
-    if policy_set || fleet_ok {
-        name_rule(
-            c,
-            &["iot", "policy_name"],
-            "policy_name",
-            &policy_name,
-            valid_iot_policy_name(&policy_name),
-            "policy-name",
-            POLICY_SPEC,
-        );
-    }
-    let credential_duration = match raw.iot.credential_duration {
-        None => DEFAULT_CREDENTIAL_DURATION,
-        Some(d) if (900..=43200).contains(&d) => d as i32,
-        Some(d) => {
+    let origin = match (raw.iot, raw.source) {
+        (Some(iot), None) => Origin::Iot(validate_iot(c, iot, &fleet, fleet_ok)),
+        (None, Some(src)) => Origin::Role(validate_source(c, src)),
+        (Some(iot), Some(_)) => {
             c.at(
-                &["iot", "credential_duration"],
-                "duration",
-                format!("credential_duration {d} is out of range"),
-                Some("a role alias issues credentials for 900 to 43200 seconds".into()),
+                &["source"],
+                "iot-and-source",
+                "the file has both `iot:` and `source:`".into(),
+                Some("a chain starts either at a device certificate (`iot:`) or at an existing workload role (`source:`): keep one, and put the other chain in a file of its own".into()),
             );
-            DEFAULT_CREDENTIAL_DURATION
+            Origin::Iot(validate_iot(c, iot, &fleet, fleet_ok))
+        }
+        (None, None) => {
+            c.at(
+                &["fleet"],
+                "missing-key",
+                "the file has neither `iot:` nor `source:`".into(),
+                Some("add `iot:` (the chain starts at a device certificate) or `source:` (it starts at an existing workload role), see README".into()),
+            );
+            Origin::Role(SourceRole {
+                account: String::new(),
+                access: Access {
+                    profile: None,
+                    assume_role: None,
+                },
+                arn: String::new(),
+                role_name: String::new(),
+            })
         }
     };
-    let mut certificates = Vec::new();
-    for (i, CertificateId(cert)) in raw.iot.certificates.iter().enumerate() {
-        let i_s = i.to_string();
-        if !valid_cert_id(cert) {
-            c.at(
-                &["iot", "certificates", &i_s],
-                "certificate-id",
-                format!("certificate id `{cert}` is not an IoT certificate id"),
-                Some("an IoT certificate id is 64 lowercase hex characters (aws iot list-certificates)".into()),
-            );
-        } else if certificates.contains(cert) {
-            c.at(
-                &["iot", "certificates", &i_s],
-                "duplicate-certificate",
-                format!("certificate {cert} is listed twice"),
-                Some("list each certificate once".into()),
-            );
-        }
-        certificates.push(cert.clone());
-    }
-
     if raw.environments.is_empty() {
         c.at(
             &["environments"],
@@ -305,11 +244,18 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         );
     }
     let mut environments = Vec::new();
-    let mut role_names: Vec<(String, String, String)> = vec![(
-        iot_account.clone(),
-        role_name.clone(),
-        "the IoT role".into(),
-    )];
+    let mut role_names: Vec<(String, String, String)> = match &origin {
+        Origin::Iot(i) => vec![(
+            i.account.clone(),
+            i.role_name.clone(),
+            "the IoT role".into(),
+        )],
+        Origin::Role(r) => vec![(
+            r.account.clone(),
+            r.role_name.clone(),
+            "the source role".into(),
+        )],
+    };
     for (name, t) in raw.environments {
         let base = ["environments", name.as_str()];
         let env_ok = valid_env_name(&name);
@@ -357,7 +303,7 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
                 c.at(
                     &p("session_duration"),
                     "role-chaining",
-                    format!("session_duration {d} is impossible: the target role is assumed with IoT-issued role credentials, and role chaining caps a session at 3600 seconds"),
+                    format!("session_duration {d} is impossible: the target role is assumed with role credentials (IoT-issued, or the source role's), and role chaining caps a session at 3600 seconds"),
                     Some("use 900 to 3600 seconds".into()),
                 );
                 ROLE_CHAINING_CAP
@@ -373,12 +319,12 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
             }
             Some(d) => d as i32,
         };
-        if t.functions.is_empty() {
+        if t.functions.is_empty() && t.apis.is_empty() && t.objects.is_empty() {
             c.at(
                 &p("functions"),
-                "no-functions",
-                format!("environment `{name}` lists no functions"),
-                Some("list the Lambda functions the devices may invoke, by name or ARN".into()),
+                "no-targets",
+                format!("environment `{name}` lists no functions, apis or objects"),
+                Some("list what the chain may reach: Lambda functions (`functions`), API Gateway methods (`apis`) or S3 objects (`objects`)".into()),
             );
         }
         let mut functions: Vec<String> = Vec::new();
@@ -451,12 +397,16 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
             }
             functions.push(arn);
         }
+        let apis = apis(c, &name, &t.apis, &partition, &region, &acct);
+        let objects = objects(c, &name, &t.objects, &partition);
         environments.push(Target {
             name,
             account: acct,
             access: acc,
             role_name: tr,
             functions,
+            apis,
+            objects,
             session_duration,
         });
     }
@@ -467,16 +417,359 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         fleet,
         region,
         partition,
-        iot: IotAccount {
-            account: iot_account,
-            access: iot_access,
-            role_name,
-            role_alias,
-            policy_name,
-            credential_duration,
-            source_arn_condition: raw.iot.source_arn_condition.unwrap_or_default(),
-            certificates,
-        },
+        origin,
         environments,
     }
+}
+
+fn validate_iot(c: &mut Checker, iot: RawIot, fleet: &str, fleet_ok: bool) -> IotAccount {
+    let iot_account = account(c, &["iot", "account"], iot.account);
+    let iot_access = access(c, &["iot"], &iot_account, iot.profile, iot.assume_role);
+    // A name derived from an invalid fleet is not reported again.
+    let role_name_set = iot.role_name.is_some();
+    let role_name = iot.role_name.unwrap_or_else(|| format!("{fleet}-device"));
+    if role_name_set || fleet_ok {
+        name_rule(
+            c,
+            &["iot", "role_name"],
+            "role_name",
+            &role_name,
+            valid_role_name(&role_name),
+            "role-name",
+            ROLE_SPEC,
+        );
+    }
+    let alias_set = iot.role_alias.is_some();
+    let role_alias = iot.role_alias.unwrap_or_else(|| format!("{fleet}-device"));
+    if alias_set || fleet_ok {
+        name_rule(
+            c,
+            &["iot", "role_alias"],
+            "role_alias",
+            &role_alias,
+            valid_alias_name(&role_alias),
+            "alias-name",
+            ALIAS_SPEC,
+        );
+    }
+    let policy_set = iot.policy_name.is_some();
+    let policy_name = iot
+        .policy_name
+        .unwrap_or_else(|| format!("{fleet}-device-credentials"));
+    if policy_set || fleet_ok {
+        name_rule(
+            c,
+            &["iot", "policy_name"],
+            "policy_name",
+            &policy_name,
+            valid_iot_policy_name(&policy_name),
+            "policy-name",
+            POLICY_SPEC,
+        );
+    }
+    let credential_duration = match iot.credential_duration {
+        None => DEFAULT_CREDENTIAL_DURATION,
+        Some(d) if (900..=43200).contains(&d) => d as i32,
+        Some(d) => {
+            c.at(
+                &["iot", "credential_duration"],
+                "duration",
+                format!("credential_duration {d} is out of range"),
+                Some("a role alias issues credentials for 900 to 43200 seconds".into()),
+            );
+            DEFAULT_CREDENTIAL_DURATION
+        }
+    };
+    let mut certificates = Vec::new();
+    for (i, CertificateId(cert)) in iot.certificates.iter().enumerate() {
+        let i_s = i.to_string();
+        if !valid_cert_id(cert) {
+            c.at(
+                &["iot", "certificates", &i_s],
+                "certificate-id",
+                format!("certificate id `{cert}` is not an IoT certificate id"),
+                Some("an IoT certificate id is 64 lowercase hex characters (aws iot list-certificates)".into()),
+            );
+        } else if certificates.contains(cert) {
+            c.at(
+                &["iot", "certificates", &i_s],
+                "duplicate-certificate",
+                format!("certificate {cert} is listed twice"),
+                Some("list each certificate once".into()),
+            );
+        }
+        certificates.push(cert.clone());
+    }
+
+    IotAccount {
+        account: iot_account,
+        access: iot_access,
+        role_name,
+        role_alias,
+        policy_name,
+        credential_duration,
+        source_arn_condition: iot.source_arn_condition.unwrap_or_default(),
+        certificates,
+    }
+}
+
+fn validate_source(c: &mut Checker, src: RawSource) -> SourceRole {
+    let acct = account(c, &["source", "account"], src.account);
+    let access = access(c, &["source"], &acct, src.profile, src.assume_role);
+    let arn = Arn::parse(&src.role);
+    let name = arn
+        .as_ref()
+        .and_then(|a| a.resource.strip_prefix("role/"))
+        .map(|r| r.rsplit('/').next().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let ok = arn.as_ref().is_some_and(|a| {
+        a.partition.starts_with("aws") && a.service == "iam" && a.region.is_empty()
+    }) && valid_role_name(&name)
+        && arn
+            .as_ref()
+            .and_then(|a| a.resource.strip_prefix("role/"))
+            .is_some_and(|r| !r.starts_with('/') && !r.contains("//"));
+    if !ok {
+        c.at(
+            &["source", "role"],
+            "source-role-arn",
+            format!("source.role `{}` is not an IAM role ARN", src.role),
+            Some(format!(
+                "write the role's ARN as IAM shows it, e.g. arn:aws:iam::{acct}:role/service-role/NAME"
+            )),
+        );
+    } else if let Some(a) = arn.as_ref().filter(|a| a.account != acct) {
+        c.at(
+            &["source", "role"],
+            "source-role-account",
+            format!(
+                "source.role is in account {} but source.account is {acct}",
+                a.account
+            ),
+            Some(format!(
+                "name a role of account {acct} (arn:{}:iam::{acct}:{}), or correct source.account",
+                a.partition, a.resource
+            )),
+        );
+    }
+    SourceRole {
+        account: acct,
+        access,
+        arn: src.role,
+        role_name: name,
+    }
+}
+
+const HTTP_METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "*",
+];
+
+/// The `apis` of one environment: full ARNs or `API-ID/STAGE/METHOD/PATH`, in the environment's
+/// account and region.
+fn apis(
+    c: &mut Checker,
+    env: &str,
+    list: &[String],
+    partition: &str,
+    region: &str,
+    acct: &str,
+) -> Vec<ApiMethod> {
+    let mut out: Vec<ApiMethod> = Vec::new();
+    for (i, a) in list.iter().enumerate() {
+        let i_s = i.to_string();
+        let at = ["environments", env, "apis", i_s.as_str()];
+        let example = format!(
+            "arn:{partition}:execute-api:{region}:{acct}:API-ID/STAGE/METHOD/PATH (e.g. a1b2c3d4e5/prod/GET/orders/*)"
+        );
+        let resource = if a.starts_with("arn:") {
+            let Some(arn) = Arn::parse(a).filter(|x| x.service == "execute-api") else {
+                c.at(
+                    &at,
+                    "api-arn",
+                    format!("`{a}` is not an execute-api ARN"),
+                    Some(format!("write {example}")),
+                );
+                continue;
+            };
+            if arn.account != acct {
+                c.at(
+                    &at,
+                    "api-account",
+                    format!(
+                        "API `{a}` is in account {}, outside environment `{env}` (account {acct})",
+                        arn.account
+                    ),
+                    Some(format!(
+                        "use arn:{partition}:execute-api:{region}:{acct}:{}, or move it to the environment of account {}",
+                        arn.resource, arn.account
+                    )),
+                );
+                continue;
+            }
+            if arn.region != region {
+                c.at(
+                    &at,
+                    "api-region",
+                    format!(
+                        "API `{a}` is in region {}, but the fleet is in {region}",
+                        arn.region
+                    ),
+                    Some(format!(
+                        "use arn:{partition}:execute-api:{region}:{acct}:{}",
+                        arn.resource
+                    )),
+                );
+                continue;
+            }
+            arn.resource
+        } else {
+            a.clone()
+        };
+        let parts: Vec<&str> = resource.splitn(4, '/').collect();
+        let id_ok = |s: &str| {
+            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+        };
+        let stage_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 128
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if parts.len() < 4 {
+            c.at(
+                &at,
+                "api-method",
+                format!("`{a}` does not name a stage, an HTTP method and a path"),
+                Some(format!("write {example}")),
+            );
+            continue;
+        }
+        let (id, stage, method, path) = (parts[0], parts[1], parts[2], parts[3]);
+        let problem = if !id_ok(id) {
+            Some(format!("`{id}` is not an API id (letters and digits)"))
+        } else if !stage_ok(stage) {
+            Some(format!(
+                "`{stage}` is not a stage name (letters, digits, - and _)"
+            ))
+        } else if !HTTP_METHODS.contains(&method) {
+            Some(format!(
+                "`{method}` is not an HTTP method (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or *)"
+            ))
+        } else if path.starts_with('/') || path.contains("//") || path.contains(char::is_whitespace)
+        {
+            Some(format!("path `{path}` is not a resource path"))
+        } else {
+            None
+        };
+        if let Some(m) = problem {
+            c.at(
+                &at,
+                "api-method",
+                format!("API `{a}`: {m}"),
+                Some(format!("write {example}")),
+            );
+            continue;
+        }
+        let arn = format!("arn:{partition}:execute-api:{region}:{acct}:{resource}");
+        if out.iter().any(|x| x.arn == arn) {
+            c.at(
+                &at,
+                "duplicate-api",
+                format!("API method `{a}` is listed twice"),
+                Some("list each method once".into()),
+            );
+            continue;
+        }
+        out.push(ApiMethod {
+            arn,
+            api_id: id.into(),
+            stage: stage.into(),
+            method: method.into(),
+            path: path.into(),
+        });
+    }
+    out
+}
+
+/// S3 bucket names: 3-63 of lowercase letters, digits, `.` and `-`, starting and ending with a
+/// letter or digit, not an IP address, no `..`, none of the reserved prefixes and suffixes.
+pub fn valid_bucket_name(b: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&b.len())
+        && b.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge(b.chars().next())
+        && edge(b.chars().last())
+        && !b.contains("..")
+        && b.parse::<std::net::Ipv4Addr>().is_err()
+        && !b.starts_with("xn--")
+        && !b.starts_with("sthree-")
+        && !b.ends_with("-s3alias")
+        && !b.ends_with("--ol-s3")
+}
+
+/// The `objects` of one environment: `arn:PARTITION:s3:::BUCKET/KEY` or `BUCKET/KEY`.
+fn objects(c: &mut Checker, env: &str, list: &[String], partition: &str) -> Vec<ObjectRef> {
+    let mut out: Vec<ObjectRef> = Vec::new();
+    for (i, o) in list.iter().enumerate() {
+        let i_s = i.to_string();
+        let at = ["environments", env, "objects", i_s.as_str()];
+        let example = format!(
+            "arn:{partition}:s3:::BUCKET/KEY or BUCKET/KEY (a KEY ending in * is a prefix)"
+        );
+        let rest = if o.starts_with("arn:") {
+            match Arn::parse(o) {
+                Some(a) if a.service == "s3" && a.region.is_empty() && a.account.is_empty() => {
+                    a.resource
+                }
+                _ => {
+                    c.at(
+                        &at,
+                        "object-arn",
+                        format!("`{o}` is not an S3 object ARN"),
+                        Some(format!("write {example}")),
+                    );
+                    continue;
+                }
+            }
+        } else {
+            o.clone()
+        };
+        let Some((bucket, key)) = rest.split_once('/').filter(|(_, k)| !k.is_empty()) else {
+            c.at(
+                &at,
+                "object-key",
+                format!("`{o}` names no object key"),
+                Some(format!(
+                    "write {example}; for every object of a bucket write BUCKET/*"
+                )),
+            );
+            continue;
+        };
+        if !valid_bucket_name(bucket) {
+            c.at(
+                &at,
+                "bucket-name",
+                format!("`{bucket}` is not a valid S3 bucket name"),
+                Some("bucket names are 3-63 lowercase letters, digits, . and -, begin and end with a letter or digit, and are not IP addresses".into()),
+            );
+            continue;
+        }
+        let arn = format!("arn:{partition}:s3:::{bucket}/{key}");
+        if out.iter().any(|x| x.arn == arn) {
+            c.at(
+                &at,
+                "duplicate-object",
+                format!("object `{o}` is listed twice"),
+                Some("list each object or prefix once".into()),
+            );
+            continue;
+        }
+        out.push(ObjectRef {
+            arn,
+            bucket: bucket.into(),
+            key: key.into(),
+        });
+    }
+    out
 }

@@ -14,6 +14,7 @@ pub enum Kind {
     IotRoleAlias,
     IotPolicy,
     IotPolicyAttachment,
+    SourceRolePolicy,
 }
 
 /// Who owns a live resource of a kind (anything else is left alone, or adopted with `--adopt`).
@@ -28,6 +29,9 @@ pub enum Ownership {
     FleetOrContent,
     /// Owned when the IoT policy it attaches is owned.
     ParentPolicy,
+    /// Owned by its name, which is in xacct's namespace (`xacct-<fleet>-…`): an inline policy on a
+    /// role xacct does not own.
+    Name,
 }
 
 /// The apply lane of an account-level resource of the source (IoT) account. Environment resources
@@ -56,7 +60,7 @@ pub struct KindDef {
 }
 
 /// The table.
-pub const KINDS: [KindDef; 5] = [
+pub const KINDS: [KindDef; 6] = [
     KindDef {
         kind: Kind::IamRole,
         name: "iam_role",
@@ -96,6 +100,14 @@ pub const KINDS: [KindDef; 5] = [
         source_lane: SourceLane::Parallel("policy"),
         ownership: Ownership::ParentPolicy,
         broadens: attachment_broadens,
+    },
+    KindDef {
+        kind: Kind::SourceRolePolicy,
+        name: "source_role_policy",
+        rank: 5,
+        source_lane: SourceLane::Source,
+        ownership: Ownership::Name,
+        broadens: document_broadens,
     },
 ];
 

@@ -16,6 +16,29 @@ pub struct LiveModel {
     pub facts: Option<Facts>,
 }
 
+/// What the desired state depends on besides the file, read before it: the customer-managed KMS key
+/// of each listed bucket whose default encryption is SSE-KMS, by environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Discovered {
+    /// environment → bucket → key ARN
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bucket_keys: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Discovered {
+    /// The distinct key ARNs of an environment's buckets, sorted.
+    pub fn keys_of(&self, env: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .bucket_keys
+            .get(env)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
 /// What the live read found: every address that was read and exists, with its normalized state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
@@ -24,6 +47,9 @@ pub struct Snapshot {
     /// of the fingerprint).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub boundaries: BTreeMap<Addr, String>,
+    /// What the desired state was derived with (bucket keys): part of the fingerprint.
+    #[serde(default)]
+    pub discovered: Discovered,
 }
 
 impl Snapshot {
@@ -35,6 +61,9 @@ impl Snapshot {
         for (addr, live) in &self.live {
             h.update(serde_json::to_vec(addr).unwrap_or_default());
             h.update(serde_json::to_vec(live).unwrap_or_default());
+        }
+        if !self.discovered.bucket_keys.is_empty() {
+            h.update(serde_json::to_vec(&self.discovered).unwrap_or_default());
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -68,6 +97,52 @@ pub struct CertFacts {
     pub policies: Vec<(String, Value)>,
 }
 
+/// One method of a REST API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodFacts {
+    /// The resource path, e.g. `/orders/{id}`.
+    pub path: String,
+    /// GET, POST, …, or ANY.
+    pub http_method: String,
+    /// NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS.
+    pub authorization: String,
+}
+
+/// A REST API as the proof needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiFacts {
+    /// None when unknown (the desired state cannot know).
+    pub exists: Option<bool>,
+    /// The API's resource policy.
+    pub policy: Option<Value>,
+    /// The names of its deployed stages.
+    pub stages: Vec<String>,
+    pub methods: Vec<MethodFacts>,
+}
+
+/// A bucket's default encryption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encryption {
+    /// SSE-S3 (or none): S3 decrypts for anyone allowed to read.
+    S3,
+    /// SSE-KMS with the AWS managed key `aws/s3`, whose policy cannot grant another account.
+    KmsAwsManaged,
+    /// SSE-KMS with a customer managed key (its ARN).
+    KmsCustomer(String),
+}
+
+/// A bucket as the proof needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketFacts {
+    /// None when unknown (the desired state cannot know).
+    pub exists: Option<bool>,
+    /// The bucket policy.
+    pub policy: Option<Value>,
+    pub encryption: Encryption,
+    /// The key policy of a customer managed key.
+    pub key_policy: Option<Value>,
+}
+
 /// Everything the proof looks at.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -78,4 +153,8 @@ pub struct Facts {
     pub iot_role: Option<RoleFacts>,
     pub targets: BTreeMap<String, Option<RoleFacts>>,
     pub functions: BTreeMap<String, FunctionFacts>,
+    /// REST APIs by `ACCOUNT/API-ID`.
+    pub apis: BTreeMap<String, ApiFacts>,
+    /// Buckets by name.
+    pub buckets: BTreeMap<String, BucketFacts>,
 }

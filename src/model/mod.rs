@@ -67,6 +67,12 @@ pub enum Spec {
         certificate_id: String,
         target: String,
     },
+    /// xacct's inline policy on an existing workload role it does not own.
+    SourceRolePolicy {
+        role_name: String,
+        policy_name: String,
+        policy: Value,
+    },
 }
 
 impl Spec {
@@ -83,6 +89,11 @@ impl Spec {
                 "role_name": role_name, "path": path, "max_session_duration": max_session_duration,
                 "tags": tags, "assume_role_policy": crate::policy::normalize(assume_role_policy)}),
             Spec::IamRolePolicy {
+                role_name,
+                policy_name,
+                policy,
+            }
+            | Spec::SourceRolePolicy {
                 role_name,
                 policy_name,
                 policy,
@@ -116,6 +127,7 @@ impl Spec {
             Spec::IotRoleAlias { .. } => Kind::IotRoleAlias,
             Spec::IotPolicy { .. } => Kind::IotPolicy,
             Spec::IotPolicyAttachment { .. } => Kind::IotPolicyAttachment,
+            Spec::SourceRolePolicy { .. } => Kind::SourceRolePolicy,
         }
     }
 
@@ -124,6 +136,11 @@ impl Spec {
         match self {
             Spec::IamRole { role_name, .. } => role_name.clone(),
             Spec::IamRolePolicy {
+                role_name,
+                policy_name,
+                ..
+            }
+            | Spec::SourceRolePolicy {
                 role_name,
                 policy_name,
                 ..
@@ -144,7 +161,9 @@ impl Spec {
             Spec::IamRole {
                 assume_role_policy, ..
             } => Some(assume_role_policy),
-            Spec::IamRolePolicy { policy, .. } | Spec::IotPolicy { policy, .. } => Some(policy),
+            Spec::IamRolePolicy { policy, .. }
+            | Spec::IotPolicy { policy, .. }
+            | Spec::SourceRolePolicy { policy, .. } => Some(policy),
             _ => None,
         }
     }

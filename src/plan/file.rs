@@ -4,6 +4,7 @@
 
 use super::{Change, Mode, Plan, PlanError, FORMAT_VERSION};
 use crate::config::ConfigError;
+use crate::model::live::Discovered;
 use crate::model::Addr;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ struct PlanFile {
     #[serde(default)]
     untouched: Vec<Addr>,
     prior_fingerprint: String,
+    /// What the desired state was derived with besides the file (bucket keys).
+    #[serde(default)]
+    discovered: Discovered,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +75,7 @@ pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanFileError> {
         changes: plan.changes.clone(),
         untouched: plan.untouched.clone(),
         prior_fingerprint: plan.prior_fingerprint.clone(),
+        discovered: plan.discovered.clone(),
     };
     let text = serde_json::to_string_pretty(&file).map_err(|e| PlanFileError::Format {
         path: path.to_path_buf(),
@@ -129,6 +134,7 @@ pub fn load(path: &Path) -> Result<Plan, PlanFileError> {
         changes: file.changes,
         untouched: file.untouched,
         prior_fingerprint: file.prior_fingerprint,
+        discovered: file.discovered,
     };
     plan.validate().map_err(|e| PlanFileError::Invalid {
         path: path.to_path_buf(),

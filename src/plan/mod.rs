@@ -171,6 +171,8 @@ pub struct Plan {
     pub untouched: Vec<Addr>,
     /// Fingerprint of the live snapshot this plan was computed from.
     pub prior_fingerprint: String,
+    /// What the desired state was derived with besides the file (bucket keys).
+    pub discovered: crate::model::live::Discovered,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -248,21 +250,28 @@ impl Plan {
         {
             return Err(PlanError::UnknownEnv(n.clone()));
         }
-        let desired = crate::desired::desired(cfg);
+        let desired = crate::desired::desired_with(cfg, &self.discovered);
         for c in &self.changes {
             let a = &c.addr;
             let (env, expected) = match &a.env {
-                None => ("the IoT account".to_string(), &cfg.iot.account),
+                None => match cfg.origin {
+                    crate::config::Origin::Iot(_) => {
+                        ("the IoT account".to_string(), cfg.origin_account())
+                    }
+                    crate::config::Origin::Role(_) => {
+                        ("the source account".to_string(), cfg.origin_account())
+                    }
+                },
                 Some(e) => match cfg.environments.iter().find(|t| &t.name == e) {
-                    Some(t) => (format!("environment {e}"), &t.account),
+                    Some(t) => (format!("environment {e}"), t.account.as_str()),
                     None => return Err(PlanError::UnknownEnv(e.clone())),
                 },
             };
-            if &a.account != expected {
+            if a.account != expected {
                 return Err(PlanError::WrongAccount {
                     addr: a.to_string(),
                     env,
-                    expected: expected.clone(),
+                    expected: expected.to_string(),
                     found: a.account.clone(),
                 });
             }
@@ -381,6 +390,7 @@ impl<'a> Owners<'a> {
                         _ => false,
                     }
             }
+            Ownership::Name => true,
             Ownership::ParentPolicy => self
                 .snap
                 .live
@@ -425,7 +435,8 @@ fn differs(want: &Spec, have: &Spec) -> bool {
             },
         ) => !policy::same(a, b) || m != n || t.iter().any(|(k, v)| u.get(k) != Some(v)),
         (Spec::IamRolePolicy { policy: a, .. }, Spec::IamRolePolicy { policy: b, .. })
-        | (Spec::IotPolicy { policy: a, .. }, Spec::IotPolicy { policy: b, .. }) => {
+        | (Spec::IotPolicy { policy: a, .. }, Spec::IotPolicy { policy: b, .. })
+        | (Spec::SourceRolePolicy { policy: a, .. }, Spec::SourceRolePolicy { policy: b, .. }) => {
             !policy::same(a, b)
         }
         (
@@ -570,6 +581,11 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                     let note = ownership_note(cfg, &before);
                     changes.push(change(Op::Adopt { before, after }, vec![note]));
                 } else if differs(&r.spec, &l.spec) {
+                    changes.push(change(Op::Update { before, after }, vec![]));
+                }
+            }
+            Spec::SourceRolePolicy { .. } => {
+                if differs(&r.spec, &l.spec) {
                     changes.push(change(Op::Update { before, after }, vec![]));
                 }
             }
@@ -784,7 +800,7 @@ mod tests {
     fn unlisted_certificate_attachment_is_deleted_and_destroy_order_is_reverse() {
         let c = cfg();
         let (desired, mut snap) = applied(&c);
-        let extra = crate::desired::attachment(&c, &"b".repeat(64));
+        let extra = crate::desired::attachment(&c, c.iot().unwrap(), &"b".repeat(64));
         snap.live.insert(
             extra.addr.clone(),
             Live {
@@ -838,6 +854,7 @@ mod tests {
             changes,
             untouched: vec![],
             prior_fingerprint: String::new(),
+            discovered: Default::default(),
         }
     }
 

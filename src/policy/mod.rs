@@ -33,8 +33,26 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "target-role-permissions",
         include_str!("../../policies/target-role-permissions.json"),
     ),
+    (
+        "target-role-trust-source",
+        include_str!("../../policies/target-role-trust-source.json"),
+    ),
+    (
+        "source-role-permissions",
+        include_str!("../../policies/source-role-permissions.json"),
+    ),
     ("iot-policy", include_str!("../../policies/iot-policy.json")),
 ];
+
+/// Render a template whose statements each grant one list, leaving out every statement whose
+/// `Resource` list rendered empty (an environment that lists no APIs has no `InvokeApis` statement).
+pub fn render_nonempty(name: &str, vars: &BTreeMap<&str, Var>) -> Value {
+    let mut v = render(name, vars);
+    if let Some(Value::Array(st)) = v.get_mut("Statement") {
+        st.retain(|s| !matches!(s.get("Resource"), Some(Value::Array(a)) if a.is_empty()));
+    }
+    v
+}
 
 /// A template variable: a single string, or a list (a string that is exactly `${name}` becomes the list).
 #[derive(Debug, Clone)]
@@ -437,6 +455,13 @@ mod tests {
             "function_arns",
             Var::List(vec!["arn:aws:lambda:r:2:function:f".into()]),
         );
+        vars.insert(
+            "source_role_arn",
+            Var::One("arn:aws:iam::111111111111:role/service-role/w".into()),
+        );
+        for k in ["api_arns", "object_arns", "key_arns"] {
+            vars.insert(k, Var::List(vec!["arn:aws:s3:::b/k".into()]));
+        }
         for (name, _) in TEMPLATES {
             let v = render(name, &vars);
             assert!(!v.to_string().contains("${"), "{name}: {v}");

@@ -52,13 +52,10 @@ async fn ensure_admin_role(c: &crate::aws::Clients, name: &str) -> Result<(), Sa
 
 pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), SandboxError> {
     state.registry.saw_region(&cfg.region);
-    let iot = state.admin.get(&cfg.iot.account, &cfg.region).await;
-    state.registry.saw_account(&cfg.iot.account);
-    ensure_admin_role(
-        &iot,
-        &admin_role_name(cfg.iot.access.assume_role.as_deref()),
-    )
-    .await?;
+    let iot = state.admin.get(cfg.origin_account(), &cfg.region).await;
+    state.registry.saw_account(cfg.origin_account());
+    let origin_admin = admin_role_name(cfg.origin_access().assume_role.as_deref());
+    ensure_admin_role(&iot, &origin_admin).await?;
     for t in &cfg.environments {
         state.registry.saw_account(&t.account);
         let c = state.admin.get(&t.account, &cfg.region).await;

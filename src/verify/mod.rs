@@ -1,7 +1,10 @@
 //! `xacct verify`: the end-to-end smoke test with a device certificate, per environment and per hop:
 //! credentials provider (mTLS) → sts:AssumeRole into the target role → lambda:Invoke.
 
+pub mod api;
 pub mod mtls;
+pub mod objects;
+pub mod source;
 
 use crate::aws::{AwsError, Clients};
 use crate::config::{Config, Target};
@@ -14,18 +17,39 @@ use std::time::{Duration, Instant};
 #[serde(rename_all = "snake_case")]
 pub enum VHop {
     Credentials,
+    Source,
     AssumeRole,
     Invoke,
+    CallApi,
+    GetObject,
 }
 
 impl VHop {
     pub fn title(&self) -> &'static str {
         match self {
             VHop::Credentials => "credentials",
+            VHop::Source => "source",
             VHop::AssumeRole => "assume-role",
             VHop::Invoke => "invoke",
+            VHop::CallApi => "call-api",
+            VHop::GetObject => "get-object",
         }
     }
+}
+
+/// The hops after the target role, for the targets an environment lists.
+pub fn target_vhops(t: &Target) -> Vec<VHop> {
+    let mut v = Vec::new();
+    if !t.functions.is_empty() {
+        v.push(VHop::Invoke);
+    }
+    if !t.apis.is_empty() {
+        v.push(VHop::CallApi);
+    }
+    if !t.objects.is_empty() {
+        v.push(VHop::GetObject);
+    }
+    v
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +157,12 @@ pub struct Options {
     /// How long an AccessDenied at the assume and invoke hops is retried when the documents prove the
     /// call should work (IAM propagation right after an apply).
     pub settle: Duration,
+    /// For a `source:` file: assume the source role with the ambient credentials first.
+    pub assume_source: bool,
+    /// What replaces a `*` in an API method's path.
+    pub api_path_arg: String,
+    /// host:port to connect API calls to instead of the API's host.
+    pub execute_api_endpoint: Option<String>,
 }
 
 /// A hop that failed, and whether AWS refused it as access denied.
@@ -180,7 +210,7 @@ impl<'a> Proofs<'a> {
 
 /// Run `attempt` again while AWS denies it, the documents prove it should work and `settle` has not
 /// passed (IAM propagation); a denial the documents explain, or any other error, is final at once.
-async fn settled<T, F, Fut>(
+pub(crate) async fn settled<T, F, Fut>(
     opts: &Options,
     proofs: &Proofs<'_>,
     env: &str,
@@ -214,12 +244,17 @@ fn ms(t: Instant) -> u64 {
 
 /// An SDK config acting with the given temporary credentials (endpoint from the environment), on the
 /// process's one HTTP client.
-async fn with_creds(region: &str, akid: &str, secret: &str, token: &str) -> aws_config::SdkConfig {
+pub(crate) async fn with_creds(
+    region: &str,
+    akid: &str,
+    secret: &str,
+    token: &str,
+) -> aws_config::SdkConfig {
     crate::aws::loader(region)
         .credentials_provider(aws_credential_types::Credentials::new(
             akid,
             secret,
-            Some(token.to_string()),
+            (!token.is_empty()).then(|| token.to_string()),
             None,
             "xacct-verify",
         ))
@@ -270,10 +305,16 @@ pub async fn assume_target(
             let denied = e.code() == Some("AccessDenied");
             let message = match (e.code(), e.message()) {
                 (Some("AccessDenied"), m) => format!(
-                    "AssumeRole denied: {arn} may not be assumed with the IoT role's credentials ({})",
+                    "AssumeRole denied: {arn} may not be assumed with the {}'s credentials ({})",
+                    match cfg.origin {
+                        crate::config::Origin::Iot(_) => "IoT role",
+                        crate::config::Origin::Role(_) => "source role",
+                    },
                     m.unwrap_or("AccessDenied")
                 ),
-                (Some(code), m) => format!("AssumeRole of {arn} failed: {code}: {}", m.unwrap_or("")),
+                (Some(code), m) => {
+                    format!("AssumeRole of {arn} failed: {code}: {}", m.unwrap_or(""))
+                }
                 _ => format!("AssumeRole of {arn} failed: {}", crate::aws::chain(&e)),
             };
             HopError { denied, message }
@@ -336,7 +377,8 @@ async fn invoke(
     })
 }
 
-/// Run the three hops for one environment.
+/// Run the hops of a device chain for one environment.
+#[allow(clippy::too_many_arguments)]
 pub async fn verify_env(
     cfg: &Config,
     t: &Target,
@@ -345,6 +387,7 @@ pub async fn verify_env(
     opts: &Options,
     wait_usable: bool,
     proofs: &Proofs<'_>,
+    env: Option<&Clients>,
 ) -> EnvOutcome {
     let mut hops = Vec::new();
     let outcome = |hops: Vec<HopOutcome>, invocations: Vec<Invocation>| {
@@ -356,7 +399,7 @@ pub async fn verify_env(
     let creds = loop {
         match mtls::fetch(
             endpoint,
-            &cfg.iot.role_alias,
+            cfg.iot().map_or("", |i| i.role_alias.as_str()),
             id,
             opts.ca_bundle.as_deref(),
             opts.thing_name.as_deref(),
@@ -382,7 +425,8 @@ pub async fn verify_env(
         }
         Err(e) => {
             hops.push(hop_done(VHop::Credentials, false, t1, e.message));
-            hops.extend([not_reached(VHop::AssumeRole), not_reached(VHop::Invoke)]);
+            hops.push(not_reached(VHop::AssumeRole));
+            hops.extend(target_vhops(t).into_iter().map(not_reached));
             return outcome(hops, vec![]);
         }
     };
@@ -404,11 +448,47 @@ pub async fn verify_env(
         }
         Err(e) => {
             hops.push(hop_done(VHop::AssumeRole, false, t2, e.message));
-            hops.push(not_reached(VHop::Invoke));
+            hops.extend(target_vhops(t).into_iter().map(not_reached));
             return outcome(hops, vec![]);
         }
     };
-    // hop 3
+    let (more, invocations) = target_hops(cfg, t, &target, opts, proofs, env).await;
+    hops.extend(more);
+    outcome(hops, invocations)
+}
+
+/// The hops after the target role: invoke the functions, call the API methods, read the objects.
+pub(crate) async fn target_hops(
+    cfg: &Config,
+    t: &Target,
+    target: &aws_sdk_sts::types::Credentials,
+    opts: &Options,
+    proofs: &Proofs<'_>,
+    env: Option<&Clients>,
+) -> (Vec<HopOutcome>, Vec<Invocation>) {
+    let mut hops = Vec::new();
+    let mut invocations = Vec::new();
+    if !t.functions.is_empty() {
+        let (h, inv) = invoke_hop(cfg, t, target, opts, proofs).await;
+        hops.push(h);
+        invocations = inv;
+    }
+    if !t.apis.is_empty() {
+        hops.push(api::call_api_hop(cfg, t, target, opts, proofs).await);
+    }
+    if !t.objects.is_empty() {
+        hops.push(objects::get_object_hop(cfg, t, target, opts, proofs, env).await);
+    }
+    (hops, invocations)
+}
+
+async fn invoke_hop(
+    cfg: &Config,
+    t: &Target,
+    target: &aws_sdk_sts::types::Credentials,
+    opts: &Options,
+    proofs: &Proofs<'_>,
+) -> (HopOutcome, Vec<Invocation>) {
     let t3 = Instant::now();
     let functions: Vec<String> = match &opts.function {
         Some(f) => t
@@ -423,7 +503,7 @@ pub async fn verify_env(
     let mut invocations = Vec::new();
     let results = futures::future::join_all(functions.iter().map(|f| {
         settled(opts, proofs, &t.name, crate::check::Hop::Invoke, || {
-            invoke(cfg, &target, f, opts)
+            invoke(cfg, target, f, opts)
         })
     }))
     .await;
@@ -452,15 +532,17 @@ pub async fn verify_env(
     } else {
         errors.join("; ")
     };
-    hops.push(hop_done(VHop::Invoke, errors.is_empty(), t3, detail));
-    outcome(hops, invocations)
+    (
+        hop_done(VHop::Invoke, errors.is_empty(), t3, detail),
+        invocations,
+    )
 }
 
-fn hop_done(hop: VHop, ok: bool, start: Instant, detail: String) -> HopOutcome {
+pub(crate) fn hop_done(hop: VHop, ok: bool, start: Instant, detail: String) -> HopOutcome {
     HopOutcome::finished(hop, ok, ms(start), detail)
 }
 
-fn not_reached(hop: VHop) -> HopOutcome {
+pub(crate) fn not_reached(hop: VHop) -> HopOutcome {
     HopOutcome::not_reached(hop)
 }
 
@@ -529,8 +611,11 @@ pub fn explain(outcomes: &mut [EnvOutcome], proofs: &[crate::check::EnvReport]) 
         for h in o.hops.iter_mut().filter(|h| h.ok == Some(false)) {
             let relevant: &[Hop] = match h.hop {
                 VHop::Credentials => &[Hop::IotPolicy, Hop::RoleAlias, Hop::IotTrust],
-                VHop::AssumeRole => &[Hop::AssumeTarget],
+                VHop::Source => &[],
+                VHop::AssumeRole => &[Hop::SourcePolicy, Hop::AssumeTarget],
                 VHop::Invoke => &[Hop::Invoke],
+                VHop::CallApi => &[Hop::CallApi],
+                VHop::GetObject => &[Hop::GetObject],
             };
             for r in p.hops.iter().filter(|r| relevant.contains(&r.hop) && !r.ok) {
                 h.cause.extend(r.detail.iter().cloned());
@@ -686,7 +771,7 @@ pub async fn ephemeral_create(
             .map_err(|e| iot.err("iot:AttachThingPrincipal", &marker, e))?;
         iot.iot()
             .attach_policy()
-            .policy_name(&cfg.iot.policy_name)
+            .policy_name(cfg.iot().map_or("", |i| i.policy_name.as_str()))
             .target(&arn)
             .send()
             .await
@@ -895,10 +980,38 @@ pub async fn run(
     wait: bool,
     proofs: &Proofs<'_>,
 ) -> Vec<EnvOutcome> {
-    futures::future::join_all(
-        targets
-            .iter()
-            .map(|t| verify_env(cfg, t, endpoint, id, opts, wait, proofs)),
-    )
+    let envs = env_clients(cfg, targets).await;
+    futures::future::join_all(targets.iter().map(|t| {
+        verify_env(
+            cfg,
+            t,
+            endpoint,
+            id,
+            opts,
+            wait,
+            proofs,
+            envs.get(&t.name).and_then(|c| c.as_ref()),
+        )
+    }))
     .await
+}
+
+/// The environments' own clients, for what verify looks up with them (an object to read): only for
+/// environments that list objects; None where they cannot be connected (the hop then says so).
+pub(crate) async fn env_clients(
+    cfg: &Config,
+    targets: &[Target],
+) -> std::collections::BTreeMap<String, Option<Clients>> {
+    let wanted: Vec<&Target> = targets.iter().filter(|t| !t.objects.is_empty()).collect();
+    let got = futures::future::join_all(
+        wanted
+            .iter()
+            .map(|t| crate::aws::connect(&cfg.region, &t.account, Some(&t.name), &t.access)),
+    )
+    .await;
+    wanted
+        .iter()
+        .zip(got)
+        .map(|(t, r)| (t.name.clone(), r.ok()))
+        .collect()
 }

@@ -107,7 +107,7 @@ pub struct CredError {
     pub message: String,
 }
 
-fn roots(ca_bundle: Option<&Path>) -> Result<rustls::RootCertStore, IdentityError> {
+pub fn roots(ca_bundle: Option<&Path>) -> Result<rustls::RootCertStore, IdentityError> {
     let mut store = rustls::RootCertStore::empty();
     match ca_bundle {
         Some(p) => {

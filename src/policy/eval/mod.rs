@@ -37,7 +37,7 @@
 mod conditions;
 mod decision;
 mod document;
-mod matching;
+pub(crate) mod matching;
 mod principals;
 
 use conditions::*;
