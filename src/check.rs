@@ -694,7 +694,7 @@ fn hop_source_policy(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
 
 /// Does an API Gateway resource path (`/orders/{id}`, `/{proxy+}`) serve the request path `path`
 /// (no leading `/`)?
-fn serves(resource_path: &str, path: &str) -> bool {
+pub fn serves(resource_path: &str, path: &str) -> bool {
     let res: Vec<&str> = resource_path
         .trim_start_matches('/')
         .split('/')

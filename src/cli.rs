@@ -264,9 +264,10 @@ pub enum SandboxCommand {
         /// Use this moto server instead of starting one
         #[arg(long, value_name = "URL")]
         moto_url: Option<String>,
-        /// Create what an organization already has for this file (admin roles, functions, a device certificate)
+        /// Create what an organization already has for this file (admin roles, functions, a device
+        /// certificate; a source role, buckets with objects, REST APIs); repeatable
         #[arg(long, value_name = "FILE")]
-        bootstrap: Option<PathBuf>,
+        bootstrap: Vec<PathBuf>,
         /// Where the CA bundle and the bootstrap's device certificate are written
         #[arg(long, value_name = "DIR", default_value = ".xacct/sandbox")]
         dir: PathBuf,
@@ -397,13 +398,8 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
                 (Some(c), Some(k)) => Some((c, k)),
                 _ => None,
             };
-            if device.is_none() && !ephemeral {
-                return Err(Error::Usage(
-                    "verify needs --cert PEM --key PEM, or --ephemeral".into(),
-                ));
-            }
             runtime().block_on(verify::verify_cmd(
-                &file.file, &envs, device, opts, json, style,
+                &file.file, &envs, device, ephemeral, opts, json, style,
             ))
         }
         Command::Creds {
@@ -452,11 +448,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             bootstrap,
             dir,
         }) => commands::server_runtime()
-            .block_on(crate::sandbox::up(
-                moto_url.as_deref(),
-                bootstrap.as_deref(),
-                &dir,
-            ))
+            .block_on(crate::sandbox::up(moto_url.as_deref(), &bootstrap, &dir))
             .map(|_| ExitCode::SUCCESS)
             .map_err(Error::Sandbox),
     }

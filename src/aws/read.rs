@@ -985,7 +985,7 @@ pub async fn discover(
 
 /// A policy document as a service returns it: JSON, URL-encoded JSON, or (API Gateway) JSON with its
 /// quotes escaped.
-fn service_document(text: &str) -> Result<serde_json::Value, crate::policy::eval::PolicyError> {
+pub fn service_document(text: &str) -> Result<serde_json::Value, crate::policy::eval::PolicyError> {
     match policy::parse_document(text) {
         Ok(d) => Ok(d),
         Err(e) => {

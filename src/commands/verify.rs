@@ -12,6 +12,7 @@ pub async fn verify_cmd(
     file: &Path,
     envs: &[String],
     device: Option<(PathBuf, PathBuf)>,
+    ephemeral: bool,
     opts: crate::verify::Options,
     json: bool,
     style: Style,
@@ -21,8 +22,20 @@ pub async fn verify_cmd(
     check_selection(&cfg, envs)?;
     let targets: Vec<config::Target> = cfg.selected(envs).cloned().collect();
     let Some(iot_acct) = cfg.iot().cloned() else {
+        if device.is_some() || ephemeral {
+            return Err(Error::Usage(format!(
+                "{}: the chain starts at the source role {}, not at a device: verify takes no --cert/--key/--ephemeral for it (it runs with the source role's credentials, or --assume-source)",
+                file.display(),
+                cfg.origin_role_arn()
+            )));
+        }
         return verify_source_cmd(&cfg, envs, &targets, opts, json, style).await;
     };
+    if device.is_none() && !ephemeral {
+        return Err(Error::Usage(
+            "verify needs --cert PEM --key PEM, or --ephemeral".into(),
+        ));
+    }
     let identity = match &device {
         Some((c, k)) => {
             Some(verify::mtls::DeviceIdentity::from_files(c, k).map_err(Error::Identity)?)

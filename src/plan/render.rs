@@ -112,7 +112,12 @@ pub fn human(plan: &Plan, style: Style) -> String {
     for (env, account) in &groups {
         let _ = writeln!(out);
         let head = match env {
-            None => format!("IoT account {account}"),
+            None => match cfg.origin {
+                crate::config::Origin::Iot(_) => format!("IoT account {account}"),
+                crate::config::Origin::Role(_) => {
+                    format!("source account {account} — role {}", cfg.origin_role_arn())
+                }
+            },
             Some(e) => format!("environment {e} — account {account}"),
         };
         let _ = writeln!(out, "{}", style.bold(&head));

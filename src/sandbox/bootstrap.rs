@@ -50,12 +50,285 @@ async fn ensure_admin_role(c: &crate::aws::Clients, name: &str) -> Result<(), Sa
     Ok(())
 }
 
+/// The workload role a `source:` file starts at, as an organization has it: its path, trusting
+/// lambda.amazonaws.com (the workload) and the account's admin role (so `verify --assume-source` can
+/// stand in for the workload).
+async fn ensure_source_role(
+    c: &crate::aws::Clients,
+    src: &crate::config::SourceRole,
+    admin: &str,
+) -> Result<(), SandboxError> {
+    if c.iam()
+        .get_role()
+        .role_name(&src.role_name)
+        .send()
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let arn = crate::arn::Arn::parse(&src.arn);
+    let partition = arn.as_ref().map_or("aws", |a| a.partition.as_str());
+    let path = arn
+        .as_ref()
+        .and_then(|a| a.resource.strip_prefix("role/"))
+        .and_then(|r| r.rsplit_once('/'))
+        .map(|(p, _)| format!("/{p}/"))
+        .unwrap_or_else(|| "/".into());
+    let trust = serde_json::json!({"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"},
+        {"Effect":"Allow","Principal":{"AWS":format!("arn:{partition}:iam::{}:role/{admin}", src.account)},"Action":"sts:AssumeRole"}]});
+    c.iam()
+        .create_role()
+        .role_name(&src.role_name)
+        .path(path)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .map_err(SandboxError::aws("bootstrap"))?;
+    eprintln!(
+        "bootstrap: source role {} in account {}",
+        src.arn, src.account
+    );
+    Ok(())
+}
+
+/// A key that matches a listed object key (`*` → `xacct-sample`, `?` → `x`).
+pub fn sample_key(listed: &str) -> String {
+    listed.replace('*', "xacct-sample").replace('?', "x")
+}
+
+/// Each listed bucket with one object under each listed key or prefix. A bucket that holds CloudTrail
+/// logs (a listed key under `CloudTrail/`) gets CloudTrail's bucket policy and SSE-KMS with a
+/// customer managed key whose policy delegates to IAM, as CloudTrail log buckets often have.
+async fn ensure_buckets(
+    c: &crate::aws::Clients,
+    cfg: &Config,
+    t: &crate::config::Target,
+) -> Result<(), SandboxError> {
+    let mut buckets: Vec<&str> = t.objects.iter().map(|o| o.bucket.as_str()).collect();
+    buckets.dedup();
+    buckets.sort();
+    buckets.dedup();
+    for b in buckets {
+        let keys: Vec<&crate::config::ObjectRef> =
+            t.objects.iter().filter(|o| o.bucket == b).collect();
+        if c.s3().head_bucket().bucket(b).send().await.is_err() {
+            let mut req = c.s3().create_bucket().bucket(b);
+            if cfg.region != "us-east-1" {
+                req = req.create_bucket_configuration(
+                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                            cfg.region.as_str(),
+                        ))
+                        .build(),
+                );
+            }
+            req.send().await.map_err(SandboxError::aws("bootstrap"))?;
+            let trail = keys.iter().any(|o| o.key.contains("CloudTrail/"));
+            if trail {
+                cloudtrail_bucket(c, cfg, b).await?;
+            }
+            eprintln!(
+                "bootstrap: {}: bucket {b} in account {}{}",
+                t.name,
+                t.account,
+                if trail {
+                    " (CloudTrail logs, SSE-KMS)"
+                } else {
+                    ""
+                }
+            );
+        }
+        for o in keys {
+            let key = sample_key(&o.key);
+            c.s3()
+                .put_object()
+                .bucket(b)
+                .key(&key)
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                    b"{\"xacct\":\"sample\"}\n",
+                ))
+                .send()
+                .await
+                .map_err(SandboxError::aws("bootstrap"))?;
+        }
+    }
+    Ok(())
+}
+
+async fn cloudtrail_bucket(
+    c: &crate::aws::Clients,
+    cfg: &Config,
+    b: &str,
+) -> Result<(), SandboxError> {
+    let p = &cfg.partition;
+    let a = &c.account;
+    let policy = serde_json::json!({"Version":"2012-10-17","Statement":[
+        {"Sid":"AWSCloudTrailAclCheck","Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:GetBucketAcl","Resource":format!("arn:{p}:s3:::{b}")},
+        {"Sid":"AWSCloudTrailWrite","Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":format!("arn:{p}:s3:::{b}/AWSLogs/{a}/*"),"Condition":{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}}]});
+    c.s3()
+        .put_bucket_policy()
+        .bucket(b)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .map_err(SandboxError::aws("bootstrap"))?;
+    let key_policy = serde_json::json!({"Version":"2012-10-17","Statement":[
+        {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":format!("arn:{p}:iam::{a}:root")},"Action":"kms:*","Resource":"*"},
+        {"Sid":"Allow CloudTrail to encrypt logs","Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"kms:GenerateDataKey*","Resource":"*"}]});
+    let key = c
+        .kms()
+        .create_key()
+        .policy(key_policy.to_string())
+        .description(format!("CloudTrail logs in {b}"))
+        .send()
+        .await
+        .map_err(SandboxError::aws("bootstrap"))?;
+    let arn = key
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .unwrap_or_default()
+        .to_string();
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id(arn)
+        .build()
+        .map_err(SandboxError::aws("bootstrap"))?;
+    let conf = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(by_default)
+                .build(),
+        )
+        .build()
+        .map_err(SandboxError::aws("bootstrap"))?;
+    c.s3()
+        .put_bucket_encryption()
+        .bucket(b)
+        .server_side_encryption_configuration(conf)
+        .send()
+        .await
+        .map_err(SandboxError::aws("bootstrap"))?;
+    Ok(())
+}
+
+/// Each listed REST API with the listed id: a resource per listed path (a `*` segment becomes
+/// `{proxy+}`), the listed method (`*` → ANY) with `AWS_IAM` authorization and a `MOCK`
+/// integration, deployed to the listed stage.
+async fn ensure_apis(
+    c: &crate::aws::Clients,
+    t: &crate::config::Target,
+) -> Result<(), SandboxError> {
+    let gw = c.apigateway();
+    let mut ids: Vec<&str> = t.apis.iter().map(|a| a.api_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        if gw.get_rest_api().rest_api_id(id).send().await.is_ok() {
+            continue;
+        }
+        gw.create_rest_api()
+            .name(id)
+            .tags("_custom_id_", id)
+            .send()
+            .await
+            .map_err(SandboxError::aws("bootstrap"))?;
+        let mut stages: Vec<&str> = Vec::new();
+        for a in t.apis.iter().filter(|a| a.api_id == id) {
+            let resources: Vec<aws_sdk_apigateway::types::Resource> = gw
+                .get_resources()
+                .rest_api_id(id)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(SandboxError::aws("bootstrap"))?;
+            let find = |path: &str| {
+                resources
+                    .iter()
+                    .find(|r| r.path() == Some(path))
+                    .and_then(|r| r.id())
+                    .map(String::from)
+            };
+            let mut parent = find("/").unwrap_or_default();
+            let mut path = String::new();
+            for seg in a.path.split('/').filter(|s| !s.is_empty()) {
+                let part = if seg.contains('*') { "{proxy+}" } else { seg };
+                path = format!("{path}/{part}");
+                parent = match find(&path) {
+                    Some(id) => id,
+                    None => gw
+                        .create_resource()
+                        .rest_api_id(id)
+                        .parent_id(&parent)
+                        .path_part(part)
+                        .send()
+                        .await
+                        .map_err(SandboxError::aws("bootstrap"))?
+                        .id()
+                        .unwrap_or_default()
+                        .to_string(),
+                };
+                if part == "{proxy+}" {
+                    break;
+                }
+            }
+            let method = if a.method == "*" {
+                "ANY"
+            } else {
+                a.method.as_str()
+            };
+            gw.put_method()
+                .rest_api_id(id)
+                .resource_id(&parent)
+                .http_method(method)
+                .authorization_type("AWS_IAM")
+                .send()
+                .await
+                .map_err(SandboxError::aws("bootstrap"))?;
+            gw.put_integration()
+                .rest_api_id(id)
+                .resource_id(&parent)
+                .http_method(method)
+                .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
+                .send()
+                .await
+                .map_err(SandboxError::aws("bootstrap"))?;
+            if !stages.contains(&a.stage.as_str()) {
+                stages.push(&a.stage);
+            }
+        }
+        for stage in stages {
+            gw.create_deployment()
+                .rest_api_id(id)
+                .stage_name(stage)
+                .send()
+                .await
+                .map_err(SandboxError::aws("bootstrap"))?;
+        }
+        eprintln!(
+            "bootstrap: {}: REST API {id} in account {}",
+            t.name, t.account
+        );
+    }
+    Ok(())
+}
+
 pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), SandboxError> {
     state.registry.saw_region(&cfg.region);
     let iot = state.admin.get(cfg.origin_account(), &cfg.region).await;
     state.registry.saw_account(cfg.origin_account());
     let origin_admin = admin_role_name(cfg.origin_access().assume_role.as_deref());
     ensure_admin_role(&iot, &origin_admin).await?;
+    if let Some(src) = cfg.source_role() {
+        ensure_source_role(&iot, src, &origin_admin).await?;
+    }
     for t in &cfg.environments {
         state.registry.saw_account(&t.account);
         let c = state.admin.get(&t.account, &cfg.region).await;
@@ -74,6 +347,8 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), Sa
                 .map(|r| r.arn().to_string())
                 .unwrap_or_default(),
         };
+        ensure_buckets(&c, cfg, t).await?;
+        ensure_apis(&c, t).await?;
         for f in &t.functions {
             let name = f.rsplit(':').next().unwrap_or(f);
             if c.lambda()
@@ -104,6 +379,9 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), Sa
                 t.name, t.account
             );
         }
+    }
+    if cfg.iot().is_none() {
+        return Ok(());
     }
     let cert = iot
         .iot()

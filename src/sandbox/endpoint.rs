@@ -8,13 +8,12 @@ use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
-use std::path::Path;
 use std::sync::Arc;
 
 /// Accepts any client certificate at the TLS layer (proof of key possession is still checked by
@@ -65,46 +64,20 @@ impl ClientCertVerifier for AnyClientCert {
     }
 }
 
-/// A CA and a server certificate for 127.0.0.1/localhost, generated at start.
+/// The endpoint's server certificate (127.0.0.1/localhost), signed by the sandbox CA.
 fn certificates(
-    ca_path: &Path,
+    ca: &super::Ca,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), super::SandboxError> {
-    let e = super::SandboxError::Certificate;
-    let ca_key = rcgen::KeyPair::generate().map_err(e)?;
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(e)?;
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "xacct sandbox CA");
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = ca_params.self_signed(&ca_key).map_err(e)?;
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().map_err(e)?;
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .map_err(e)?;
-    params.distinguished_name.push(
-        rcgen::DnType::CommonName,
+    ca.issue(
+        &["localhost", "127.0.0.1"],
         "xacct sandbox credentials endpoint",
-    );
-    let cert = params.signed_by(&key, &issuer).map_err(e)?;
-    std::fs::write(ca_path, ca.pem()).map_err(super::SandboxError::io(format!(
-        "cannot write {}",
-        ca_path.display()
-    )))?;
-    Ok((
-        vec![cert.der().clone(), ca.der().clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-    ))
+    )
 }
 
-/// Start the endpoint on a free local port; writes the CA to `ca_path`; returns https://127.0.0.1:PORT.
-pub async fn serve(state: Arc<State>, ca_path: &Path) -> Result<String, super::SandboxError> {
+/// Start the endpoint on a free local port; returns https://127.0.0.1:PORT.
+pub async fn serve(state: Arc<State>, ca: &super::Ca) -> Result<String, super::SandboxError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let (chain, key) = certificates(ca_path)?;
+    let (chain, key) = certificates(ca)?;
     let config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(super::SandboxError::Tls)?
@@ -452,6 +425,9 @@ async fn credentials(
     let (Some(creds), Some(user)) = (out.credentials(), out.assumed_role_user()) else {
         return error(500, "InternalFailure", "no credentials");
     };
+    state
+        .registry
+        .remember_secret(creds.access_key_id(), creds.secret_access_key());
     state.registry.register(
         creds.access_key_id(),
         Principal {

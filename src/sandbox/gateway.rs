@@ -1,7 +1,9 @@
 //! The IAM-enforcing gateway: every request goes through to moto unchanged, except that
-//! `sts:AssumeRole` and `lambda:Invoke` by sessions that descend from a device certificate are first
-//! authorized with the policy engine (trust policy and identity policies, cross-account rule; identity
-//! policies and the function's resource policy), answering AWS-shaped AccessDenied errors.
+//! `sts:AssumeRole`, `lambda:Invoke` and `s3:GetObject` by sessions that descend from a device
+//! certificate or from a workload role (a role a service such as lambda.amazonaws.com may assume) are
+//! first authorized with the policy engine (trust policy and identity policies, cross-account rule;
+//! the function's resource policy; the bucket policy and, for SSE-KMS, the key policy), answering
+//! AWS-shaped AccessDenied errors. Admin credentials pass through.
 
 use super::{response, Body, Principal, State};
 use crate::arn::Arn;
@@ -110,7 +112,7 @@ fn unqualified(arn: &str) -> String {
 }
 
 /// The keys AWS sets for a request of this session (the same builder the proof uses).
-fn context(p: &Principal) -> Map<String, Value> {
+pub(crate) fn context(p: &Principal) -> Map<String, Value> {
     crate::policy::context::request_context(&crate::policy::context::Session {
         role_arn: &p.role_arn,
         userid: p.userid.clone(),
@@ -119,7 +121,7 @@ fn context(p: &Principal) -> Map<String, Value> {
 }
 
 /// The identity policies of the session's role, and its permissions boundary (if any).
-async fn identity_policies(
+pub(crate) async fn identity_policies(
     state: &State,
     p: &Principal,
     region: &str,
@@ -262,6 +264,126 @@ async fn authorize_invoke(
     }
 }
 
+fn s3_denied(message: &str) -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>{}</Message><RequestId>xacct-sandbox</RequestId></Error>",
+        xml_escape(message)
+    );
+    response(403, &[("content-type", "application/xml")], body)
+}
+
+/// (bucket, key) of a path-style S3 GetObject request (`GET /BUCKET/KEY`, no sub-resource).
+fn get_object_target(parts: &hyper::http::request::Parts) -> Option<(String, String)> {
+    if parts.method != hyper::Method::GET {
+        return None;
+    }
+    if let Some(q) = parts.uri.query() {
+        if !q
+            .split('&')
+            .all(|kv| kv.starts_with("x-id=GetObject") || kv.is_empty())
+        {
+            return None;
+        }
+    }
+    let path = parts.uri.path().strip_prefix('/')?;
+    let (bucket, key) = path.split_once('/')?;
+    if bucket.is_empty() || key.is_empty() {
+        return None;
+    }
+    Some((
+        crate::policy::percent_decode(bucket),
+        crate::policy::percent_decode(key),
+    ))
+}
+
+/// The account whose buckets include `bucket`, among the accounts the sandbox has seen.
+async fn bucket_account(state: &State, bucket: &str, region: &str) -> Option<String> {
+    for account in state.registry.accounts() {
+        let c = state.admin.get(&account, region).await;
+        if let Ok(b) = crate::aws::read::owned_buckets(&c).await {
+            if b.iter().any(|x| x == bucket) {
+                return Some(account);
+            }
+        }
+    }
+    None
+}
+
+/// Authorize s3:GetObject of `bucket/key` by `p`: identity policies and boundary, the bucket policy,
+/// and for SSE-KMS with a customer key, kms:Decrypt under the key policy.
+async fn authorize_get_object(
+    state: &State,
+    p: &Principal,
+    bucket: &str,
+    key: &str,
+    region: &str,
+) -> Option<Response<Body>> {
+    use crate::model::live::Encryption;
+    let account = bucket_account(state, bucket, region).await?;
+    let c = state.admin.get(&account, region).await;
+    let partition = crate::arn::partition_of(region);
+    let facts = match crate::aws::read::bucket_facts(&c, region, partition, bucket).await {
+        Ok(f) => f,
+        Err(e) => return Some(s3_denied(&e.to_string())),
+    };
+    let (identity, boundary) = match identity_policies(state, p, region).await {
+        Ok(v) => v,
+        Err(e) => return Some(s3_denied(&e.to_string())),
+    };
+    let arn = format!("arn:{partition}:s3:::{bucket}/{key}");
+    let mut case = Case {
+        principal: p.session_arn.clone(),
+        action: "s3:GetObject".into(),
+        resource: arn.clone(),
+        identity_policies: identity,
+        resource_policy: facts.policy.clone(),
+        context: context(p),
+        permissions_boundary: boundary,
+    };
+    match evaluate(&case) {
+        Ok(o) if o.decision == Decision::Allow => {}
+        Ok(o) => return Some(s3_denied(&format!(
+            "User: {} is not authorized to perform: s3:GetObject on resource: \"{arn}\" because {}",
+            p.session_arn,
+            if o.decision == Decision::ExplicitDeny {
+                "an explicit deny applies"
+            } else {
+                "no policy allows the s3:GetObject action"
+            }
+        ))),
+        Err(e) => return Some(s3_denied(&e.to_string())),
+    }
+    let Encryption::KmsCustomer(k) = &facts.encryption else {
+        return None;
+    };
+    case.action = "kms:Decrypt".into();
+    case.resource = k.clone();
+    case.resource_policy = Some(facts.key_policy.clone().unwrap_or(Value::Null));
+    match evaluate(&case) {
+        Ok(o) if o.decision == Decision::Allow => None,
+        _ => Some(s3_denied(&format!(
+            "User: {} is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext ({k}) because no key policy or identity policy allows it",
+            p.session_arn
+        ))),
+    }
+}
+
+/// Does a trust policy let a service (lambda.amazonaws.com, ecs-tasks, ec2, …) assume the role? Such a
+/// role is a workload's, whose sessions the gateway enforces.
+fn trusts_a_service(trust: &Value) -> bool {
+    let statements = match trust.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(v) => vec![v.clone()],
+        None => vec![],
+    };
+    statements.iter().any(|s| {
+        s.get("Effect").and_then(|e| e.as_str()) == Some("Allow")
+            && s.get("Principal")
+                .and_then(|p| p.get("Service"))
+                .is_some_and(|v| !v.is_null())
+    })
+}
+
 fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
     let i = s.find(open)? + open.len();
     let j = s[i..].find(close)? + i;
@@ -344,18 +466,42 @@ async fn handle(
                     return Ok(denied);
                 }
             }
+        } else if sig.as_ref().is_some_and(|s| s.2 == "s3") {
+            if let Some((bucket, key)) = get_object_target(&parts) {
+                if let Some(denied) = authorize_get_object(&state, p, &bucket, &key, &region).await
+                {
+                    return Ok(denied);
+                }
+            }
         }
     }
+    // a session of a workload role assumed with credentials the gateway does not enforce (how the
+    // sandbox stands in for the workload): enforce it from now on
+    let workload = if assume && principal.is_none() {
+        let c = state.admin.get(&account_of(&role_arn), &region).await;
+        matches!(
+            crate::aws::read::role(&c, role_name(&role_arn)).await,
+            Ok(Some(crate::model::Live {
+                spec: crate::model::Spec::IamRole { ref assume_role_policy, .. },
+                ..
+            })) if trusts_a_service(assume_role_policy)
+        )
+    } else {
+        false
+    };
     let (rparts, rbytes) = match super::forward(&client, &state.moto, &parts, body).await {
         Ok(r) => r,
         Err(e) => return Ok(response(502, &[], e.to_string())),
     };
-    if assume && principal.is_some() && rparts.status.is_success() {
+    if assume && (principal.is_some() || workload) && rparts.status.is_success() {
         let text = String::from_utf8_lossy(&rbytes);
         if let (Some(akid), Some(arn)) = (
             between(&text, "<AccessKeyId>", "</AccessKeyId>"),
             between(&text, "<Arn>", "</Arn>"),
         ) {
+            if let Some(secret) = between(&text, "<SecretAccessKey>", "</SecretAccessKey>") {
+                state.registry.remember_secret(akid, secret);
+            }
             state.registry.register(
                 akid,
                 Principal {

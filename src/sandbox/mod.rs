@@ -2,6 +2,7 @@
 //! the IoT credentials provider (mutual TLS). Moto evaluates no policy; the gateway and the endpoint
 //! evaluate them with the project's engine, so a broken link fails here as it would in AWS.
 
+pub mod apigw;
 pub mod bootstrap;
 pub mod endpoint;
 pub mod gateway;
@@ -142,10 +143,75 @@ pub struct Principal {
     pub iot: Option<crate::policy::context::IotDevice>,
 }
 
+/// The sandbox's certificate authority: signs the credentials endpoint's and the API Gateway
+/// emulator's server certificates; its certificate is written to the sandbox directory (`ca.pem`)
+/// for clients to trust (`XACCT_CA_BUNDLE`).
+pub struct Ca {
+    issuer: Mutex<rcgen::Issuer<'static, rcgen::KeyPair>>,
+    der: rustls::pki_types::CertificateDer<'static>,
+}
+
+impl Ca {
+    /// A new CA, its certificate written to `path`.
+    pub fn create(path: &Path) -> Result<Ca, SandboxError> {
+        let e = SandboxError::Certificate;
+        let ca_key = rcgen::KeyPair::generate().map_err(e)?;
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(e)?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "xacct sandbox CA");
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = ca_params.self_signed(&ca_key).map_err(e)?;
+        std::fs::write(path, ca.pem())
+            .map_err(SandboxError::io(format!("cannot write {}", path.display())))?;
+        Ok(Ca {
+            der: ca.der().clone(),
+            issuer: Mutex::new(rcgen::Issuer::new(ca_params, ca_key)),
+        })
+    }
+
+    /// A server certificate for `names` (host names or IP addresses), with the CA in its chain.
+    pub fn issue(
+        &self,
+        names: &[&str],
+        common_name: &str,
+    ) -> Result<
+        (
+            Vec<rustls::pki_types::CertificateDer<'static>>,
+            rustls::pki_types::PrivateKeyDer<'static>,
+        ),
+        SandboxError,
+    > {
+        let e = SandboxError::Certificate;
+        let key = rcgen::KeyPair::generate().map_err(e)?;
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .map_err(e)?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, common_name);
+        let cert = params
+            .signed_by(&key, &*self.issuer.lock().unwrap())
+            .map_err(e)?;
+        Ok((
+            vec![cert.der().clone(), self.der.clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+                key.serialize_der(),
+            )),
+        ))
+    }
+}
+
 /// What the gateway has learned: enforced access keys, and the accounts and regions in use.
 #[derive(Default)]
 pub struct Registry {
     keys: Mutex<HashMap<String, Principal>>,
+    /// The secret of each enforced key (seen when its session was issued), to check signatures.
+    secrets: Mutex<HashMap<String, String>>,
     accounts: Mutex<BTreeSet<String>>,
     regions: Mutex<BTreeSet<String>>,
     /// SHA-256 of a certificate's DER → (account, region, certificate id) where it was found.
@@ -159,6 +225,15 @@ impl Registry {
     pub fn register(&self, akid: &str, p: Principal) {
         self.accounts.lock().unwrap().insert(p.account.clone());
         self.keys.lock().unwrap().insert(akid.to_string(), p);
+    }
+    pub fn remember_secret(&self, akid: &str, secret: &str) {
+        self.secrets
+            .lock()
+            .unwrap()
+            .insert(akid.to_string(), secret.to_string());
+    }
+    pub fn secret(&self, akid: &str) -> Option<String> {
+        self.secrets.lock().unwrap().get(akid).cloned()
     }
     pub fn saw_account(&self, a: &str) {
         if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) {
@@ -269,6 +344,8 @@ pub struct Sandbox {
     pub moto: String,
     pub gateway: String,
     pub endpoint: String,
+    /// host:port of the API Gateway emulator (`XACCT_EXECUTE_API_ENDPOINT`).
+    pub execute_api: String,
     pub ca_bundle: PathBuf,
     pub state: Arc<State>,
     _moto_child: Option<tokio::process::Child>,
@@ -319,11 +396,14 @@ pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, Sandbo
     std::fs::create_dir_all(dir)
         .map_err(SandboxError::io(format!("cannot create {}", dir.display())))?;
     let ca_bundle = dir.join("ca.pem");
-    let endpoint = endpoint::serve(state.clone(), &ca_bundle).await?;
+    let ca = Arc::new(Ca::create(&ca_bundle)?);
+    let endpoint = endpoint::serve(state.clone(), &ca).await?;
+    let execute_api = apigw::serve(state.clone(), ca).await?;
     Ok(Sandbox {
         moto,
         gateway,
         endpoint,
+        execute_api,
         ca_bundle,
         state,
         _moto_child: child,
@@ -333,16 +413,16 @@ pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, Sandbo
 /// `xacct sandbox up`.
 pub async fn up(
     moto_url: Option<&str>,
-    bootstrap_file: Option<&Path>,
+    bootstrap_files: &[PathBuf],
     dir: &Path,
 ) -> Result<(), SandboxError> {
-    // validate the file before starting anything
-    let cfg = match bootstrap_file {
-        Some(f) => Some(crate::config::load(f)?),
-        None => None,
-    };
+    // validate the files before starting anything
+    let cfgs = bootstrap_files
+        .iter()
+        .map(|f| crate::config::load(f))
+        .collect::<Result<Vec<_>, _>>()?;
     let sb = start(moto_url, dir).await?;
-    if let Some(cfg) = &cfg {
+    for cfg in &cfgs {
         bootstrap::bootstrap(&sb.state, cfg, dir).await?;
     }
     let ca = std::fs::canonicalize(&sb.ca_bundle).unwrap_or(sb.ca_bundle.clone());
@@ -352,6 +432,7 @@ pub async fn up(
         sb.endpoint.trim_start_matches("https://")
     );
     println!("export XACCT_CA_BUNDLE={}", ca.display());
+    println!("export XACCT_EXECUTE_API_ENDPOINT={}", sb.execute_api);
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -636,14 +636,31 @@ pub fn render_human(outcomes: &[EnvOutcome], style: crate::output::Style) -> Str
         .max()
         .unwrap_or(3)
         .max(3);
-    let _ = writeln!(
-        out,
-        "{:<w$}  {:<16}{:<16}{:<16}",
-        "env", "credentials", "assume-role", "invoke"
-    );
+    // the columns: every hop some environment has, in chain order
+    let all = [
+        VHop::Credentials,
+        VHop::Source,
+        VHop::AssumeRole,
+        VHop::Invoke,
+        VHop::CallApi,
+        VHop::GetObject,
+    ];
+    let columns: Vec<VHop> = all
+        .into_iter()
+        .filter(|c| outcomes.iter().any(|o| o.hops.iter().any(|h| h.hop == *c)))
+        .collect();
+    let _ = write!(out, "{:<w$}  ", "env");
+    for c in &columns {
+        let _ = write!(out, "{:<16}", c.title());
+    }
+    out.push('\n');
     for o in outcomes {
         let _ = write!(out, "{:<w$}", o.env);
-        for h in &o.hops {
+        for c in &columns {
+            let Some(h) = o.hops.iter().find(|h| h.hop == *c) else {
+                let _ = write!(out, "  {:<14}", "");
+                continue;
+            };
             let cell = match h.ok {
                 Some(true) => format!("{} {:>5} ms", style.green("✓"), h.ms),
                 Some(false) => format!("{} {:>5} ms", style.red("✗"), h.ms),
@@ -671,6 +688,13 @@ pub fn render_human(outcomes: &[EnvOutcome], style: crate::output::Style) -> Str
         }
     }
     for o in outcomes.iter().filter(|o| o.ok) {
+        for h in o
+            .hops
+            .iter()
+            .filter(|h| matches!(h.hop, VHop::CallApi | VHop::GetObject))
+        {
+            let _ = writeln!(out, "{}: {}", o.env, h.detail);
+        }
         for i in &o.invocations {
             // a DryRun answers 204 with no payload: say what it proved
             let what = match (i.status, i.payload_excerpt.as_str()) {

@@ -481,6 +481,7 @@ pub struct SandboxEnv {
     pub gateway: String,
     pub endpoint: String,
     pub ca_bundle: String,
+    pub execute_api: String,
 }
 
 impl SandboxEnv {
@@ -488,6 +489,7 @@ impl SandboxEnv {
         vec![
             ("XACCT_CREDENTIALS_ENDPOINT", self.endpoint.as_str()),
             ("XACCT_CA_BUNDLE", self.ca_bundle.as_str()),
+            ("XACCT_EXECUTE_API_ENDPOINT", self.execute_api.as_str()),
         ]
     }
     /// Run xacct against the sandbox; what it prints is also recorded for the secret scan.
@@ -526,7 +528,7 @@ pub fn sandbox() -> &'static SandboxEnv {
             let out = child.stdout.take().unwrap();
             let mut lines = std::io::BufRead::lines(std::io::BufReader::new(out));
             let mut vars = std::collections::HashMap::new();
-            while vars.len() < 3 {
+            while vars.len() < 4 {
                 let Some(Ok(l)) = lines.next() else {
                     panic!("sandbox up ended early")
                 };
@@ -538,6 +540,7 @@ pub fn sandbox() -> &'static SandboxEnv {
                 gateway: vars["AWS_ENDPOINT_URL"].clone(),
                 endpoint: vars["XACCT_CREDENTIALS_ENDPOINT"].clone(),
                 ca_bundle: vars["XACCT_CA_BUNDLE"].clone(),
+                execute_api: vars["XACCT_EXECUTE_API_ENDPOINT"].clone(),
             })
             .unwrap();
             let _child = child;
