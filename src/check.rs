@@ -849,9 +849,15 @@ fn finish(
     ok: bool,
     detail: Vec<String>,
     statements: Vec<String>,
-    fixes: Vec<Value>,
+    mut fixes: Vec<Value>,
     failing: &[Case],
 ) -> HopResult {
+    let mut seen = Vec::new();
+    fixes.retain(|f| {
+        let new = !seen.contains(f);
+        seen.push(f.clone());
+        new
+    });
     let mut h = hop(
         which,
         ok,

@@ -47,6 +47,14 @@ const CASES: &[(&str, &str, &str)] = &[
     ("35-not-utf8.yaml", "encoding", "6:53"),
     ("36-empty-value.yaml", "empty-value", "5:1"),
     ("37-account-unquoted.yaml", "account-id", "4:12"),
+    ("38-iot-and-source.yaml", "iot-and-source", "5:1"),
+    ("39-source-role-account.yaml", "source-role-account", "5:9"),
+    ("40-api-other-account.yaml", "api-account", "10:9"),
+    ("41-api-method.yaml", "api-method", "9:12"),
+    ("42-bucket-name.yaml", "bucket-name", "10:9"),
+    ("43-object-key.yaml", "object-key", "9:15"),
+    ("44-source-role-arn.yaml", "source-role-arn", "5:9"),
+    ("45-api-region.yaml", "api-region", "9:12"),
 ];
 
 #[test]

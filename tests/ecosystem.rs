@@ -93,6 +93,11 @@ const SCHEMA_ERRORS: &[&str] = &[
     "29-no-functions.yaml",
     "30-assume-role-arn.yaml",
     "31-not-a-mapping.yaml",
+    "38-iot-and-source.yaml",
+    "41-api-method.yaml",
+    "42-bucket-name.yaml",
+    "43-object-key.yaml",
+    "44-source-role-arn.yaml",
 ];
 
 #[test]

@@ -164,11 +164,17 @@ pub struct RawTarget {
     /// `API-ID/STAGE/METHOD/PATH` (this environment's account and region). METHOD may be `*`; a `*`
     /// in PATH matches any characters.
     #[serde(default)]
+    #[schemars(inner(regex(
+        pattern = r"^(arn:aws[a-z-]*:execute-api:[a-z0-9-]+:[0-9]{12}:)?[A-Za-z0-9]+/[A-Za-z0-9_-]+/(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|\*)/.*$"
+    )))]
     apis: Vec<String>,
     /// S3 objects the chain may read (`s3:GetObject`): `arn:PARTITION:s3:::BUCKET/KEY`, or the short
     /// form `BUCKET/KEY`; a KEY ending in `*` is a prefix. The buckets belong to this environment's
     /// account.
     #[serde(default)]
+    #[schemars(inner(regex(
+        pattern = r"^(arn:aws[a-z-]*:s3:::)?[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$"
+    )))]
     objects: Vec<String>,
     /// Session length when a device assumes the target role; role chaining caps it at 3600 s.
     #[serde(default)]
@@ -498,6 +504,16 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// A problem at the key of `path` (for a whole mapping that should not be there).
+    fn at_key(&mut self, path: &[&str], rule: &'static str, message: String, help: Option<String>) {
+        let pos = self.idx.key(path);
+        self.problems.push(Problem {
+            pos,
+            rule,
+            message,
+            help,
+        });
+    }
     fn at(&mut self, path: &[&str], rule: &'static str, message: String, help: Option<String>) {
         let pos = self.idx.value(path);
         self.problems.push(Problem {

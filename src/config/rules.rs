@@ -209,7 +209,7 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         (Some(iot), None) => Origin::Iot(validate_iot(c, iot, &fleet, fleet_ok)),
         (None, Some(src)) => Origin::Role(validate_source(c, src)),
         (Some(iot), Some(_)) => {
-            c.at(
+            c.at_key(
                 &["source"],
                 "iot-and-source",
                 "the file has both `iot:` and `source:`".into(),

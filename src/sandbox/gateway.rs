@@ -342,7 +342,8 @@ async fn authorize_get_object(
     };
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => {}
-        Ok(o) => return Some(s3_denied(&format!(
+        Ok(o) => {
+            return Some(s3_denied(&format!(
             "User: {} is not authorized to perform: s3:GetObject on resource: \"{arn}\" because {}",
             p.session_arn,
             if o.decision == Decision::ExplicitDeny {
@@ -350,7 +351,8 @@ async fn authorize_get_object(
             } else {
                 "no policy allows the s3:GetObject action"
             }
-        ))),
+        )))
+        }
         Err(e) => return Some(s3_denied(&e.to_string())),
     }
     let Encryption::KmsCustomer(k) = &facts.encryption else {

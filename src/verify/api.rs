@@ -2,6 +2,7 @@
 //! signer (`aws-sigv4`) with the chain's credentials.
 
 use super::{hop_done, settled, HopError, HopOutcome, Options, Proofs, VHop};
+use crate::aws::Clients;
 use crate::config::{ApiMethod, Config, Target};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -160,13 +161,43 @@ pub async fn call(
     Ok((status, text))
 }
 
-/// The `call_api` hop: every listed method called once; 2xx passes.
+/// Methods that answered although they do not check IAM: a 2xx from a method whose authorization is
+/// not `AWS_IAM` proves nothing about the chain (anyone may call it). Read with the environment's own
+/// credentials; None when they cannot be read.
+async fn unprotected(env: &Clients, t: &Target, opts: &Options) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut ids: Vec<&str> = t.apis.iter().map(|a| a.api_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        let facts = crate::aws::read::api_facts(env, id).await.ok()?;
+        for api in t.apis.iter().filter(|a| a.api_id == id) {
+            let (method, path) = request_line(api, &opts.api_path_arg);
+            let rest = path.splitn(3, '/').nth(2).unwrap_or("");
+            for m in facts.methods.iter().filter(|m| {
+                (m.http_method == method || m.http_method == "ANY")
+                    && crate::check::serves(&m.path, rest)
+                    && m.authorization != "AWS_IAM"
+            }) {
+                out.push(format!(
+                    "{method} {path} answered, but method {} {} of API {id} uses authorization {}, not AWS_IAM: it does not check the chain's identity (anyone may call it)",
+                    m.http_method, m.path, m.authorization
+                ));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The `call_api` hop: every listed method called once; 2xx passes, unless the method turns out not
+/// to check IAM at all.
 pub async fn call_api_hop(
     cfg: &Config,
     t: &Target,
     target: &aws_sdk_sts::types::Credentials,
     opts: &Options,
     proofs: &Proofs<'_>,
+    env: Option<&Clients>,
 ) -> HopOutcome {
     let start = Instant::now();
     let results = futures::future::join_all(t.apis.iter().map(|api| {
@@ -199,6 +230,14 @@ pub async fn call_api_hop(
         match r {
             Ok(l) => ok_lines.push(l),
             Err(e) => errors.push(e.message),
+        }
+    }
+    if errors.is_empty() {
+        if let Some(open) = match env {
+            Some(c) => unprotected(c, t, opts).await,
+            None => None,
+        } {
+            errors = open;
         }
     }
     if errors.is_empty() {

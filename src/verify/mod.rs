@@ -474,7 +474,7 @@ pub(crate) async fn target_hops(
         invocations = inv;
     }
     if !t.apis.is_empty() {
-        hops.push(api::call_api_hop(cfg, t, target, opts, proofs).await);
+        hops.push(api::call_api_hop(cfg, t, target, opts, proofs, env).await);
     }
     if !t.objects.is_empty() {
         hops.push(objects::get_object_hop(cfg, t, target, opts, proofs, env).await);
@@ -1020,13 +1020,17 @@ pub async fn run(
     .await
 }
 
-/// The environments' own clients, for what verify looks up with them (an object to read): only for
-/// environments that list objects; None where they cannot be connected (the hop then says so).
+/// The environments' own clients, for what verify looks up with them (an object to read, a method's
+/// authorization): only for environments that list objects or APIs; None where they cannot be
+/// connected (the hop then says so).
 pub(crate) async fn env_clients(
     cfg: &Config,
     targets: &[Target],
 ) -> std::collections::BTreeMap<String, Option<Clients>> {
-    let wanted: Vec<&Target> = targets.iter().filter(|t| !t.objects.is_empty()).collect();
+    let wanted: Vec<&Target> = targets
+        .iter()
+        .filter(|t| !t.objects.is_empty() || !t.apis.is_empty())
+        .collect();
     let got = futures::future::join_all(
         wanted
             .iter()
