@@ -1328,4 +1328,18 @@ mod tests {
         let r = prove(&c, &f, &[]);
         assert!(r[1].ok, "{:#?}", r[1]);
     }
+
+    #[test]
+    fn api_routes_match_as_api_gateway_serves_them() {
+        assert!(serves("/orders/{proxy+}", "orders/verify/more"));
+        assert!(!serves("/orders/{proxy+}", "orders"));
+        assert!(serves("/orders/{id}", "orders/17"));
+        assert!(!serves("/orders/{id}", "orders/17/lines"));
+        assert!(serves("/", ""));
+        assert!(!serves("/orders", "invoices"));
+        assert!(method_matches("*", "orders/*", "PUT", "/orders/{id}"));
+        assert!(method_matches("GET", "orders/*", "ANY", "/orders/{proxy+}"));
+        assert!(!method_matches("GET", "orders/*", "POST", "/orders/{id}"));
+        assert!(method_matches("POST", "orders", "POST", "/orders"));
+    }
 }

@@ -361,4 +361,95 @@ mod tests {
             assert!(proof.iter().all(|r| r.ok), "{setting}: {proof:?}");
         }
     }
+
+    const SOURCE: &str = "fleet: r\nregion: eu-west-1\nsource:\n  account: \"111111111111\"\n  role: arn:aws:iam::111111111111:role/service-role/fn\nenvironments:\n  api:\n    account: \"222222222222\"\n    apis: [a1b2c3d4e5/prod/GET/orders/*]\n  logs:\n    account: \"333333333333\"\n    objects: [\"logs-bucket/AWSLogs/*\", logs-bucket/x.json]\n    functions: [f]\n";
+
+    #[test]
+    fn a_source_chain_gets_one_inline_policy_and_one_statement_per_target_kind() {
+        let c = crate::config::parse(Path::new("s.yaml"), SOURCE).unwrap();
+        let mut found = Discovered::default();
+        found.bucket_keys.insert(
+            "logs".into(),
+            BTreeMap::from([(
+                "logs-bucket".to_string(),
+                "arn:aws:kms:eu-west-1:333333333333:key/k1".to_string(),
+            )]),
+        );
+        let all = desired_with(&c, &found);
+        // no IoT resources; the source role gets exactly one policy, and is never created
+        assert_eq!(all.len(), 1 + 2 * 2);
+        assert!(all.iter().all(|r| !matches!(
+            r.addr.kind,
+            Kind::IotRoleAlias | Kind::IotPolicy | Kind::IotPolicyAttachment
+        )));
+        assert!(!all
+            .iter()
+            .any(|r| r.addr.kind == Kind::IamRole && r.addr.name == "fn"));
+        let Spec::SourceRolePolicy {
+            role_name,
+            policy_name,
+            policy,
+        } = &all[0].spec
+        else {
+            panic!("{:?}", all[0])
+        };
+        assert_eq!(
+            (role_name.as_str(), policy_name.as_str()),
+            ("fn", "xacct-r-assume-targets")
+        );
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            serde_json::json!([
+                "arn:aws:iam::222222222222:role/r-api",
+                "arn:aws:iam::333333333333:role/r-logs"
+            ])
+        );
+        // target trust: exactly the source role's ARN, path included
+        let Spec::IamRole {
+            assume_role_policy, ..
+        } = &all[1].spec
+        else {
+            panic!()
+        };
+        assert_eq!(
+            assume_role_policy["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::111111111111:role/service-role/fn"
+        );
+        // the API environment: only execute-api:Invoke
+        let Spec::IamRolePolicy { policy, .. } = &all[2].spec else {
+            panic!()
+        };
+        let st = policy["Statement"].as_array().unwrap();
+        assert_eq!(st.len(), 1);
+        assert_eq!(st[0]["Action"], "execute-api:Invoke");
+        assert_eq!(
+            st[0]["Resource"],
+            "arn:aws:execute-api:eu-west-1:222222222222:a1b2c3d4e5/prod/GET/orders/*"
+        );
+        // the logs environment: functions, objects and the bucket's key
+        let Spec::IamRolePolicy { policy, .. } = &all[4].spec else {
+            panic!()
+        };
+        let sids: Vec<&str> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(sids, ["InvokeFunctions", "GetObjects", "DecryptObjects"]);
+        assert_eq!(
+            policy["Statement"][2]["Resource"],
+            "arn:aws:kms:eu-west-1:333333333333:key/k1"
+        );
+        let text = serde_json::to_string(&all).unwrap();
+        assert!(!text.contains("\"*\"") && !text.contains(":root") && !text.contains("s3:*"));
+        // and the desired state proves every hop
+        let proof = crate::check::prove(&c, &crate::check::desired_facts(&c), &[]);
+        assert!(proof.iter().all(|r| r.ok), "{proof:#?}");
+        let hops: Vec<&str> = proof[1].hops.iter().map(|h| h.hop.title()).collect();
+        assert_eq!(
+            hops,
+            ["source-policy", "assume-target", "invoke", "get-object"]
+        );
+    }
 }

@@ -6,7 +6,7 @@ mod index;
 mod rules;
 
 use rules::validate;
-pub use rules::{valid_alias_name, valid_iot_policy_name, valid_role_name};
+pub use rules::{valid_alias_name, valid_bucket_name, valid_iot_policy_name, valid_role_name};
 
 pub use index::{Pos, SourceIndex};
 
@@ -914,5 +914,44 @@ environments:
         let p = problems(&text);
         assert_eq!(p[0].rule, "unknown-key");
         assert_eq!(p[0].pos.line, 5);
+    }
+
+    #[test]
+    fn apis_and_objects_take_the_long_and_the_short_form() {
+        let text = "fleet: r\nregion: eu-west-1\nsource: {account: \"111111111111\", role: \"arn:aws:iam::111111111111:role/a/b/fn\"}\nenvironments:\n  e:\n    account: \"222222222222\"\n    apis: [\"arn:aws:execute-api:eu-west-1:222222222222:abc123/prod/*/items/*\", \"abc123/v1/GET/\"]\n    objects: [\"arn:aws:s3:::my.bucket-1/logs/*\", \"b12/k\"]\n";
+        let c = parse(Path::new("f.yaml"), text).unwrap();
+        let src = c.source_role().unwrap();
+        assert_eq!(src.role_name, "fn");
+        assert_eq!(c.origin_role_arn(), "arn:aws:iam::111111111111:role/a/b/fn");
+        let t = &c.environments[0];
+        assert_eq!(t.apis[0].method, "*");
+        assert_eq!(t.apis[0].path, "items/*");
+        assert_eq!(
+            t.apis[1].arn,
+            "arn:aws:execute-api:eu-west-1:222222222222:abc123/v1/GET/"
+        );
+        assert_eq!(t.apis[1].path, "");
+        assert_eq!(t.objects[0].bucket, "my.bucket-1");
+        assert_eq!(t.objects[0].list_prefix(), "logs/");
+        assert_eq!(t.objects[1].arn, "arn:aws:s3:::b12/k");
+        assert_eq!(t.objects[1].list_prefix(), "k");
+        assert!(t.functions.is_empty());
+        // neither iot nor source
+        let p = problems("fleet: r\nregion: eu-west-1\nenvironments:\n  e: {account: \"222222222222\", functions: [f]}\n");
+        assert_eq!(p[0].rule, "missing-key");
+        assert!(p[0].message.contains("neither `iot:` nor `source:`"));
+        // bucket names by S3's rules
+        for bad in [
+            "ab",
+            "192.168.1.1",
+            "a..b",
+            "xn--abc",
+            "Abc",
+            "abc-",
+            "x-s3alias",
+        ] {
+            assert!(!valid_bucket_name(bad), "{bad}");
+        }
+        assert!(valid_bucket_name("audit-logs.123"));
     }
 }
