@@ -50,6 +50,9 @@ async fn run_lane(
 /// - the source lane (the chain's source identity, which everything else trusts or points at) runs
 ///   first, and its deletes last;
 /// - every other lane (the alias, the IoT policy, each environment) runs in parallel between them;
+/// - every other delete waits until every create and update has landed (moving between one shared
+///   alias and per-environment aliases creates the new before it deletes the old, so no device that
+///   was allowed loses access on the way);
 /// - except that when the alias's credential duration goes down, the alias is updated before the
 ///   source role's MaxSessionDuration is lowered (when it goes up, the role is raised first), so the
 ///   alias never asks for more than the role allows.
@@ -74,9 +77,11 @@ pub fn stages(plan: &Plan) -> Vec<Vec<Vec<&Change>>> {
     let mut source_first = Vec::new();
     let mut source_last = Vec::new();
     let mut lanes: BTreeMap<Lane, Vec<&Change>> = BTreeMap::new();
+    let mut late: BTreeMap<Lane, Vec<&Change>> = BTreeMap::new();
     for ch in &plan.changes {
         match ch.addr.lane() {
             Lane::Source if is_delete(ch) => source_last.push(ch),
+            lane if is_delete(ch) => late.entry(lane).or_default().push(ch),
             Lane::Source => source_first.push(ch),
             lane if alias_first && ch.addr.kind == Kind::IotRoleAlias => {
                 early.entry(lane).or_default().push(ch)
@@ -89,6 +94,7 @@ pub fn stages(plan: &Plan) -> Vec<Vec<Vec<&Change>>> {
         early.into_values().collect(),
         vec![source_first],
         lanes.into_values().collect(),
+        late.into_values().collect(),
         vec![source_last],
     ] {
         let stage: Vec<Vec<&Change>> = stage.into_iter().filter(|l| !l.is_empty()).collect();

@@ -81,6 +81,9 @@ pub struct EnvReport {
     pub env: String,
     pub account: String,
     pub ok: bool,
+    /// The devices the environment admits (`thing group NAME`, `thing type NAME`), when gated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devices: Option<String>,
     pub hops: Vec<HopResult>,
 }
 
@@ -199,6 +202,8 @@ fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
     for c in &f.certs {
         let who = if c.id.is_empty() {
             "the fleet's IoT policy".to_string()
+        } else if let Some(g) = c.id.strip_prefix("thinggroup/") {
+            format!("thing group {g}")
         } else {
             format!("certificate {}", short(&c.id))
         };
@@ -377,9 +382,32 @@ fn two_sided(
     resource: &str,
     resource_policy: Option<&Value>,
 ) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
+    two_sided_as(principal_role, action, resource, resource_policy, None)
+}
+
+/// The device an environment admits, as the request context of its sessions (a thing type gate
+/// is a condition on `credentials-iot:ThingTypeName`).
+fn device_of(t: &Target) -> Option<crate::policy::context::IotDevice> {
+    match &t.devices {
+        Some(crate::config::Devices::ThingType(ty)) => Some(crate::policy::context::IotDevice {
+            thing_type: Some(ty.clone()),
+            ..Default::default()
+        }),
+        _ => None,
+    }
+}
+
+fn two_sided_as(
+    principal_role: &RoleFacts,
+    action: &str,
+    resource: &str,
+    resource_policy: Option<&Value>,
+    device: Option<crate::policy::context::IotDevice>,
+) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
     let session = session_arn(&principal_role.arn, "device");
     let context = crate::policy::context::request_context(&crate::policy::context::Session {
         role_arn: &principal_role.arn,
+        iot: device,
         ..Default::default()
     });
     let docs: Vec<Value> = principal_role
@@ -460,7 +488,13 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
     };
     let names: Vec<&str> = iot.policies.iter().map(|(n, _)| n.as_str()).collect();
     let trust_name = format!("trust policy of {}", t.role_name);
-    match two_sided(iot, "sts:AssumeRole", &target.arn, Some(&target.trust)) {
+    match two_sided_as(
+        iot,
+        "sts:AssumeRole",
+        &target.arn,
+        Some(&target.trust),
+        device_of(t),
+    ) {
         Err(e) => hop(
             Hop::AssumeTarget,
             false,
@@ -529,17 +563,29 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
 }
 
 fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
-    let Some(Some(target)) = f.targets.get(&t.name) else {
+    // direct mode: the IoT role's session invokes; otherwise the target role's
+    let principal = if t.direct() {
+        f.iot_role.as_ref()
+    } else {
+        f.targets.get(&t.name).and_then(|r| r.as_ref())
+    };
+    let Some(target) = principal else {
         return hop(
             Hop::Invoke,
             false,
-            vec![format!(
-                "the target role {} does not exist",
-                cfg.target_role_arn(t)
-            )],
+            vec![if t.direct() {
+                format!("the IoT role {} does not exist", cfg.iot_role_arn_for(t))
+            } else {
+                format!("the target role {} does not exist", cfg.target_role_arn(t))
+            }],
             vec![],
             None,
         );
+    };
+    let role_words = if t.direct() {
+        "IoT role"
+    } else {
+        "target role"
     };
     let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
     let mut ok = true;
@@ -563,7 +609,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
             "resource policy of {}",
             func.rsplit(':').next().unwrap_or(func)
         );
-        match two_sided(target, "lambda:InvokeFunction", func, policy) {
+        match two_sided_as(target, "lambda:InvokeFunction", func, policy, device_of(t)) {
             Err(e) => {
                 ok = false;
                 detail.push(format!("{func}: malformed policy: {e}"));
@@ -572,7 +618,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
                 detail.push(format!("{} may invoke {func}", target.arn));
                 statements.extend(labels(&o, &names, &fname));
             }
-            Ok((o, id_ok, _, case)) => {
+            Ok((o, id_ok, res_ok, case)) => {
                 ok = false;
                 failing.push(case);
                 if let Some(w) = boundary_words(&o, target, "lambda:InvokeFunction", func) {
@@ -581,9 +627,16 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
                     detail.push(format!(
                         "{func}: an explicit Deny blocks lambda:InvokeFunction"
                     ));
-                } else {
+                } else if !id_ok {
                     detail.push(format!(
-                        "{func}: the target role's policies do not allow lambda:InvokeFunction"
+                        "{func}: the {role_words}'s policies do not allow lambda:InvokeFunction"
+                    ));
+                } else if !res_ok || t.direct() {
+                    detail.push(format!(
+                        "{func}: the function policy of {} does not allow {} (cross-account, the function's resource policy must name the role: xacct's statement {} is missing or changed)",
+                        func.rsplit(':').next().unwrap_or(func),
+                        target.arn,
+                        crate::desired::permission_sid(cfg)
                     ));
                 }
                 statements.extend(labels(&o, &names, &fname));
@@ -591,6 +644,8 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
                     fixes.push(removal(&o, &names, &fname));
                 } else if !id_ok {
                     fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":[func, format!("{func}:*")]}}));
+                } else if !res_ok || t.direct() {
+                    fixes.push(json!({"function_policy_of": func, "statement": {"Sid": crate::desired::permission_sid(cfg), "Effect":"Allow","Principal":{"AWS":target.arn},"Action":"lambda:InvokeFunction","Resource":func}}));
                 }
             }
         }
@@ -1002,7 +1057,7 @@ fn short(id: &str) -> String {
 
 /// Prove every hop of every selected environment.
 pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport> {
-    let shared = match &cfg.origin {
+    let iot_hops = |cfg: &Config, facts: &Facts| match &cfg.origin {
         Origin::Iot(iot) => vec![
             hop_iot_policy(cfg, iot, facts),
             hop_alias(cfg, iot, facts),
@@ -1010,13 +1065,29 @@ pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport>
         ],
         Origin::Role(_) => vec![],
     };
+    let shared = if cfg.gated() {
+        vec![]
+    } else {
+        iot_hops(cfg, facts)
+    };
     cfg.selected(selected)
         .map(|t| {
-            let mut hops = shared.clone();
+            // gated: the environment's own IoT role, alias and policy
+            let (view, own);
+            let (cfg, facts, mut hops) = if cfg.gated() {
+                view = cfg.device_view(t);
+                own = facts.for_env(&t.name);
+                let hops = iot_hops(&view, &own);
+                (&view, &own, hops)
+            } else {
+                (cfg, facts, shared.clone())
+            };
             if cfg.source_role().is_some() {
                 hops.push(hop_source_policy(cfg, t, facts));
             }
-            hops.push(hop_assume_target(cfg, t, facts));
+            if !t.direct() {
+                hops.push(hop_assume_target(cfg, t, facts));
+            }
             if !t.functions.is_empty() {
                 hops.push(hop_invoke(t, facts, cfg));
             }
@@ -1030,6 +1101,7 @@ pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport>
                 env: t.name.clone(),
                 account: t.account.clone(),
                 ok: hops.iter().all(|h| h.ok),
+                devices: t.devices.as_ref().map(|d| d.to_string()),
                 hops,
             }
         })
@@ -1106,29 +1178,67 @@ pub fn desired_facts(cfg: &Config) -> Facts {
             );
         }
     }
-    let Some(iot) = cfg.iot() else {
+    // direct mode: each function's policy holds xacct's statement
+    for r in &all {
+        if let Spec::LambdaPermission {
+            function,
+            statement_id,
+            principal,
+        } = &r.spec
+        {
+            f.functions.insert(
+                function.clone(),
+                FunctionFacts {
+                    exists: None,
+                    policy: Some(json!({"Version":"2012-10-17","Statement":[{"Sid":statement_id,
+                        "Effect":"Allow","Principal":{"AWS":principal},"Action":"lambda:InvokeFunction",
+                        "Resource":function}]})),
+                },
+            );
+        }
+    }
+    if cfg.iot().is_none() {
         return f;
-    };
-    f.alias = Some((cfg.iot_role_arn(), iot.credential_duration));
-    let iot_policy = all.iter().find_map(|r| match &r.spec {
-        Spec::IotPolicy {
-            policy_name,
-            policy,
-        } => Some((policy_name.clone(), policy.clone())),
-        _ => None,
-    });
-    let ids: Vec<String> = if iot.certificates.is_empty() {
-        vec![String::new()]
-    } else {
-        iot.certificates.clone()
-    };
-    for id in ids {
-        f.certs.push(CertFacts {
-            id,
-            status: None,
-            exists: true,
-            policies: iot_policy.clone().into_iter().collect(),
+    }
+    // the IoT facts of a layout (`view` names its role, alias and policy)
+    let iot_facts = |view: &Config, gate: Option<&Target>| {
+        let iot = view.iot().expect("an iot file");
+        let iot_policy = all.iter().find_map(|r| match &r.spec {
+            Spec::IotPolicy {
+                policy_name,
+                policy,
+            } if *policy_name == iot.policy_name => Some((policy_name.clone(), policy.clone())),
+            _ => None,
         });
+        let ids: Vec<String> = match gate.and_then(|t| t.devices.as_ref()) {
+            Some(crate::config::Devices::ThingGroup(g)) => vec![format!("thinggroup/{g}")],
+            _ if iot.certificates.is_empty() => vec![String::new()],
+            _ => iot.certificates.clone(),
+        };
+        crate::model::live::IotFacts {
+            certs: ids
+                .into_iter()
+                .map(|id| CertFacts {
+                    id,
+                    status: None,
+                    exists: true,
+                    policies: iot_policy.clone().into_iter().collect(),
+                })
+                .collect(),
+            alias: Some((view.iot_role_arn(), iot.credential_duration)),
+            iot_role: role(&iot.role_name, &iot.account),
+        }
+    };
+    if cfg.gated() {
+        for t in &cfg.environments {
+            let view = cfg.device_view(t);
+            f.per_env.insert(t.name.clone(), iot_facts(&view, Some(t)));
+        }
+    } else {
+        let top = iot_facts(cfg, None);
+        f.certs = top.certs;
+        f.alias = top.alias;
+        f.iot_role = top.iot_role;
     }
     f
 }

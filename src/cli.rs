@@ -199,8 +199,40 @@ pub enum Command {
         ca_bundle: Option<PathBuf>,
         #[arg(long, value_name = "HOST", env = "XACCT_CREDENTIALS_ENDPOINT")]
         credentials_endpoint: Option<String>,
+        /// Send x-amzn-iot-thingname (the thing must be attached to the certificate; needed for
+        /// environments gated on devices)
         #[arg(long, value_name = "NAME")]
         thing_name: Option<String>,
+    },
+    /// Write what a device needs: an AWS config file with a credential_process profile per
+    /// environment its thing may reach, and the fleet file reduced to what `creds` reads
+    #[command(
+        name = "device-config",
+        after_help = "Example:\n  xacct device-config -f fleet.yaml --cert /etc/device.pem.crt --key /etc/device.private.key --thing-name gw-0042 --out /etc/xacct\n  AWS_CONFIG_FILE=/etc/xacct/config aws lambda invoke --profile prd --function-name ingest out.json"
+    )]
+    DeviceConfig {
+        /// The environment file (env XACCT_FILE)
+        #[arg(short = 'f', long = "file", value_name = "FILE", env = "XACCT_FILE")]
+        file: PathBuf,
+        /// The device certificate (PEM), as the device holds it
+        #[arg(long, value_name = "PEM")]
+        cert: PathBuf,
+        /// The device private key (PEM), as the device holds it (never copied)
+        #[arg(long, value_name = "PEM")]
+        key: PathBuf,
+        /// The device's thing name (sent as x-amzn-iot-thingname)
+        #[arg(long, value_name = "NAME")]
+        thing_name: String,
+        /// Where to write `config` and `fleet.yaml`
+        #[arg(long, value_name = "DIR", default_value = "xacct-device")]
+        out: PathBuf,
+        /// Credentials endpoint host[:port] (default: iot.credentials_endpoint, else DescribeEndpoint;
+        /// env XACCT_CREDENTIALS_ENDPOINT)
+        #[arg(long, value_name = "HOST", env = "XACCT_CREDENTIALS_ENDPOINT")]
+        credentials_endpoint: Option<String>,
+        /// CA bundle that signs the credentials endpoint (env XACCT_CA_BUNDLE)
+        #[arg(long, value_name = "PEM", env = "XACCT_CA_BUNDLE")]
+        ca_bundle: Option<PathBuf>,
     },
     /// Print the JSON Schema (draft 2020-12) of the environment file
     #[command(after_help = "Example:\n  xacct schema > environment.schema.json")]
@@ -425,6 +457,23 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             };
             runtime().block_on(verify::creds_cmd(&file, &env, &cert, &key, opts))
         }
+        Command::DeviceConfig {
+            file,
+            cert,
+            key,
+            thing_name,
+            out,
+            credentials_endpoint,
+            ca_bundle,
+        } => runtime().block_on(commands::device::device_config_cmd(
+            &file,
+            &cert,
+            &key,
+            &thing_name,
+            &out,
+            credentials_endpoint,
+            ca_bundle,
+        )),
         Command::Schema => {
             print_json(&config::schema());
             Ok(ExitCode::SUCCESS)

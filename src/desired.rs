@@ -40,11 +40,31 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
         Var::List(
             cfg.environments
                 .iter()
+                .filter(|t| !t.direct())
                 .map(|t| cfg.target_role_arn(t))
                 .collect(),
         ),
     );
+    v.insert(
+        "direct_function_arns",
+        Var::List(
+            cfg.environments
+                .iter()
+                .filter(|t| t.direct())
+                .flat_map(|t| {
+                    t.functions
+                        .iter()
+                        .flat_map(|f| [f.clone(), format!("{f}:*")])
+                })
+                .collect(),
+        ),
+    );
     v
+}
+
+/// The statement id of xacct's statement in a function's resource policy (direct mode).
+pub fn permission_sid(cfg: &Config) -> String {
+    format!("xacct-{}", cfg.fleet)
 }
 
 /// The name of xacct's inline policy on a source role it does not own: in xacct's namespace and
@@ -57,7 +77,16 @@ pub fn source_policy_name(cfg: &Config) -> String {
 /// inline policy on the source role.
 fn origin_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Vec<Resource> {
     match &cfg.origin {
-        Origin::Iot(iot) => iot_resources_with(cfg, iot, vars),
+        Origin::Iot(_) if cfg.gated() => cfg
+            .environments
+            .iter()
+            .flat_map(|t| {
+                let view = cfg.device_view(t);
+                let iot = view.iot().expect("an iot file").clone();
+                iot_resources_with(&view, &iot, &self::vars(&view), Some(t))
+            })
+            .collect(),
+        Origin::Iot(iot) => iot_resources_with(cfg, iot, vars, None),
         Origin::Role(src) => {
             let policy_name = source_policy_name(cfg);
             vec![Resource {
@@ -82,10 +111,13 @@ pub fn origin_resources(cfg: &Config) -> Vec<Resource> {
     origin_resources_with(cfg, &vars(cfg))
 }
 
+/// The IoT role, its policy, the alias, the IoT policy and its attachments of one layout: the
+/// fleet's shared one, or (gated) the one of environment `gated`.
 fn iot_resources_with(
     cfg: &Config,
     iot: &IotAccount,
     vars: &BTreeMap<&'static str, Var>,
+    gated: Option<&crate::config::Target>,
 ) -> Vec<Resource> {
     let acct = &iot.account;
     let at = |kind, name: String| Addr {
@@ -120,7 +152,7 @@ fn iot_resources_with(
             spec: Spec::IamRolePolicy {
                 role_name: iot.role_name.clone(),
                 policy_name: IOT_ROLE_POLICY.into(),
-                policy: render("iot-role-permissions", vars),
+                policy: iot_role_permissions(vars, gated),
             },
         },
         Resource {
@@ -139,10 +171,116 @@ fn iot_resources_with(
             },
         },
     ];
-    for cert in &iot.certificates {
-        out.push(attachment(cfg, iot, cert));
+    match gated.and_then(|t| t.devices.as_ref()) {
+        Some(crate::config::Devices::ThingGroup(g)) => {
+            out.push(group_attachment(cfg, &iot.policy_name, g));
+        }
+        _ => {
+            for cert in &iot.certificates {
+                out.push(attachment(cfg, iot, cert));
+            }
+        }
     }
     out
+}
+
+/// The IoT-account resources of the layout the file does not use (with gating: the fleet's shared
+/// role, alias and policy; without: each environment's own), so that a plan reads them and deletes
+/// what is left of a move from one layout to the other. Only their addresses and names matter; they
+/// come in groups of four (role, its policy, alias, IoT policy).
+pub fn other_layout(cfg: &Config) -> Vec<Resource> {
+    let Some(iot) = cfg.iot() else {
+        return vec![];
+    };
+    let names: Vec<(String, String, String)> = if cfg.gated() {
+        vec![(
+            iot.role_name.clone(),
+            iot.role_alias.clone(),
+            iot.policy_name.clone(),
+        )]
+    } else {
+        cfg.environments
+            .iter()
+            .map(|t| {
+                (
+                    format!("{}-{}-device", cfg.fleet, t.name),
+                    format!("{}-{}", cfg.fleet, t.name),
+                    format!("{}-{}-credentials", cfg.fleet, t.name),
+                )
+            })
+            .collect()
+    };
+    let at = |kind, name: String| Addr {
+        account: iot.account.clone(),
+        env: None,
+        kind,
+        name,
+    };
+    let mut groups = Vec::new();
+    for (role, alias, policy) in names {
+        let mut out = Vec::new();
+        out.push(Resource {
+            addr: at(Kind::IamRole, role.clone()),
+            spec: Spec::IamRole {
+                role_name: role.clone(),
+                path: "/".into(),
+                assume_role_policy: serde_json::Value::Null,
+                max_session_duration: 3600,
+                tags: BTreeMap::new(),
+            },
+        });
+        out.push(Resource {
+            addr: at(Kind::IamRolePolicy, format!("{role}/{IOT_ROLE_POLICY}")),
+            spec: Spec::IamRolePolicy {
+                role_name: role,
+                policy_name: IOT_ROLE_POLICY.into(),
+                policy: serde_json::Value::Null,
+            },
+        });
+        out.push(Resource {
+            addr: at(Kind::IotRoleAlias, alias.clone()),
+            spec: Spec::IotRoleAlias {
+                role_alias: alias,
+                role_arn: String::new(),
+                credential_duration: 3600,
+            },
+        });
+        out.push(Resource {
+            addr: at(Kind::IotPolicy, policy.clone()),
+            spec: Spec::IotPolicy {
+                policy_name: policy,
+                policy: serde_json::Value::Null,
+            },
+        });
+        groups.push(out);
+    }
+    // a group that shares a name with the file's own layout is not the other layout's
+    let mine = desired(cfg);
+    groups
+        .into_iter()
+        .filter(|g| !g.iter().any(|r| mine.iter().any(|m| m.addr == r.addr)))
+        .flatten()
+        .collect()
+}
+
+/// The IoT role's permissions: `sts:AssumeRole` on the target roles, `lambda:InvokeFunction` on the
+/// functions of direct environments; for an environment gated on a thing type, only for sessions of
+/// devices of that type (`credentials-iot:ThingTypeName`, set when the device sends its thing name).
+fn iot_role_permissions(
+    vars: &BTreeMap<&'static str, Var>,
+    gated: Option<&crate::config::Target>,
+) -> serde_json::Value {
+    let mut doc = render_nonempty("iot-role-permissions", vars);
+    if let Some(crate::config::Devices::ThingType(ty)) = gated.and_then(|t| t.devices.as_ref()) {
+        if let Some(serde_json::Value::Array(st)) = doc.get_mut("Statement") {
+            for s in st {
+                s["Condition"] = serde_json::json!({
+                    "StringEquals": { "credentials-iot:ThingTypeName": ty }
+                });
+            }
+        }
+    }
+    doc
 }
 
 pub fn attachment(cfg: &Config, iot: &IotAccount, cert: &str) -> Resource {
@@ -157,6 +295,30 @@ pub fn attachment(cfg: &Config, iot: &IotAccount, cert: &str) -> Resource {
             policy_name: iot.policy_name.clone(),
             certificate_id: cert.to_string(),
             target: cfg.certificate_arn(cert),
+        },
+    }
+}
+
+/// The attachment of an IoT policy to a thing group (its things and its child groups' things).
+/// Its target id is `thinggroup/NAME`.
+pub fn group_attachment(cfg: &Config, policy_name: &str, group: &str) -> Resource {
+    let id = format!("thinggroup/{group}");
+    Resource {
+        addr: Addr {
+            account: cfg.origin_account().to_string(),
+            env: None,
+            kind: Kind::IotPolicyAttachment,
+            name: format!("{policy_name}/{id}"),
+        },
+        spec: Spec::IotPolicyAttachment {
+            policy_name: policy_name.to_string(),
+            target: format!(
+                "arn:{}:iot:{}:{}:{id}",
+                cfg.partition,
+                cfg.region,
+                cfg.origin_account()
+            ),
+            certificate_id: id,
         },
     }
 }
@@ -176,7 +338,31 @@ fn target_resources_with(
     base: &BTreeMap<&'static str, Var>,
     found: &Discovered,
 ) -> Vec<Resource> {
+    if t.direct() {
+        // no target role: one statement of xacct's in each function's resource policy
+        let sid = permission_sid(cfg);
+        return t
+            .functions
+            .iter()
+            .map(|f| Resource {
+                addr: Addr {
+                    account: t.account.clone(),
+                    env: Some(t.name.clone()),
+                    kind: Kind::LambdaPermission,
+                    name: format!("{}/{sid}", f.rsplit(':').next().unwrap_or(f)),
+                },
+                spec: Spec::LambdaPermission {
+                    function: f.clone(),
+                    statement_id: sid.clone(),
+                    principal: cfg.iot_role_arn_for(t),
+                },
+            })
+            .collect();
+    }
     let mut vars = base.clone();
+    if cfg.iot().is_some() {
+        vars.insert("iot_role_arn", Var::One(cfg.iot_role_arn_for(t)));
+    }
     let mut functions = Vec::new();
     for f in &t.functions {
         functions.push(f.clone());

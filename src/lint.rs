@@ -185,13 +185,25 @@ pub fn lint_facts(cfg: &Config, f: &Facts) -> Vec<Finding> {
     if let Some(r) = &f.iot_role {
         role(cfg.origin_role_name(), r, false);
     }
+    // gated devices: each environment's own IoT role
+    for t in &cfg.environments {
+        if let (Some(own), Some(n)) = (f.per_env.get(&t.name), cfg.iot_names(t)) {
+            if let Some(r) = &own.iot_role {
+                role(&n.role_name, r, false);
+            }
+        }
+    }
     for t in &cfg.environments {
         if let Some(Some(r)) = f.targets.get(&t.name) {
             role(&t.role_name, r, true);
         }
     }
     let mut seen = Vec::new();
-    for c in &f.certs {
+    for c in f
+        .certs
+        .iter()
+        .chain(f.per_env.values().flat_map(|e| e.certs.iter()))
+    {
         for (n, d) in &c.policies {
             if !seen.contains(n) {
                 seen.push(n.clone());

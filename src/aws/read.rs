@@ -5,8 +5,8 @@
 use super::{Accounts, AwsError, Clients};
 use crate::config::Config;
 use crate::model::live::{
-    ApiFacts, BucketFacts, CertFacts, Discovered, Encryption, Facts, FunctionFacts, LiveModel,
-    MethodFacts, RoleFacts, Snapshot,
+    ApiFacts, BucketFacts, CertFacts, Discovered, Encryption, Facts, FunctionFacts, IotFacts,
+    LiveModel, MethodFacts, RoleFacts, Snapshot,
 };
 use crate::model::{Addr, Kind, Live, Resource, Spec};
 use crate::policy;
@@ -151,6 +151,67 @@ pub async fn iot_policy(c: &Clients, name: &str) -> Result<Option<Live>, AwsErro
     }
 }
 
+/// xacct's statement (`sid`) in a function's resource policy, if it is there. A statement whose
+/// action or resource is not exactly `lambda:InvokeFunction` on the function reads as a different
+/// principal, so that plan restores it.
+pub async fn lambda_permission(
+    c: &Clients,
+    function: &str,
+    sid: &str,
+) -> Result<Option<Live>, AwsError> {
+    let _slot = c.slot().await;
+    let out = match c.lambda().get_policy().function_name(function).send().await {
+        Ok(o) => o,
+        Err(e) => return absent(c.err("lambda:GetPolicy", function, e)),
+    };
+    let Some(text) = out.policy() else {
+        return Ok(None);
+    };
+    let doc =
+        policy::parse_document(text).map_err(|m| parse_err(c, "lambda:GetPolicy", function, m))?;
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(v) => vec![v.clone()],
+        None => vec![],
+    };
+    let Some(st) = statements
+        .iter()
+        .find(|s| s.get("Sid").and_then(|x| x.as_str()) == Some(sid))
+    else {
+        return Ok(None);
+    };
+    let one = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(a)) if a.len() == 1 => {
+            a[0].as_str().unwrap_or_default().to_string()
+        }
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let principal = match st.get("Principal") {
+        Some(serde_json::Value::Object(m)) => one(m.get("AWS").or_else(|| m.values().next())),
+        other => one(other),
+    };
+    let action = one(st.get("Action"));
+    let resource = one(st.get("Resource"));
+    let exact = action.eq_ignore_ascii_case("lambda:InvokeFunction")
+        && resource == function
+        && st.get("Effect").and_then(|e| e.as_str()) == Some("Allow")
+        && st.get("Condition").is_none();
+    Ok(Some(Live {
+        spec: Spec::LambdaPermission {
+            function: function.to_string(),
+            statement_id: sid.to_string(),
+            principal: if exact {
+                principal
+            } else {
+                format!("{principal} (statement changed: {st})")
+            },
+        },
+        arn: None,
+    }))
+}
+
 /// The targets (certificate ARNs and others) the IoT policy is attached to.
 pub async fn policy_targets(c: &Clients, name: &str) -> Result<Vec<String>, AwsError> {
     let _slot = c.slot().await;
@@ -170,6 +231,40 @@ pub async fn policy_targets(c: &Clients, name: &str) -> Result<Vec<String>, AwsE
     }
 }
 
+/// The resources of the other layout (`desired::other_layout`) that may exist: those of each
+/// (role, alias, policy) group whose IoT policy is among the IoT account's policies.
+async fn other_layout_present(cfg: &Config, accts: &Accounts) -> Result<Vec<Resource>, AwsError> {
+    let other = crate::desired::other_layout(cfg);
+    if other.is_empty() {
+        return Ok(other);
+    }
+    let c = accts.iot();
+    let policies: Vec<aws_sdk_iot::types::Policy> = {
+        let _slot = c.slot().await;
+        c.iot()
+            .list_policies()
+            .page_size(250)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| c.err("iot:ListPolicies", "*", e))?
+    };
+    let names: Vec<&str> = policies.iter().filter_map(|p| p.policy_name()).collect();
+    // each group of four starts with its role and ends with its IoT policy
+    Ok(other
+        .chunks(4)
+        .filter(|g| {
+            g.iter().any(|r| {
+                matches!(&r.spec, Spec::IotPolicy { policy_name, .. } if names.contains(&policy_name.as_str()))
+            })
+        })
+        .flatten()
+        .cloned()
+        .collect())
+}
+
 /// Read every desired resource (and every certificate our IoT policy is attached to), all accounts in
 /// parallel. Returns all errors, not just the first.
 async fn snapshot(
@@ -177,8 +272,15 @@ async fn snapshot(
     desired: &[Resource],
     accts: &Accounts,
 ) -> Result<Snapshot, Vec<AwsError>> {
+    // the IoT account's resources of the layout the file does not use (to delete what a move
+    // between one shared alias and per-environment aliases left), read like the desired ones: only
+    // the groups whose IoT policy exists (one ListPolicies, not five reads per environment)
+    let other = other_layout_present(cfg, accts)
+        .await
+        .map_err(|e| vec![e])?;
     let reads = desired
         .iter()
+        .chain(other.iter())
         .filter(|r| r.addr.kind != Kind::IotPolicyAttachment)
         .map(|r| async move {
             let c = match accts.for_addr(&r.addr) {
@@ -217,15 +319,36 @@ async fn snapshot(
                         spec => Live { spec, arn: l.arn },
                     })
                 }),
+                Spec::LambdaPermission {
+                    function,
+                    statement_id,
+                    ..
+                } => lambda_permission(c, function, statement_id).await,
                 Spec::IotPolicyAttachment { .. } => Ok(None),
             };
             (r.addr.clone(), live.map(|l| l.map(|l| (l, None))))
         });
+    // the targets of every IoT policy read (certificates and thing groups)
+    let policies: Vec<String> = desired
+        .iter()
+        .chain(other.iter())
+        .filter_map(|r| match &r.spec {
+            Spec::IotPolicy { policy_name, .. } => Some(policy_name.clone()),
+            _ => None,
+        })
+        .collect();
     let targets = async {
-        match cfg.iot() {
-            Some(iot) => policy_targets(accts.iot(), &iot.policy_name).await,
-            None => Ok(vec![]),
+        let all = futures::future::join_all(policies.iter().map(|p| async move {
+            policy_targets(accts.iot(), p)
+                .await
+                .map(|ts| ts.into_iter().map(|t| (p.clone(), t)).collect::<Vec<_>>())
+        }))
+        .await;
+        let mut out = Vec::new();
+        for r in all {
+            out.extend(r?);
         }
+        Ok::<_, AwsError>(out)
     };
     let (results, targets) = tokio::join!(futures::future::join_all(reads), targets);
     let mut snap = Snapshot::default();
@@ -244,18 +367,26 @@ async fn snapshot(
     }
     match targets {
         Ok(ts) => {
-            for t in ts {
-                // only certificates; things and groups are not xacct's business
-                let Some(id) = t.split_once(":cert/").map(|(_, id)| id.to_string()) else {
+            for (policy_name, t) in ts {
+                // certificates and thing groups; things are not xacct's business
+                let id = if let Some((_, id)) = t.split_once(":cert/") {
+                    id.to_string()
+                } else if let Some((_, g)) = t.split_once(":thinggroup/") {
+                    format!("thinggroup/{g}")
+                } else {
                     continue;
                 };
-                let Some(iot) = cfg.iot() else { continue };
-                let r = crate::desired::attachment(cfg, iot, &id);
+                let addr = Addr {
+                    account: cfg.origin_account().to_string(),
+                    env: None,
+                    kind: Kind::IotPolicyAttachment,
+                    name: format!("{policy_name}/{id}"),
+                };
                 snap.live.insert(
-                    r.addr,
+                    addr,
                     Live {
                         spec: crate::model::Spec::IotPolicyAttachment {
-                            policy_name: iot.policy_name.clone(),
+                            policy_name,
                             certificate_id: id,
                             target: t.clone(),
                         },
@@ -556,6 +687,151 @@ async fn role_facts_from(
     }))
 }
 
+fn role_addr(account: &str, env: Option<&str>, name: &str) -> Addr {
+    Addr {
+        account: account.to_string(),
+        env: env.map(String::from),
+        kind: Kind::IamRole,
+        name: name.to_string(),
+    }
+}
+
+/// The IoT facts of one layout (`view` names its role, alias and policy): the certificates (or, for
+/// an environment gated on a thing group, the group) with their IoT policies, the alias, the role.
+async fn iot_facts(
+    view: &Config,
+    gate: Option<&crate::config::Target>,
+    c: &Clients,
+    snap: &Snapshot,
+) -> Result<IotFacts, AwsError> {
+    let Some(iot) = view.iot() else {
+        return Ok(IotFacts::default());
+    };
+    let by = |kind: Kind, name: &str| {
+        snap.live
+            .iter()
+            .find(|(a, _)| a.kind == kind && a.env.is_none() && a.name == name)
+            .map(|(_, l)| l)
+    };
+    let certs = match gate.and_then(|t| t.devices.as_ref()) {
+        Some(crate::config::Devices::ThingGroup(g)) => vec![group_facts(c, view, g).await?],
+        _ if iot.certificates.is_empty() => {
+            // no certificate listed: one pseudo certificate carrying the IoT policy
+            let policies = match by(Kind::IotPolicy, &iot.policy_name) {
+                Some(Live {
+                    spec:
+                        Spec::IotPolicy {
+                            policy_name,
+                            policy,
+                        },
+                    ..
+                }) => vec![(policy_name.clone(), policy.clone())],
+                _ => vec![],
+            };
+            vec![CertFacts {
+                id: String::new(),
+                status: None,
+                exists: true,
+                policies,
+            }]
+        }
+        _ => {
+            futures::future::try_join_all(iot.certificates.iter().map(|id| cert_facts(c, view, id)))
+                .await?
+        }
+    };
+    let iot_role = role_facts_from(c, snap, &role_addr(&iot.account, None, &iot.role_name)).await?;
+    let alias = match by(Kind::IotRoleAlias, &iot.role_alias) {
+        Some(Live {
+            spec:
+                Spec::IotRoleAlias {
+                    role_arn,
+                    credential_duration,
+                    ..
+                },
+            ..
+        }) => Some((role_arn.clone(), *credential_duration)),
+        _ => None,
+    };
+    Ok(IotFacts {
+        certs,
+        alias,
+        iot_role,
+    })
+}
+
+/// A thing group as the proof sees it: whether it exists, and the IoT policies its things get
+/// (attached to it or to one of its parent groups).
+async fn group_facts(c: &Clients, cfg: &Config, group: &str) -> Result<CertFacts, AwsError> {
+    let id = format!("thinggroup/{group}");
+    let d = {
+        let _slot = c.slot().await;
+        c.iot()
+            .describe_thing_group()
+            .thing_group_name(group)
+            .send()
+            .await
+    };
+    let d = match d {
+        Ok(d) => d,
+        Err(e) => {
+            let e = c.err("iot:DescribeThingGroup", group, e);
+            return if e.not_found() {
+                Ok(CertFacts {
+                    id,
+                    status: None,
+                    exists: false,
+                    policies: vec![],
+                })
+            } else {
+                Err(e)
+            };
+        }
+    };
+    let mut groups: Vec<String> = vec![d.thing_group_arn().unwrap_or_default().to_string()];
+    if let Some(m) = d.thing_group_metadata() {
+        for p in m.root_to_parent_thing_groups() {
+            if let Some(a) = p.group_arn() {
+                groups.push(a.to_string());
+            }
+        }
+    }
+    let _ = cfg;
+    let mut policies = Vec::new();
+    for target in groups.iter().filter(|g| !g.is_empty()) {
+        let attached = {
+            let _slot = c.slot().await;
+            c.iot()
+                .list_attached_policies()
+                .target(target)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| c.err("iot:ListAttachedPolicies", target, e))?
+        };
+        for p in &attached {
+            let Some(name) = p.policy_name() else {
+                continue;
+            };
+            if let Some(Live {
+                spec: Spec::IotPolicy { policy, .. },
+                ..
+            }) = iot_policy(c, name).await?
+            {
+                policies.push((name.to_string(), policy));
+            }
+        }
+    }
+    Ok(CertFacts {
+        id,
+        status: None,
+        exists: true,
+        policies,
+    })
+}
+
 /// The proof's facts, completing the snapshot: all accounts in parallel.
 async fn proof_facts(
     cfg: &Config,
@@ -563,69 +839,36 @@ async fn proof_facts(
     snap: &Snapshot,
 ) -> Result<Facts, Vec<AwsError>> {
     let iot = accts.iot();
-    let find = |kind: Kind, env: Option<&str>| {
-        snap.live
-            .iter()
-            .find(|(a, _)| a.kind == kind && a.env.as_deref() == env)
-    };
-    let role_addr = |account: &str, env: Option<&str>, name: &str| Addr {
-        account: account.to_string(),
-        env: env.map(String::from),
-        kind: Kind::IamRole,
-        name: name.to_string(),
-    };
-    let certs = async {
-        let Some(iot_acct) = cfg.iot() else {
-            return Ok(vec![]);
-        };
-        if iot_acct.certificates.is_empty() {
-            // no certificate listed: one pseudo certificate carrying the fleet's IoT policy
-            let policies = match find(Kind::IotPolicy, None) {
-                Some((
-                    _,
-                    Live {
-                        spec:
-                            Spec::IotPolicy {
-                                policy_name,
-                                policy,
-                            },
-                        ..
-                    },
-                )) => vec![(policy_name.clone(), policy.clone())],
-                _ => vec![],
-            };
-            Ok(vec![CertFacts {
-                id: String::new(),
-                status: None,
-                exists: true,
-                policies,
-            }])
-        } else {
-            futures::future::try_join_all(
-                iot_acct
-                    .certificates
-                    .iter()
-                    .map(|id| cert_facts(iot, cfg, id)),
-            )
-            .await
-        }
-    };
-    let iot_addr = role_addr(cfg.origin_account(), None, cfg.origin_role_name());
-    let iot_role = async {
-        match cfg.source_role() {
-            None => role_facts_from(iot, snap, &iot_addr).await,
-            Some(src) => {
+    // the IoT account's facts: the fleet's shared layout, each gated environment's own, or the
+    // source role
+    let origin = async {
+        let mut per_env = BTreeMap::new();
+        let top = match &cfg.origin {
+            crate::config::Origin::Role(src) => {
                 // the source role is not managed, so not in the snapshot: read it here
+                let addr = role_addr(&src.account, None, &src.role_name);
                 let mut own = Snapshot::default();
                 if let Some((l, b)) = role_with_boundary(iot, &src.role_name).await? {
                     if let Some(b) = b {
-                        own.boundaries.insert(iot_addr.clone(), b);
+                        own.boundaries.insert(addr.clone(), b);
                     }
-                    own.live.insert(iot_addr.clone(), l);
+                    own.live.insert(addr.clone(), l);
                 }
-                role_facts_from(iot, &own, &iot_addr).await
+                IotFacts {
+                    iot_role: role_facts_from(iot, &own, &addr).await?,
+                    ..IotFacts::default()
+                }
             }
-        }
+            crate::config::Origin::Iot(_) if cfg.gated() => {
+                for t in &cfg.environments {
+                    let view = cfg.device_view(t);
+                    per_env.insert(t.name.clone(), iot_facts(&view, Some(t), iot, snap).await?);
+                }
+                IotFacts::default()
+            }
+            crate::config::Origin::Iot(_) => iot_facts(cfg, None, iot, snap).await?,
+        };
+        Ok::<_, AwsError>((top, per_env))
     };
     let targets = futures::future::join_all(cfg.environments.iter().filter_map(|t| {
         let c = accts.env(&t.name)?;
@@ -659,32 +902,16 @@ async fn proof_facts(
             (t.name.clone(), role, funcs, apis, buckets)
         })
     }));
-    let (certs, iot_role, targets) = tokio::join!(certs, iot_role, targets);
+    let (origin, targets) = tokio::join!(origin, targets);
     let mut errors = Vec::new();
-    let mut f = Facts {
-        alias: match find(Kind::IotRoleAlias, None) {
-            Some((
-                _,
-                Live {
-                    spec:
-                        Spec::IotRoleAlias {
-                            role_arn,
-                            credential_duration,
-                            ..
-                        },
-                    ..
-                },
-            )) => Some((role_arn.clone(), *credential_duration)),
-            _ => None,
-        },
-        ..Facts::default()
-    };
-    match certs {
-        Ok(c) => f.certs = c,
-        Err(e) => errors.push(e),
-    }
-    match iot_role {
-        Ok(r) => f.iot_role = r,
+    let mut f = Facts::default();
+    match origin {
+        Ok((top, per_env)) => {
+            f.certs = top.certs;
+            f.alias = top.alias;
+            f.iot_role = top.iot_role;
+            f.per_env = per_env;
+        }
         Err(e) => errors.push(e),
     }
     for (name, role, funcs, apis, buckets) in targets {

@@ -109,6 +109,32 @@ pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             target,
             ..
         } => attach(c, policy_name, target).await,
+        Spec::LambdaPermission { .. } => {
+            drop(_slot);
+            update(c, s).await
+        }
+    }
+}
+
+/// Remove xacct's statement from a function's policy (absent is fine).
+async fn remove_permission(c: &Clients, function: &str, sid: &str) -> Result<(), AwsError> {
+    match c
+        .lambda()
+        .remove_permission()
+        .function_name(function)
+        .statement_id(sid)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = c.err("lambda:RemovePermission", &format!("{function}/{sid}"), e);
+            if e.not_found() {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
     }
 }
 
@@ -271,6 +297,33 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             target,
             ..
         } => attach(c, policy_name, target).await,
+        Spec::LambdaPermission {
+            function,
+            statement_id,
+            principal,
+        } => {
+            // a statement cannot be edited in place: remove xacct's (if there) and add it again
+            remove_permission(c, function, statement_id).await?;
+            retry_consistency(|| async {
+                c.lambda()
+                    .add_permission()
+                    .function_name(function)
+                    .statement_id(statement_id)
+                    .action("lambda:InvokeFunction")
+                    .principal(principal)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        c.err(
+                            "lambda:AddPermission",
+                            &format!("{function}/{statement_id}"),
+                            e,
+                        )
+                    })
+            })
+            .await
+        }
     }
 }
 
@@ -428,6 +481,14 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 Ok(_) => Ok(()),
                 Err(e) => gone(c.err("iot:DetachPolicy", &format!("{policy_name} → {target}"), e)),
             }
+        }
+        Spec::LambdaPermission {
+            function,
+            statement_id,
+            ..
+        } => {
+            drop(_slot);
+            remove_permission(c, function, statement_id).await
         }
     }
 }

@@ -2,6 +2,7 @@
 //! its parsed flags. Shared steps (reading the live state, making a plan, confirming) live here.
 
 pub mod check;
+pub mod device;
 pub mod init;
 pub mod plan;
 pub mod verify;

@@ -36,6 +36,11 @@ pub async fn verify_cmd(
             "verify needs --cert PEM --key PEM, or --ephemeral".into(),
         ));
     }
+    // the endpoint: the flag or XACCT_CREDENTIALS_ENDPOINT, else the file's, else DescribeEndpoint
+    let mut opts = opts;
+    if opts.endpoint.is_none() {
+        opts.endpoint = iot_acct.credentials_endpoint.clone();
+    }
     let identity = match &device {
         Some((c, k)) => {
             Some(verify::mtls::DeviceIdentity::from_files(c, k).map_err(Error::Identity)?)
@@ -218,6 +223,10 @@ pub async fn creds_cmd(
         .cloned()
         .expect("selected");
     let id = verify::mtls::DeviceIdentity::from_files(cert, key).map_err(Error::Identity)?;
+    let mut opts = opts;
+    if opts.endpoint.is_none() {
+        opts.endpoint = iot_acct.credentials_endpoint.clone();
+    }
     let endpoint = match &opts.endpoint {
         Some(e) => e.clone(),
         None => {
@@ -229,18 +238,27 @@ pub async fn creds_cmd(
                 .map_err(|e| Error::Aws(vec![e]))?
         }
     };
+    let alias = cfg
+        .iot_names(&t)
+        .map(|n| n.role_alias)
+        .unwrap_or_else(|| iot_acct.role_alias.clone());
     let iot_creds = verify::mtls::fetch(
         &endpoint,
-        &iot_acct.role_alias,
+        &alias,
         &id,
         opts.ca_bundle.as_deref(),
         opts.thing_name.as_deref(),
     )
     .await
     .map_err(|e| Error::Refused(e.message))?;
-    let c = verify::assume_target(&cfg, &t, &iot_creds)
-        .await
-        .map_err(|e| Error::Refused(e.message))?;
+    let c = if t.direct() {
+        // direct mode: the IoT role's own credentials invoke
+        verify::as_sts_credentials(&iot_creds)
+    } else {
+        verify::assume_target(&cfg, &t, &iot_creds, verify::device_session_name(&id))
+            .await
+            .map_err(|e| Error::Refused(e.message))?
+    };
     let expiration = c
         .expiration()
         .fmt(aws_smithy_types::date_time::Format::DateTime)

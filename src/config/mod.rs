@@ -93,6 +93,12 @@ pub struct RawIot {
     #[serde(default)]
     #[schemars(extend("default" = []))]
     certificates: Vec<CertificateId>,
+    /// The IoT credentials provider endpoint (`host[:port]`, as `aws iot describe-endpoint
+    /// --endpoint-type iot:CredentialProvider` prints it): `verify`, `creds` and `device-config` use it
+    /// without any AWS call (default: DescribeEndpoint).
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"))]
+    credentials_endpoint: Option<String>,
 }
 
 /// The existing role a workload chain starts at. xacct only adds one inline policy to it.
@@ -180,6 +186,61 @@ pub struct RawTarget {
     #[serde(default)]
     #[schemars(range(min = 900, max = 3600), extend("default" = 3600))]
     session_duration: Option<i64>,
+    /// How devices reach the functions: `assume_role` (default: the IoT role assumes this
+    /// environment's target role) or `direct` (no target role: each function's resource policy gets
+    /// one statement, id `xacct-<fleet>`, naming the exact IoT role; `iot:` files, functions only).
+    #[serde(default)]
+    mode: Option<TargetMode>,
+    /// Only devices whose thing is in this thing group (child groups count), or of this thing type,
+    /// reach this environment; enforced by AWS. Gating gives every environment its own role alias
+    /// (`<fleet>-<env>`), IoT role and IoT policy. `iot:` files only.
+    #[serde(default)]
+    devices: Option<RawDevices>,
+}
+
+/// Which devices reach an environment: exactly one of `thing_group` and `thing_type`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["thing_group"]}, {"required": ["thing_type"]}]))]
+pub struct RawDevices {
+    /// A thing group's name: its things and the things of its child groups.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9:_-]+$"))]
+    thing_group: Option<String>,
+    /// A thing type's name.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9:_-]+$"))]
+    thing_type: Option<String>,
+}
+
+/// How the devices of an environment reach its functions.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetMode {
+    /// The IoT role assumes the environment's target role, which invokes.
+    #[default]
+    AssumeRole,
+    /// The IoT role's session invokes directly, allowed by each function's resource policy.
+    Direct,
+}
+
+/// Which devices an environment admits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Devices {
+    ThingGroup(String),
+    ThingType(String),
+}
+
+impl fmt::Display for Devices {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Devices::ThingGroup(g) => write!(f, "thing group {g}"),
+            Devices::ThingType(t) => write!(f, "thing type {t}"),
+        }
+    }
 }
 
 /// The JSON Schema (draft 2020-12) of the environment file, generated from the types that parse it.
@@ -252,6 +313,9 @@ pub struct IotAccount {
     #[serde(default)]
     pub source_arn_condition: SourceArnCondition,
     pub certificates: Vec<String>,
+    /// The credentials provider endpoint, when the file gives it.
+    #[serde(default)]
+    pub credentials_endpoint: Option<String>,
 }
 
 /// The existing role a workload chain starts at.
@@ -272,6 +336,14 @@ pub struct SourceRole {
 pub enum Origin {
     Iot(IotAccount),
     Role(SourceRole),
+}
+
+/// The names of the IoT-account resources that serve one environment's devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IotNames {
+    pub role_name: String,
+    pub role_alias: String,
+    pub policy_name: String,
 }
 
 /// An API Gateway method the chain may call.
@@ -319,6 +391,16 @@ pub struct Target {
     #[serde(default)]
     pub objects: Vec<ObjectRef>,
     pub session_duration: i32,
+    #[serde(default)]
+    pub mode: TargetMode,
+    #[serde(default)]
+    pub devices: Option<Devices>,
+}
+
+impl Target {
+    pub fn direct(&self) -> bool {
+        self.mode == TargetMode::Direct
+    }
 }
 
 /// A validated environment file.
@@ -395,6 +477,73 @@ impl Config {
             Some(i) => format!(
                 "arn:{}:iot:{}:{}:rolealias/{}",
                 self.partition, self.region, i.account, i.role_alias
+            ),
+            None => String::new(),
+        }
+    }
+    /// Whether devices are gated per environment (some environment names its `devices`): then every
+    /// environment has its own role alias, IoT role and IoT policy.
+    pub fn gated(&self) -> bool {
+        self.iot().is_some() && self.environments.iter().any(|t| t.devices.is_some())
+    }
+    /// The names of the IoT role, role alias and IoT policy that serve environment `t`'s devices.
+    pub fn iot_names(&self, t: &Target) -> Option<IotNames> {
+        let i = self.iot()?;
+        Some(if self.gated() {
+            IotNames {
+                role_name: format!("{}-{}-device", self.fleet, t.name),
+                role_alias: format!("{}-{}", self.fleet, t.name),
+                policy_name: format!("{}-{}-credentials", self.fleet, t.name),
+            }
+        } else {
+            IotNames {
+                role_name: i.role_name.clone(),
+                role_alias: i.role_alias.clone(),
+                policy_name: i.policy_name.clone(),
+            }
+        })
+    }
+    /// The file as one environment's devices see it when devices are gated: the IoT account's names
+    /// are the environment's own (role, alias, policy), its certificates are those the policy is
+    /// attached to (none when a thing group carries it), and only that environment is listed. For a
+    /// file without gating, the file itself.
+    pub fn device_view(&self, t: &Target) -> Config {
+        let mut v = self.clone();
+        if !self.gated() {
+            return v;
+        }
+        if let (Some(n), Origin::Iot(iot)) = (self.iot_names(t), &mut v.origin) {
+            iot.role_name = n.role_name;
+            iot.role_alias = n.role_alias;
+            iot.policy_name = n.policy_name;
+            if matches!(t.devices, Some(Devices::ThingGroup(_))) {
+                iot.certificates.clear();
+            }
+        }
+        v.environments = vec![t.clone()];
+        v
+    }
+    /// The IoT role that serves environment `t`'s devices.
+    pub fn iot_role_arn_for(&self, t: &Target) -> String {
+        match self.iot_names(t) {
+            Some(n) => format!(
+                "arn:{}:iam::{}:role/{}",
+                self.partition,
+                self.origin_account(),
+                n.role_name
+            ),
+            None => self.origin_role_arn(),
+        }
+    }
+    /// The role alias that serves environment `t`'s devices (empty for a `source:` file).
+    pub fn alias_arn_for(&self, t: &Target) -> String {
+        match self.iot_names(t) {
+            Some(n) => format!(
+                "arn:{}:iot:{}:{}:rolealias/{}",
+                self.partition,
+                self.region,
+                self.origin_account(),
+                n.role_alias
             ),
             None => String::new(),
         }
@@ -640,7 +789,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 .replace("struct RawFile", "a mapping of fleet, region, iot or source, and environments")
                 .replace("struct RawSource", "a mapping (account, role, profile, assume_role)")
                 .replace("struct RawIot", "a mapping (account, profile, assume_role, role_name, role_alias, policy_name, credential_duration, certificates)")
-                .replace("struct RawTarget", "a mapping (account, profile, assume_role, role_name, functions, apis, objects, session_duration)");
+                .replace("struct RawTarget", "a mapping (account, profile, assume_role, role_name, functions, apis, objects, session_duration, mode, devices)")
+                .replace("struct RawDevices", "a mapping with thing_group or thing_type");
             let (rule, help) = classify_serde_error(&msg);
             // a second document: point at the line that starts it
             let pos = match rule {

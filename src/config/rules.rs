@@ -399,6 +399,79 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         }
         let apis = apis(c, &name, &t.apis, &partition, &region, &acct);
         let objects = objects(c, &name, &t.objects, &partition);
+        let is_iot = matches!(origin, Origin::Iot(_));
+        let mode = t.mode.unwrap_or_default();
+        if mode == TargetMode::Direct {
+            if !is_iot {
+                c.at(
+                    &p("mode"),
+                    "direct-mode",
+                    "mode: direct is for device chains (a file with `iot:`)".into(),
+                    Some("a workload role assumes the target role: remove `mode`".into()),
+                );
+            } else if !apis.is_empty() || !objects.is_empty() {
+                c.at(
+                    &p("mode"),
+                    "direct-mode",
+                    format!("environment `{name}` is in mode direct, which reaches Lambda functions only, but it lists apis or objects"),
+                    Some("use mode: assume_role (the default) for APIs and objects, or list only functions".into()),
+                );
+            } else if tr_set || t.session_duration.is_some() {
+                c.at(
+                    &p(if tr_set {
+                        "role_name"
+                    } else {
+                        "session_duration"
+                    }),
+                    "direct-mode",
+                    format!("environment `{name}` is in mode direct, which has no target role"),
+                    Some("remove role_name and session_duration, or use mode: assume_role".into()),
+                );
+            }
+        }
+        let devices = match t.devices {
+            None => None,
+            Some(d) => {
+                let dp = ["environments", name.as_str(), "devices"];
+                let name_ok = |v: &str| {
+                    !v.is_empty()
+                        && v.len() <= 128
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b":_-".contains(&b))
+                };
+                match (d.thing_group, d.thing_type) {
+                    _ if !is_iot => {
+                        c.at(
+                            &dp,
+                            "devices",
+                            "devices gates device chains (a file with `iot:`)".into(),
+                            Some("remove `devices`".into()),
+                        );
+                        None
+                    }
+                    (Some(g), None) if name_ok(&g) => Some(Devices::ThingGroup(g)),
+                    (None, Some(ty)) if name_ok(&ty) => Some(Devices::ThingType(ty)),
+                    (Some(v), None) | (None, Some(v)) => {
+                        c.at(
+                            &dp,
+                            "devices",
+                            format!("`{v}` is not a thing group or thing type name"),
+                            Some("names are 1-128 letters, digits, : _ and -".into()),
+                        );
+                        None
+                    }
+                    _ => {
+                        c.at(
+                            &dp,
+                            "devices",
+                            "devices names neither or both of thing_group and thing_type".into(),
+                            Some("write devices: { thing_group: NAME } or devices: { thing_type: NAME }".into()),
+                        );
+                        None
+                    }
+                }
+            }
+        };
         environments.push(Target {
             name,
             account: acct,
@@ -408,9 +481,28 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
             apis,
             objects,
             session_duration,
+            mode,
+            devices,
         });
     }
 
+    if matches!(origin, Origin::Iot(_)) && environments.iter().any(|t| t.devices.is_some()) {
+        // gated: every environment gets its own IoT role, alias and policy
+        for t in &environments {
+            let role = format!("{fleet}-{}-device", t.name);
+            if fleet_ok && !valid_role_name(&role) {
+                c.at_key(
+                    &["environments", t.name.as_str()],
+                    "role-name",
+                    format!(
+                        "gated devices give environment `{}` its own IoT role `{role}`, longer than IAM's 64 characters",
+                        t.name
+                    ),
+                    Some("shorten the fleet or the environment name".into()),
+                );
+            }
+        }
+    }
     Config {
         source: path.to_path_buf(),
         text: String::new(),
@@ -501,6 +593,27 @@ fn validate_iot(c: &mut Checker, iot: RawIot, fleet: &str, fleet_ok: bool) -> Io
         certificates.push(cert.clone());
     }
 
+    let credentials_endpoint = iot.credentials_endpoint;
+    if let Some(e) = &credentials_endpoint {
+        let (host, port) = match e.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (e.as_str(), None),
+        };
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+        if !host_ok || !port_ok {
+            c.at(
+                &["iot", "credentials_endpoint"],
+                "credentials-endpoint",
+                format!("credentials_endpoint `{e}` is not a host[:port]"),
+                Some("write the host `aws iot describe-endpoint --endpoint-type iot:CredentialProvider` prints, e.g. c1a2b3c4d5e6f7.credentials.iot.ap-northeast-1.amazonaws.com (no https://)".into()),
+            );
+        }
+    }
     IotAccount {
         account: iot_account,
         access: iot_access,
@@ -510,6 +623,7 @@ fn validate_iot(c: &mut Checker, iot: RawIot, fleet: &str, fleet_ok: bool) -> Io
         credential_duration,
         source_arn_condition: iot.source_arn_condition.unwrap_or_default(),
         certificates,
+        credentials_endpoint,
     }
 }
 

@@ -15,6 +15,7 @@ pub enum Kind {
     IotPolicy,
     IotPolicyAttachment,
     SourceRolePolicy,
+    LambdaPermission,
 }
 
 /// Who owns a live resource of a kind (anything else is left alone, or adopted with `--adopt`).
@@ -60,7 +61,7 @@ pub struct KindDef {
 }
 
 /// The table.
-pub const KINDS: [KindDef; 6] = [
+pub const KINDS: [KindDef; 7] = [
     KindDef {
         kind: Kind::IamRole,
         name: "iam_role",
@@ -108,6 +109,14 @@ pub const KINDS: [KindDef; 6] = [
         source_lane: SourceLane::Source,
         ownership: Ownership::Name,
         broadens: document_broadens,
+    },
+    KindDef {
+        kind: Kind::LambdaPermission,
+        name: "lambda_permission",
+        rank: 6,
+        source_lane: SourceLane::Parallel("lambda"),
+        ownership: Ownership::Name,
+        broadens: permission_broadens,
     },
 ];
 
@@ -162,12 +171,39 @@ fn alias_broadens(before: Option<&Spec>, after: &Spec) -> Vec<String> {
     }
 }
 
+fn permission_broadens(before: Option<&Spec>, after: &Spec) -> Vec<String> {
+    match (before, after) {
+        (
+            Some(Spec::LambdaPermission { principal: b, .. }),
+            Spec::LambdaPermission {
+                principal: a,
+                function,
+                ..
+            },
+        ) if a != b => vec![format!("{a} may invoke {function}")],
+        (
+            None,
+            Spec::LambdaPermission {
+                principal,
+                function,
+                ..
+            },
+        ) => vec![format!("{principal} may invoke {function}")],
+        _ => vec![],
+    }
+}
+
 fn attachment_broadens(before: Option<&Spec>, after: &Spec) -> Vec<String> {
     match (before, after) {
         (None, Spec::IotPolicyAttachment { certificate_id, .. }) => {
-            vec![format!(
-                "certificate {certificate_id} gains the fleet's IoT policy"
-            )]
+            match certificate_id.strip_prefix("thinggroup/") {
+                Some(g) => vec![format!(
+                    "the things of thing group {g} (and of its child groups) gain the fleet's IoT policy"
+                )],
+                None => vec![format!(
+                    "certificate {certificate_id} gains the fleet's IoT policy"
+                )],
+            }
         }
         _ => vec![],
     }

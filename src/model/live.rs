@@ -157,4 +157,28 @@ pub struct Facts {
     pub apis: BTreeMap<String, ApiFacts>,
     /// Buckets by name.
     pub buckets: BTreeMap<String, BucketFacts>,
+    /// With gated devices: each environment's own IoT facts (certificates or thing group, alias,
+    /// IoT role), by environment.
+    pub per_env: BTreeMap<String, IotFacts>,
+}
+
+/// The IoT-account facts of one layout (the fleet's shared one, or a gated environment's).
+#[derive(Debug, Clone, Default)]
+pub struct IotFacts {
+    pub certs: Vec<CertFacts>,
+    pub alias: Option<(String, i32)>,
+    pub iot_role: Option<RoleFacts>,
+}
+
+impl Facts {
+    /// The facts as environment `env`'s devices see them: its own IoT facts when gated.
+    pub fn for_env(&self, env: &str) -> Facts {
+        let mut f = self.clone();
+        if let Some(own) = self.per_env.get(env) {
+            f.certs = own.certs.clone();
+            f.alias = own.alias.clone();
+            f.iot_role = own.iot_role.clone();
+        }
+        f
+    }
 }

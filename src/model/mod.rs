@@ -73,6 +73,15 @@ pub enum Spec {
         policy_name: String,
         policy: Value,
     },
+    /// xacct's statement in a Lambda function's resource policy (direct mode): `principal` may
+    /// `lambda:InvokeFunction` the function. The rest of the function's policy is not xacct's.
+    LambdaPermission {
+        /// The unqualified function ARN.
+        function: String,
+        statement_id: String,
+        /// The exact IoT role ARN.
+        principal: String,
+    },
 }
 
 impl Spec {
@@ -116,6 +125,13 @@ impl Spec {
                 target,
             } => json!({
                 "policy_name": policy_name, "certificate_id": certificate_id, "target": target}),
+            Spec::LambdaPermission {
+                function,
+                statement_id,
+                principal,
+            } => json!({
+                "function": function, "statement_id": statement_id, "principal": principal,
+                "action": "lambda:InvokeFunction"}),
         }
     }
 
@@ -128,6 +144,7 @@ impl Spec {
             Spec::IotPolicy { .. } => Kind::IotPolicy,
             Spec::IotPolicyAttachment { .. } => Kind::IotPolicyAttachment,
             Spec::SourceRolePolicy { .. } => Kind::SourceRolePolicy,
+            Spec::LambdaPermission { .. } => Kind::LambdaPermission,
         }
     }
 
@@ -152,6 +169,14 @@ impl Spec {
                 certificate_id,
                 ..
             } => format!("{policy_name}/{certificate_id}"),
+            Spec::LambdaPermission {
+                function,
+                statement_id,
+                ..
+            } => format!(
+                "{}/{statement_id}",
+                function.rsplit(':').next().unwrap_or(function)
+            ),
         }
     }
 

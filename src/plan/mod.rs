@@ -317,9 +317,32 @@ fn role_owned(cfg: &Config, live: &Live) -> bool {
     matches!(&live.spec, Spec::IamRole { tags, .. } if tags.get(OWNER_TAG) == Some(&cfg.fleet))
 }
 
-/// An IoT policy is ours when it grants nothing but `iot:AssumeRoleWithCertificate` on our alias.
+/// The IoT role ARNs and role alias ARNs the fleet may have, in either layout (one shared alias and
+/// role, or one per environment when devices are gated).
+fn fleet_iot_arns(cfg: &Config) -> (Vec<String>, Vec<String>) {
+    let Some(iot) = cfg.iot() else {
+        return (vec![], vec![]);
+    };
+    let role = |n: &str| format!("arn:{}:iam::{}:role/{n}", cfg.partition, iot.account);
+    let alias = |n: &str| {
+        format!(
+            "arn:{}:iot:{}:{}:rolealias/{n}",
+            cfg.partition, cfg.region, iot.account
+        )
+    };
+    let mut roles = vec![role(&iot.role_name)];
+    let mut aliases = vec![alias(&iot.role_alias)];
+    for t in &cfg.environments {
+        roles.push(role(&format!("{}-{}-device", cfg.fleet, t.name)));
+        aliases.push(alias(&format!("{}-{}", cfg.fleet, t.name)));
+    }
+    (roles, aliases)
+}
+
+/// An IoT policy is ours when it grants nothing but `iot:AssumeRoleWithCertificate` on one of the
+/// fleet's aliases.
 pub fn iot_policy_owned(cfg: &Config, doc: &Value) -> bool {
-    let alias = cfg.alias_arn();
+    let (_, aliases) = fleet_iot_arns(cfg);
     let Ok(p) = policy::parse(doc) else {
         return false;
     };
@@ -332,14 +355,13 @@ pub fn iot_policy_owned(cfg: &Config, doc: &Value) -> bool {
                     .all(|a| a.eq_ignore_ascii_case("iot:AssumeRoleWithCertificate"))
                 && s.resource
                     .as_ref()
-                    .is_some_and(|r| !r.negated && r.values.iter().all(|x| x == &alias)))
+                    .is_some_and(|r| !r.negated && r.values.iter().all(|x| aliases.contains(x))))
     })
 }
 
 /// What ownership depends on besides the resource itself.
 struct Owners<'a> {
     cfg: &'a Config,
-    desired: &'a [Resource],
     snap: &'a Snapshot,
     /// The fleet is established in the IoT account when our tagged IoT role exists there. xacct
     /// creates (or adopts) the alias and the IoT policy together with that role, so while it exists
@@ -350,14 +372,14 @@ struct Owners<'a> {
 
 impl<'a> Owners<'a> {
     fn new(cfg: &'a Config, desired: &'a [Resource], snap: &'a Snapshot) -> Owners<'a> {
+        // (with gated devices every environment has its own IoT role: any of them will do)
         let established = desired
             .iter()
-            .find(|r| r.addr.kind == Kind::IamRole && r.addr.lane() == Lane::Source)
-            .and_then(|r| snap.live.get(&r.addr))
-            .is_some_and(|l| role_owned(cfg, l));
+            .filter(|r| r.addr.kind == Kind::IamRole && r.addr.lane() == Lane::Source)
+            .filter_map(|r| snap.live.get(&r.addr))
+            .any(|l| role_owned(cfg, l));
         Owners {
             cfg,
-            desired,
             snap,
             established,
         }
@@ -372,31 +394,38 @@ impl<'a> Owners<'a> {
                 let Spec::IamRolePolicy { role_name, .. } = &live.spec else {
                     return false;
                 };
-                self.desired
+                self.snap
+                    .live
                     .iter()
-                    .find(|r| {
-                        r.addr.kind == Kind::IamRole
-                            && r.addr.account == addr.account
-                            && r.addr.name == *role_name
+                    .find(|(a, _)| {
+                        a.kind == Kind::IamRole
+                            && a.account == addr.account
+                            && a.env == addr.env
+                            && a.name == *role_name
                     })
-                    .and_then(|r| self.snap.live.get(&r.addr))
-                    .is_some_and(|rl| role_owned(cfg, rl))
+                    .is_some_and(|(_, rl)| role_owned(cfg, rl))
             }
             Ownership::FleetOrContent => {
                 self.established
                     || match &live.spec {
-                        Spec::IotRoleAlias { role_arn, .. } => *role_arn == cfg.iot_role_arn(),
+                        Spec::IotRoleAlias { role_arn, .. } => {
+                            fleet_iot_arns(cfg).0.contains(role_arn)
+                        }
                         Spec::IotPolicy { policy, .. } => iot_policy_owned(cfg, policy),
                         _ => false,
                     }
             }
             Ownership::Name => true,
-            Ownership::ParentPolicy => self
-                .snap
-                .live
-                .iter()
-                .find(|(a, _)| a.kind == Kind::IotPolicy)
-                .is_some_and(|(a, pl)| self.owned(a, pl)),
+            Ownership::ParentPolicy => {
+                let Spec::IotPolicyAttachment { policy_name, .. } = &live.spec else {
+                    return false;
+                };
+                self.snap
+                    .live
+                    .iter()
+                    .find(|(a, _)| a.kind == Kind::IotPolicy && a.name == *policy_name)
+                    .is_some_and(|(a, pl)| self.owned(a, pl))
+            }
         }
     }
 }
@@ -408,12 +437,9 @@ fn ownership_note(cfg: &Config, spec: &Spec) -> String {
             None => format!("conflict: role exists without the {OWNER_TAG} tag; xacct does not own it"),
         },
         Spec::IotRoleAlias { role_arn, .. } => {
-            format!("conflict: alias points at {role_arn}, which is not {}", cfg.iot_role_arn())
+            format!("conflict: alias points at {role_arn}, which is not one of the fleet's IoT roles")
         }
-        Spec::IotPolicy { .. } => format!(
-            "conflict: policy grants more than iot:AssumeRoleWithCertificate on {}; xacct does not own it",
-            cfg.alias_arn()
-        ),
+        Spec::IotPolicy { .. } => "conflict: policy grants more than iot:AssumeRoleWithCertificate on the fleet's role aliases; xacct does not own it".to_string(),
         _ => "conflict: not owned by xacct".into(),
     }
 }
@@ -452,6 +478,10 @@ fn differs(want: &Spec, have: &Spec) -> bool {
             },
         ) => a != b || d != e,
         (Spec::IotPolicyAttachment { .. }, Spec::IotPolicyAttachment { .. }) => false,
+        (
+            Spec::LambdaPermission { principal: a, .. },
+            Spec::LambdaPermission { principal: b, .. },
+        ) => a != b,
         _ => true,
     }
 }
@@ -489,7 +519,11 @@ fn order_apply(cfg: &Config, changes: &mut [Change]) {
                 .unwrap_or(usize::MAX - 1)
         }
     };
-    changes.sort_by_key(|c| (env_index(&c.addr), c.addr.kind.rank()));
+    // creates and updates by (environment, rank); deletes after them, in reverse dependency order
+    changes.sort_by_key(|c| match c.op {
+        Op::Delete { .. } => (1, 0, 0, Some(delete_key(&c.addr))),
+        _ => (0, env_index(&c.addr), c.addr.kind.rank(), None),
+    });
 }
 
 /// The order of deletes: highest rank first, the source lane (which everything depends on) last.
@@ -589,22 +623,54 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                     changes.push(change(Op::Update { before, after }, vec![]));
                 }
             }
+            Spec::LambdaPermission { .. } => {
+                if differs(&r.spec, &l.spec) {
+                    changes.push(change(
+                        Op::Update { before, after },
+                        vec![
+                            "xacct's statement in the function policy was changed out of band"
+                                .into(),
+                        ],
+                    ));
+                }
+            }
             Spec::IotPolicyAttachment { .. } => {}
         }
     }
-    // live attachments of our policy to certificates that are no longer listed
-    if iot_policy_ok {
-        for (addr, l) in &snap.live {
-            if addr.kind == Kind::IotPolicyAttachment && !desired.iter().any(|r| &r.addr == addr) {
-                changes.push(Change::new(
-                    addr.clone(),
-                    Op::Delete {
-                        before: l.spec.clone(),
-                    },
-                    vec!["certificate is no longer listed in iot.certificates".into()],
-                ));
-            }
+    // live attachments of our policies that are no longer wanted, and what the other layout of the
+    // IoT account left (one shared alias and role, or one per environment): deleted once the new
+    // layout exists (apply deletes last)
+    for (addr, l) in &snap.live {
+        if desired.iter().any(|r| &r.addr == addr) || addr.env.is_some() {
+            continue;
         }
+        let note = match addr.kind {
+            Kind::IotPolicyAttachment if iot_policy_ok && owners.owned(addr, l) => match &l.spec {
+                Spec::IotPolicyAttachment { certificate_id, .. }
+                    if certificate_id.starts_with("thinggroup/") =>
+                {
+                    "the thing group no longer gates an environment of this policy"
+                }
+                _ => "certificate is no longer listed in iot.certificates",
+            },
+            Kind::IamRole | Kind::IamRolePolicy | Kind::IotRoleAlias | Kind::IotPolicy
+                if owners.owned(addr, l) =>
+            {
+                if cfg.gated() {
+                    "replaced by the environments' own roles, aliases and policies (devices are gated)"
+                } else {
+                    "replaced by the fleet's shared role, alias and policy (no environment gates its devices)"
+                }
+            }
+            _ => continue,
+        };
+        changes.push(Change::new(
+            addr.clone(),
+            Op::Delete {
+                before: l.spec.clone(),
+            },
+            vec![note.into()],
+        ));
     }
     order_apply(cfg, &mut changes);
     changes

@@ -459,7 +459,12 @@ mod tests {
             "source_role_arn",
             Var::One("arn:aws:iam::111111111111:role/service-role/w".into()),
         );
-        for k in ["api_arns", "object_arns", "key_arns"] {
+        for k in [
+            "api_arns",
+            "object_arns",
+            "key_arns",
+            "direct_function_arns",
+        ] {
             vars.insert(k, Var::List(vec!["arn:aws:s3:::b/k".into()]));
         }
         for (name, _) in TEMPLATES {

@@ -320,6 +320,69 @@ async fn ensure_apis(
     Ok(())
 }
 
+/// The device's thing, attached to its certificate, in each gating thing group and of the gating
+/// thing type (created if missing), as an operator registers a device.
+async fn ensure_thing(
+    c: &crate::aws::Clients,
+    cfg: &Config,
+    thing: &str,
+    cert_arn: &str,
+) -> Result<(), SandboxError> {
+    let thing_type = cfg.environments.iter().find_map(|t| match &t.devices {
+        Some(crate::config::Devices::ThingType(ty)) => Some(ty.clone()),
+        _ => None,
+    });
+    if let Some(ty) = &thing_type {
+        let _ = c.iot().create_thing_type().thing_type_name(ty).send().await;
+    }
+    if c.iot()
+        .describe_thing()
+        .thing_name(thing)
+        .send()
+        .await
+        .is_err()
+    {
+        c.iot()
+            .create_thing()
+            .thing_name(thing)
+            .set_thing_type_name(thing_type.clone())
+            .send()
+            .await
+            .map_err(SandboxError::aws("bootstrap"))?;
+    }
+    c.iot()
+        .attach_thing_principal()
+        .thing_name(thing)
+        .principal(cert_arn)
+        .send()
+        .await
+        .map_err(SandboxError::aws("bootstrap"))?;
+    for t in &cfg.environments {
+        if let Some(crate::config::Devices::ThingGroup(g)) = &t.devices {
+            let _ = c
+                .iot()
+                .create_thing_group()
+                .thing_group_name(g)
+                .send()
+                .await;
+            c.iot()
+                .add_thing_to_thing_group()
+                .thing_group_name(g)
+                .thing_name(thing)
+                .send()
+                .await
+                .map_err(SandboxError::aws("bootstrap"))?;
+        }
+    }
+    eprintln!(
+        "bootstrap: thing {thing} (the device){}",
+        thing_type
+            .map(|t| format!(", thing type {t}"))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
 pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), SandboxError> {
     state.registry.saw_region(&cfg.region);
     let iot = state.admin.get(cfg.origin_account(), &cfg.region).await;
@@ -417,6 +480,17 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), Sa
     let id = cert.certificate_id().unwrap_or_default();
     std::fs::write(dir.join("device.id"), format!("{id}\n"))
         .map_err(SandboxError::io("cannot write device.id"))?;
+    // the device's thing, in the thing groups and of the thing types that gate environments
+    let thing = format!("{}-device-1", cfg.fleet);
+    ensure_thing(
+        &iot,
+        cfg,
+        &thing,
+        cert.certificate_arn().unwrap_or_default(),
+    )
+    .await?;
+    std::fs::write(dir.join("device.thing"), format!("{thing}\n"))
+        .map_err(SandboxError::io("cannot write device.thing"))?;
     eprintln!(
         "bootstrap: device certificate {}… written to {}/",
         &id[..id.len().min(12)],

@@ -263,6 +263,68 @@ async fn handle(
     Ok(credentials(&state, &der, &alias, thing.as_deref()).await)
 }
 
+/// The IoT policies a thing gets from its thing groups: those attached to each group it is in and
+/// to each of their parent groups.
+async fn thing_group_policies(c: &crate::aws::Clients, thing: &str) -> Vec<Value> {
+    let mut groups: Vec<String> = Vec::new();
+    let Ok(direct) = c
+        .iot()
+        .list_thing_groups_for_thing()
+        .thing_name(thing)
+        .send()
+        .await
+    else {
+        return vec![];
+    };
+    for g in direct.thing_groups() {
+        let Some(name) = g.group_name() else { continue };
+        if let Ok(d) = c
+            .iot()
+            .describe_thing_group()
+            .thing_group_name(name)
+            .send()
+            .await
+        {
+            if let Some(a) = d.thing_group_arn() {
+                groups.push(a.to_string());
+            }
+            if let Some(m) = d.thing_group_metadata() {
+                for p in m.root_to_parent_thing_groups() {
+                    if let Some(a) = p.group_arn() {
+                        groups.push(a.to_string());
+                    }
+                }
+            }
+        }
+    }
+    groups.sort();
+    groups.dedup();
+    let mut out = Vec::new();
+    for target in groups {
+        let Ok(att) = c
+            .iot()
+            .list_attached_policies()
+            .target(&target)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        for p in att.policies() {
+            if let Some(name) = p.policy_name() {
+                if let Ok(Some(crate::model::Live {
+                    spec: crate::model::Spec::IotPolicy { policy, .. },
+                    ..
+                })) = crate::aws::read::iot_policy(c, name).await
+                {
+                    out.push(policy);
+                }
+            }
+        }
+    }
+    out
+}
+
 async fn credentials(
     state: &State,
     der: &[u8],
@@ -331,6 +393,34 @@ async fn credentials(
             }
         }
     }
+    // a thing named in x-amzn-iot-thingname must be attached to the certificate; its thing groups'
+    // policies (and their parent groups') then apply too, and its thing type is known
+    let mut thing_type: Option<String> = None;
+    if let Some(t) = thing {
+        let attached = c
+            .iot()
+            .list_principal_things()
+            .principal(&cert.arn)
+            .send()
+            .await;
+        let ok = attached
+            .map(|a| a.things().iter().any(|x| x == t))
+            .unwrap_or(false);
+        if !ok {
+            return error(403, "ForbiddenException", "Invalid thing name passed");
+        }
+        thing_type = c
+            .iot()
+            .describe_thing()
+            .thing_name(t)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| d.thing_type_name().map(String::from));
+        for policy in thing_group_policies(&c, t).await {
+            docs.push(policy);
+        }
+    }
     let mut ctx = Map::new();
     ctx.insert("iot:Certificate.Id".into(), Value::String(cert.id.clone()));
     if let Some(t) = thing {
@@ -346,20 +436,6 @@ async fn credentials(
     match evaluate_identity(&docs, "iot:AssumeRoleWithCertificate", &alias_arn, &ctx) {
         Ok(o) if o.decision == Decision::Allow => {}
         _ => return error(403, "ForbiddenException", "Access Denied"),
-    }
-    if let Some(t) = thing {
-        let attached = c
-            .iot()
-            .list_principal_things()
-            .principal(&cert.arn)
-            .send()
-            .await;
-        let ok = attached
-            .map(|a| a.things().iter().any(|x| x == t))
-            .unwrap_or(false);
-        if !ok {
-            return error(403, "ForbiddenException", "Invalid thing name passed");
-        }
     }
     // the role: must exist, allow the duration, and trust the credentials provider
     let role_name = role_arn.rsplit('/').next().unwrap_or("");
@@ -438,7 +514,7 @@ async fn credentials(
             iot: Some(crate::policy::context::IotDevice {
                 certificate_id: Some(cert.id.clone()),
                 thing_name: thing.map(String::from),
-                thing_type: None,
+                thing_type,
             }),
         },
     );

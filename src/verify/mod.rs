@@ -278,11 +278,35 @@ pub async fn endpoint(opts: &Options, iot: &Clients) -> Result<String, AwsError>
     Ok(out.endpoint_address().unwrap_or_default().to_string())
 }
 
+/// IoT credentials in the shape of STS credentials (what the hops after the credentials take).
+pub fn as_sts_credentials(c: &IotCredentials) -> aws_sdk_sts::types::Credentials {
+    let expiration = aws_smithy_types::DateTime::from_str(
+        &c.expiration,
+        aws_smithy_types::date_time::Format::DateTime,
+    )
+    .unwrap_or_else(|_| aws_smithy_types::DateTime::from_secs(0));
+    aws_sdk_sts::types::Credentials::builder()
+        .access_key_id(&c.access_key_id)
+        .secret_access_key(&c.secret_access_key)
+        .session_token(&c.session_token)
+        .expiration(expiration)
+        .build()
+        .expect("every field is set")
+}
+
+/// The session name of a device's sessions: its certificate id (STS allows 64 characters; an IoT
+/// certificate id is 64), so CloudTrail in the target account shows which device called.
+pub fn device_session_name(id: &DeviceIdentity) -> &str {
+    let n = id.certificate_id.len().min(64);
+    &id.certificate_id[..n]
+}
+
 /// Hop 2: AssumeRole into the target role with the IoT credentials (role chaining: ≤ 3600 s).
 pub async fn assume_target(
     cfg: &Config,
     t: &Target,
     c: &IotCredentials,
+    session_name: &str,
 ) -> Result<aws_sdk_sts::types::Credentials, HopError> {
     let sdk = with_creds(
         &cfg.region,
@@ -296,7 +320,7 @@ pub async fn assume_target(
     let out = sts
         .assume_role()
         .role_arn(&arn)
-        .role_session_name("xacct-verify")
+        .role_session_name(session_name)
         .duration_seconds(t.session_duration.min(crate::config::ROLE_CHAINING_CAP))
         .send()
         .await
@@ -393,13 +417,15 @@ pub async fn verify_env(
     let outcome = |hops: Vec<HopOutcome>, invocations: Vec<Invocation>| {
         EnvOutcome::from_hops(&t.name, &t.account, hops, invocations)
     };
-    // hop 1 (an ephemeral certificate may take a moment to become usable)
+    // hop 1 (an ephemeral certificate may take a moment to become usable); the environment's own
+    // alias when devices are gated
+    let alias = cfg.iot_names(t).map(|n| n.role_alias).unwrap_or_default();
     let t1 = Instant::now();
     let mut delay = Duration::from_millis(200);
     let creds = loop {
         match mtls::fetch(
             endpoint,
-            cfg.iot().map_or("", |i| i.role_alias.as_str()),
+            &alias,
             id,
             opts.ca_bundle.as_deref(),
             opts.thing_name.as_deref(),
@@ -419,17 +445,29 @@ pub async fn verify_env(
     };
     let creds = match creds {
         Ok(c) => {
-            let detail = format!("credentials of {} from {endpoint}", cfg.iot_role_arn());
+            let detail = format!(
+                "credentials of {} from {endpoint} (alias {alias})",
+                cfg.iot_role_arn_for(t)
+            );
             hops.push(hop_done(VHop::Credentials, true, t1, detail));
             c
         }
         Err(e) => {
             hops.push(hop_done(VHop::Credentials, false, t1, e.message));
-            hops.push(not_reached(VHop::AssumeRole));
+            if !t.direct() {
+                hops.push(not_reached(VHop::AssumeRole));
+            }
             hops.extend(target_vhops(t).into_iter().map(not_reached));
             return outcome(hops, vec![]);
         }
     };
+    if t.direct() {
+        // direct mode: the IoT role's session invokes, allowed by the function's resource policy
+        let (more, invocations) =
+            target_hops(cfg, t, &as_sts_credentials(&creds), opts, proofs, env).await;
+        hops.extend(more);
+        return outcome(hops, invocations);
+    }
     // hop 2
     let t2 = Instant::now();
     let assumed = settled(
@@ -437,7 +475,7 @@ pub async fn verify_env(
         proofs,
         &t.name,
         crate::check::Hop::AssumeTarget,
-        || assume_target(cfg, t, &creds),
+        || assume_target(cfg, t, &creds, device_session_name(id)),
     )
     .await;
     let target = match assumed {
@@ -793,13 +831,25 @@ pub async fn ephemeral_create(
             .send()
             .await
             .map_err(|e| iot.err("iot:AttachThingPrincipal", &marker, e))?;
-        iot.iot()
-            .attach_policy()
-            .policy_name(cfg.iot().map_or("", |i| i.policy_name.as_str()))
-            .target(&arn)
-            .send()
-            .await
-            .map_err(|e| iot.err("iot:AttachPolicy", &arn, e))?;
+        // the IoT policies a listed certificate gets (with gating: those of the environments not
+        // gated on a thing group, whose things it is not)
+        let mut policies: Vec<String> = cfg
+            .environments
+            .iter()
+            .filter(|t| !matches!(t.devices, Some(crate::config::Devices::ThingGroup(_))))
+            .filter_map(|t| cfg.iot_names(t).map(|n| n.policy_name))
+            .collect();
+        policies.sort();
+        policies.dedup();
+        for p in &policies {
+            iot.iot()
+                .attach_policy()
+                .policy_name(p)
+                .target(&arn)
+                .send()
+                .await
+                .map_err(|e| iot.err("iot:AttachPolicy", &arn, e))?;
+        }
         if let Some(t) = thing {
             iot.iot()
                 .attach_thing_principal()

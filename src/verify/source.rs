@@ -156,7 +156,7 @@ pub async fn verify_env(
         proofs,
         &t.name,
         crate::check::Hop::AssumeTarget,
-        || assume_target(cfg, t, &session.creds),
+        || assume_target(cfg, t, &session.creds, "xacct-verify"),
     )
     .await;
     let target = match assumed {
