@@ -203,4 +203,48 @@ mod tests {
             vec![vec![Kind::IamRole], vec![Kind::IotRoleAlias]]
         );
     }
+
+    #[test]
+    fn moving_to_gated_devices_creates_every_new_resource_before_deleting_an_old_one() {
+        let old = cfg(3600);
+        let mut snap = Snapshot::default();
+        for r in crate::desired::desired(&old) {
+            snap.live.insert(
+                r.addr.clone(),
+                Live {
+                    spec: r.spec,
+                    arn: None,
+                },
+            );
+        }
+        let new = crate::config::parse(
+            std::path::Path::new("t.yaml"),
+            "fleet: f\nregion: eu-west-1\niot: {account: \"111111111111\"}\nenvironments:\n  a: {account: \"222222222222\", functions: [x], devices: {thing_group: g}}\n",
+        )
+        .unwrap();
+        let plan = Plan {
+            format_version: FORMAT_VERSION.into(),
+            mode: Mode::Apply,
+            changes: diff(&new, &crate::desired::desired(&new), &snap),
+            config: new,
+            selected: vec![],
+            untouched: vec![],
+            prior_fingerprint: String::new(),
+            discovered: Default::default(),
+        };
+        let flat: Vec<&Change> = stages(&plan).into_iter().flatten().flatten().collect();
+        let first_delete = flat
+            .iter()
+            .position(|c| matches!(c.op, Op::Delete { .. }))
+            .expect("the shared layout is deleted");
+        assert!(flat[..first_delete]
+            .iter()
+            .any(|c| c.addr.kind == Kind::IotRoleAlias && c.addr.name == "f-a"));
+        assert!(flat[first_delete..]
+            .iter()
+            .all(|c| matches!(c.op, Op::Delete { .. })));
+        // the shared role goes last
+        assert_eq!(flat.last().unwrap().addr.kind, Kind::IamRole);
+        assert_eq!(flat.last().unwrap().addr.name, "f-device");
+    }
 }

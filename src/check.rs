@@ -1281,6 +1281,12 @@ pub fn render_human(reports: &[EnvReport], style: crate::output::Style) -> Strin
         }
         out.push('\n');
     }
+    // which devices each gated environment admits
+    for r in reports {
+        if let Some(d) = &r.devices {
+            let _ = writeln!(out, "{}: only the devices of {d}", r.env);
+        }
+    }
     for r in reports.iter().filter(|r| !r.ok) {
         let _ = writeln!(out, "\n{} (account {}):", style.bold(&r.env), r.account);
         for h in r.hops.iter().filter(|h| !h.ok) {

@@ -638,4 +638,73 @@ mod tests {
             ["source-policy", "assume-target", "invoke", "get-object"]
         );
     }
+
+    #[test]
+    fn gating_gives_each_environment_its_own_iot_layout_and_direct_mode_no_target_role() {
+        let c = crate::config::parse(
+            Path::new("g.yaml"),
+            "fleet: f\nregion: eu-west-1\niot: {account: \"111111111111\", certificates: [\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]}\nenvironments:\n  prd: {account: \"222222222222\", functions: [x], devices: {thing_group: gws}}\n  stg: {account: \"333333333333\", functions: [y], mode: direct}\n  qa: {account: \"444444444444\", functions: [z], devices: {thing_type: Gw}}\n",
+        )
+        .unwrap();
+        let all = desired(&c);
+        let names = |k: Kind| -> Vec<String> {
+            all.iter()
+                .filter(|r| r.addr.kind == k)
+                .map(|r| r.addr.name.clone())
+                .collect()
+        };
+        assert_eq!(names(Kind::IotRoleAlias), ["f-prd", "f-stg", "f-qa"]);
+        assert_eq!(
+            names(Kind::IotPolicyAttachment),
+            [
+                "f-prd-credentials/thinggroup/gws".to_string(),
+                format!("f-stg-credentials/{}", "a".repeat(64)),
+                format!("f-qa-credentials/{}", "a".repeat(64)),
+            ]
+        );
+        assert_eq!(names(Kind::LambdaPermission), ["y/xacct-f"]);
+        // no target role for the direct environment
+        assert!(!names(Kind::IamRole).contains(&"f-stg".to_string()));
+        let doc = |role: &str| {
+            all.iter()
+                .find_map(|r| match &r.spec {
+                    Spec::IamRolePolicy {
+                        role_name, policy, ..
+                    } if role_name == role => Some(policy.clone()),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        // each IoT role reaches its own environment only
+        assert_eq!(
+            doc("f-prd-device")["Statement"][0]["Resource"],
+            "arn:aws:iam::222222222222:role/f-prd"
+        );
+        let stg = doc("f-stg-device");
+        assert_eq!(stg["Statement"][0]["Action"], "lambda:InvokeFunction");
+        assert_eq!(stg["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            doc("f-qa-device")["Statement"][0]["Condition"]["StringEquals"]
+                ["credentials-iot:ThingTypeName"],
+            "Gw"
+        );
+        // the direct statement names the exact IoT role of its environment
+        let Some(Spec::LambdaPermission { principal, .. }) = all
+            .iter()
+            .find(|r| r.addr.kind == Kind::LambdaPermission)
+            .map(|r| &r.spec)
+        else {
+            panic!()
+        };
+        assert_eq!(principal, "arn:aws:iam::111111111111:role/f-stg-device");
+        // and the desired state proves every hop, per environment
+        let proof = crate::check::prove(&c, &crate::check::desired_facts(&c), &[]);
+        assert!(proof.iter().all(|r| r.ok), "{proof:#?}");
+        assert_eq!(proof[0].devices.as_deref(), Some("thing group gws"));
+        // the shared layout is what a plan reads to delete
+        let other = other_layout(&c);
+        assert!(other
+            .iter()
+            .any(|r| r.addr.kind == Kind::IotRoleAlias && r.addr.name == "f-device"));
+    }
 }

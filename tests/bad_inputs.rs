@@ -55,6 +55,14 @@ const CASES: &[(&str, &str, &str)] = &[
     ("43-object-key.yaml", "object-key", "9:15"),
     ("44-source-role-arn.yaml", "source-role-arn", "5:9"),
     ("45-api-region.yaml", "api-region", "9:12"),
+    ("46-direct-with-apis.yaml", "direct-mode", "8:11"),
+    ("47-devices-both.yaml", "devices", "8:14"),
+    ("48-devices-in-source-file.yaml", "devices", "9:14"),
+    (
+        "49-credentials-endpoint.yaml",
+        "credentials-endpoint",
+        "5:25",
+    ),
 ];
 
 #[test]

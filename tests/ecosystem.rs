@@ -98,6 +98,8 @@ const SCHEMA_ERRORS: &[&str] = &[
     "42-bucket-name.yaml",
     "43-object-key.yaml",
     "44-source-role-arn.yaml",
+    "47-devices-both.yaml",
+    "49-credentials-endpoint.yaml",
 ];
 
 #[test]

@@ -583,7 +583,7 @@ async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsErro
         Ok(p) => {
             let doc = match p.policy() {
                 Some(d) => Some(
-                    policy::parse_document(d)
+                    policy::parse_function_policy(d)
                         .map_err(|m| parse_err(c, "lambda:GetPolicy", arn, m))?,
                 ),
                 None => None,

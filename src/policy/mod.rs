@@ -126,6 +126,34 @@ pub fn parse_document(raw: &str) -> Result<Value, eval::PolicyError> {
     eval::normalize_document(&Value::String(raw.to_string()), "policy document")
 }
 
+/// A function's resource policy as Lambda returns it. Some emulators write a statement's principal as
+/// a bare ARN, account id or service name where Lambda writes `{"AWS": …}` / `{"Service": …}`:
+/// such a principal is read as Lambda would have written it.
+pub fn parse_function_policy(raw: &str) -> Result<Value, eval::PolicyError> {
+    let mut v: Value = match serde_json::from_str(raw) {
+        Ok(v) => v,
+        Err(_) => return parse_document(raw),
+    };
+    let fix = |st: &mut Value| {
+        if let Some(Value::String(p)) = st.get("Principal").cloned() {
+            if p != "*" {
+                let key = if p.ends_with(".amazonaws.com") {
+                    "Service"
+                } else {
+                    "AWS"
+                };
+                st["Principal"] = serde_json::json!({ key: p });
+            }
+        }
+    };
+    match v.get_mut("Statement") {
+        Some(Value::Array(a)) => a.iter_mut().for_each(fix),
+        Some(st @ Value::Object(_)) => fix(st),
+        _ => {}
+    }
+    parse_document(&v.to_string())
+}
+
 /// Decode and parse a document into the typed policy the engine evaluates.
 pub fn parse(doc: &Value) -> Result<eval::Policy, eval::PolicyError> {
     eval::parse_policy(doc)

@@ -438,6 +438,10 @@ async fn credentials(
         _ => return error(403, "ForbiddenException", "Access Denied"),
     }
     // the role: must exist, allow the duration, and trust the credentials provider
+    let der_id: String = Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let role_name = role_arn.rsplit('/').next().unwrap_or("");
     let role = match crate::aws::read::role(&c, role_name).await {
         Ok(Some(crate::model::Live {
@@ -490,7 +494,9 @@ async fn credentials(
         .sts()
         .assume_role()
         .role_arn(&role_arn)
-        .role_session_name(&cert.id)
+        // named, as AWS names it, after the certificate id: the SHA-256 of its DER (moto's own ids
+        // are not)
+        .role_session_name(&der_id)
         .duration_seconds(duration)
         .send()
         .await

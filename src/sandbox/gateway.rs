@@ -236,7 +236,7 @@ async fn authorize_invoke(
     {
         Ok(r) => r
             .policy()
-            .and_then(|d| crate::policy::parse_document(d).ok()),
+            .and_then(|d| crate::policy::parse_function_policy(d).ok()),
         Err(_) => None,
     };
     let (identity, boundary) = identity;
@@ -464,6 +464,14 @@ async fn handle(
             }
         } else if parts.method == hyper::Method::POST {
             if let Some(arn) = invoke_target(&parts.uri, &region, &p.account) {
+                // as Lambda: no log tail across accounts
+                let tail = parts
+                    .headers
+                    .get("x-amz-log-type")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"Tail"));
+                if tail && account_of(&arn) != p.account {
+                    return Ok(lambda_denied("Cross-account log access is not allowed"));
+                }
                 if let Some(denied) = authorize_invoke(&state, p, &arn, &region).await {
                     return Ok(denied);
                 }

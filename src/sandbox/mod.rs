@@ -306,6 +306,25 @@ pub struct State {
     pub admin: Admin,
 }
 
+/// What the sandbox runs moto with: moto 5.2.5 answers DeleteCertificate with a 500 once any IoT
+/// policy is attached to a thing group (its delete check asks every policy target for a
+/// `certificate_id`, which a thing group lacks). When the interpreter of the `moto_server` script is
+/// next to it, moto is started through it with that one attribute added; otherwise as is.
+pub const MOTO_LAUNCHER: &str = "import sys\nimport moto.iot.models as m\nif not hasattr(m.FakeThingGroup, 'certificate_id'):\n    m.FakeThingGroup.certificate_id = None\nfrom moto.server import main\nsys.argv = ['moto_server'] + sys.argv[1:]\nmain()\n";
+
+/// The command that starts moto_server `bin` (through its interpreter with `MOTO_LAUNCHER` when
+/// that interpreter is beside it).
+pub fn moto_command(bin: &Path) -> tokio::process::Command {
+    let python = bin.with_file_name("python");
+    if python.exists() {
+        let mut c = tokio::process::Command::new(python);
+        c.args(["-c", MOTO_LAUNCHER]);
+        c
+    } else {
+        tokio::process::Command::new(bin)
+    }
+}
+
 /// Find moto_server: $XACCT_MOTO_SERVER, ./.venv, or the .venv of the checkout the binary was built in.
 pub fn moto_server_path() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("XACCT_MOTO_SERVER") {
@@ -361,7 +380,7 @@ pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, Sandbo
                 .and_then(|l| l.local_addr())
                 .map_err(SandboxError::io("cannot find a free port"))?
                 .port();
-            let child = tokio::process::Command::new(&bin)
+            let child = moto_command(&bin)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

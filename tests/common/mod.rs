@@ -87,7 +87,16 @@ pub fn start_moto() -> String {
     );
     for _ in 0..5 {
         let port = free_port();
-        let mut cmd = Command::new(&bin);
+        // through moto's interpreter with the sandbox's launcher (a fix for moto's
+        // DeleteCertificate once a policy is attached to a thing group), as the sandbox starts it
+        let python = bin.with_file_name("python");
+        let mut cmd = if python.exists() {
+            let mut c = Command::new(python);
+            c.args(["-c", xacct::sandbox::MOTO_LAUNCHER]);
+            c
+        } else {
+            Command::new(&bin)
+        };
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
