@@ -1021,3 +1021,32 @@ fn a_missing_source_role_or_a_bucket_of_another_account_is_refused_before_any_wr
         "{err}"
     );
 }
+
+#[test]
+fn an_entry_that_matches_no_object_fails_verify_with_words_that_say_so() {
+    let s = Setup::new();
+    rt().block_on(async {
+        let t = admin(&s.s3.1, &s.region).await;
+        t.s3.delete_object()
+            .bucket(&s.bucket)
+            .key("monthly/2026-11.csv")
+            .send()
+            .await
+            .unwrap();
+    });
+    // the documents still allow it: check holds, verify finds nothing to read
+    let (code, c) = s.check();
+    assert_eq!(code, 0, "{c}");
+    let (code, v) = s.verify();
+    assert_eq!(code, 1, "{v}");
+    let h = hop(&v, &s.s3.0, "get_object");
+    assert_eq!(h["ok"], false, "{h}");
+    assert!(
+        words(h).contains(&format!(
+            "arn:aws:s3:::{}/monthly/*: no object of bucket {} matches it",
+            s.bucket, s.bucket
+        )),
+        "{h}"
+    );
+    assert_eq!(env(&v, &s.api.0)["ok"], true);
+}
