@@ -205,6 +205,23 @@ fn replay_section(dir: &Path, raw: &Injector, seed: u64) -> Vec<serde_json::Valu
             cpus.push(p.cpu_ms);
             rss = rss.max(p.max_rss_kb);
         }
+        // XACCT_BENCH_PERF=FILE: one more replayed plan of the largest N under `perf record`
+        if let (Ok(out), 50) = (std::env::var("XACCT_BENCH_PERF"), n) {
+            let status = Command::new("perf")
+                .args(["record", "-g", "-F", "4999", "-o", &out, "--"])
+                .arg(xacct_bin())
+                .args(["plan", "-f", f])
+                .env("AWS_ENDPOINT_URL", &replay.url)
+                .env("AWS_ACCESS_KEY_ID", "bench")
+                .env("AWS_SECRET_ACCESS_KEY", "bench")
+                .env("AWS_CONFIG_FILE", "/dev/null")
+                .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .stdout(Stdio::null())
+                .status()
+                .expect("perf");
+            eprintln!("perf record of plan N=50: {out} ({status})");
+        }
         let (wall, cpu) = (median(walls), median(cpus));
         let (w1, c1) = *base.get_or_insert((wall, cpu));
         rows.push(json!({
@@ -236,6 +253,13 @@ fn main() {
     );
     let raw = Injector::start(&moto_url, Config::default());
     let seed = std::process::id() as u64 % 1000;
+    // XACCT_BENCH_REPLAY_ONLY=1: only the replay section (xacct's own scaling), as JSON
+    if std::env::var("XACCT_BENCH_REPLAY_ONLY").is_ok() {
+        let rows = replay_section(&dir, &raw, seed + 100);
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap());
+        let _ = moto.kill();
+        return;
+    }
 
     // moto's own time per request (no added latency)
     let f1 = fleet_file(&dir, 1, seed);

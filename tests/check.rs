@@ -12,28 +12,13 @@ fn check_json(file: &std::path::Path, extra: &[&str], code: i32) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn hop<'a>(report: &'a Value, env: &str, hop: &str) -> &'a Value {
-    let e = report["environments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["env"] == env)
-        .unwrap();
-    e["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["hop"] == hop)
-        .unwrap()
-}
-
 #[test]
 fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
     let (f, file) = fleet_with_cert(3, true);
     // before apply: nothing holds
     let r = check_json(&file, &[], 1);
     assert_eq!(r["ok"], false);
-    assert_eq!(hop(&r, &f.envs[0].name, "role_alias")["ok"], false);
+    assert_eq!(report_hop(&r, &f.envs[0].name, "role_alias")["ok"], false);
 
     apply_converges(&file);
     let r = check_json(&file, &[], 0);
@@ -56,7 +41,7 @@ fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
         s.iam.update_assume_role_policy().role_name(f.target_role(&broken)).policy_document(t.to_string()).send().await.unwrap();
     });
     let r = check_json(&file, &[], 1);
-    let h = hop(&r, &broken.name, "assume_target");
+    let h = report_hop(&r, &broken.name, "assume_target");
     assert_eq!(h["ok"], false);
     assert!(
         h["detail"]
@@ -68,8 +53,8 @@ fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
         h["fix"][0]["statement"]["Principal"]["AWS"],
         f.iot_role_arn()
     );
-    assert_eq!(hop(&r, &f.envs[0].name, "assume_target")["ok"], true);
-    assert_eq!(hop(&r, &broken.name, "invoke")["ok"], true);
+    assert_eq!(report_hop(&r, &f.envs[0].name, "assume_target")["ok"], true);
+    assert_eq!(report_hop(&r, &broken.name, "invoke")["ok"], true);
 
     // --env narrows the proof to the healthy env: exit 0
     let r = check_json(&file, &["--env", &f.envs[0].name], 0);
@@ -114,13 +99,13 @@ fn check_reports_a_missing_function_and_a_detached_certificate() {
             .unwrap();
     });
     let r = check_json(&file, &[], 1);
-    let inv = hop(&r, &e.name, "invoke");
+    let inv = report_hop(&r, &e.name, "invoke");
     assert_eq!(inv["ok"], false);
     assert!(
         inv["detail"].to_string().contains("does not exist"),
         "{inv}"
     );
-    let pol = hop(&r, &e.name, "iot_policy");
+    let pol = report_hop(&r, &e.name, "iot_policy");
     assert_eq!(pol["ok"], false);
     assert!(
         pol["detail"].to_string().contains("no IoT policy attached"),
@@ -207,7 +192,7 @@ fn break_and_fix(
         vec![hop_name],
         "only {hop_name} may fail: {broken_env:#}"
     );
-    let h = hop(&r, broken_env["env"].as_str().unwrap(), hop_name).clone();
+    let h = report_hop(&r, broken_env["env"].as_str().unwrap(), hop_name).clone();
     assert!(!h["fix"].is_null(), "a fix must be suggested: {h:#}");
     fix_it(&f, &h);
     let r = check_json(&file, &[], 0);
@@ -389,7 +374,7 @@ fn a_permissions_boundary_outside_the_action_fails_the_hop_and_names_the_boundar
         set_narrow_boundary(&s, &f.target_role(&e)).await
     });
     let r = check_json(&file, &[], 1);
-    let h = hop(&r, &e.name, "invoke");
+    let h = report_hop(&r, &e.name, "invoke");
     assert_eq!(h["ok"], false, "{h:#}");
     let words = h["detail"].to_string();
     assert!(
@@ -398,6 +383,6 @@ fn a_permissions_boundary_outside_the_action_fails_the_hop_and_names_the_boundar
         "{words}"
     );
     // the other environment and the earlier hops still hold
-    assert_eq!(hop(&r, &e.name, "assume_target")["ok"], true);
-    assert_eq!(hop(&r, &f.envs[1].name, "invoke")["ok"], true);
+    assert_eq!(report_hop(&r, &e.name, "assume_target")["ok"], true);
+    assert_eq!(report_hop(&r, &f.envs[1].name, "invoke")["ok"], true);
 }

@@ -115,33 +115,6 @@ fn verify(file: &Path, d: &Device) -> Value {
         .unwrap_or_else(|_| panic!("verify --json: {}{}", stdout(&o), stderr(&o)))
 }
 
-fn env<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["environments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["env"] == name)
-        .unwrap_or_else(|| panic!("no env {name} in {v}"))
-}
-
-fn hop<'a>(v: &'a Value, env_name: &str, hop: &str) -> &'a Value {
-    env(v, env_name)["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["hop"] == hop)
-        .unwrap_or_else(|| panic!("no hop {hop} for {env_name}: {v}"))
-}
-
-fn hop_names(v: &Value, env_name: &str) -> Vec<String> {
-    env(v, env_name)["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["hop"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// Two environments; the first gated on a thing group. Two devices: one in the group, one not.
 struct Gated {
     f: Fleet,
@@ -187,15 +160,15 @@ fn a_gated_environment_admits_only_the_devices_of_its_thing_group() {
     assert_eq!(v["ok"], true, "{v}");
     // the device outside is refused at the credentials hop of the gated environment only
     let v = verify(&g.file, &g.outside);
-    let h = hop(&v, prd, "credentials");
+    let h = report_hop(&v, prd, "credentials");
     assert_eq!(h["ok"], false, "{h}");
     assert!(h["detail"].as_str().unwrap().contains("403"), "{h}");
-    assert_eq!(env(&v, dev)["ok"], true, "{v}");
+    assert_eq!(report_env(&v, dev)["ok"], true, "{v}");
     // check says which group gates which environment
     let o = run(&["check", "-f", &file_arg(&g.file), "--json"]);
     let c: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(env(&c, prd)["devices"], format!("thing group {}", g.group));
-    assert!(env(&c, dev).get("devices").is_none(), "{c}");
+    assert_eq!(report_env(&c, prd)["devices"], format!("thing group {}", g.group));
+    assert!(report_env(&c, dev).get("devices").is_none(), "{c}");
     assert_eq!(c["ok"], true, "{c}");
     let o = run(&["check", "-f", &file_arg(&g.file)]);
     assert!(
@@ -257,8 +230,8 @@ fn a_gated_environment_admits_only_the_devices_of_its_thing_group() {
             .unwrap();
     });
     let v = verify(&g.file, &g.inside);
-    assert_eq!(hop(&v, prd, "credentials")["ok"], false, "{v}");
-    assert_eq!(env(&v, dev)["ok"], true, "{v}");
+    assert_eq!(report_hop(&v, prd, "credentials")["ok"], false, "{v}");
+    assert_eq!(report_env(&v, dev)["ok"], true, "{v}");
 }
 
 #[test]
@@ -304,9 +277,9 @@ fn a_child_group_counts_and_a_thing_type_gate_is_a_condition_on_the_iot_role() {
     let v = verify(&file, &inside);
     assert_eq!(v["ok"], true, "{v}");
     let v = verify(&file, &wrong_type);
-    assert_eq!(env(&v, &a)["ok"], true, "{v}");
-    assert_eq!(hop(&v, &b, "credentials")["ok"], true, "{v}");
-    assert_eq!(hop(&v, &b, "assume_role")["ok"], false, "{v}");
+    assert_eq!(report_env(&v, &a)["ok"], true, "{v}");
+    assert_eq!(report_hop(&v, &b, "credentials")["ok"], true, "{v}");
+    assert_eq!(report_hop(&v, &b, "assume_role")["ok"], false, "{v}");
     rt().block_on(async {
         let s = sdk_at(&sandbox().gateway, &f.iot_account, &f.region).await;
         let p = s
@@ -513,8 +486,8 @@ fn direct_mode_writes_one_statement_verifies_in_two_hops_and_leaves_the_rest_alo
     });
     let v = verify(&x.file, &x.d);
     assert_eq!(v["ok"], true, "{v}");
-    assert_eq!(hop_names(&v, b), ["credentials", "invoke"]);
-    assert_eq!(hop_names(&v, a), ["credentials", "assume_role", "invoke"]);
+    assert_eq!(report_hop_names(&v, b), ["credentials", "invoke"]);
+    assert_eq!(report_hop_names(&v, a), ["credentials", "assume_role", "invoke"]);
     // edited out of band: drift
     rt().block_on(async {
         let s = sdk_at(&sandbox().gateway, &x.f.envs[1].account, &x.f.region).await;
@@ -553,12 +526,12 @@ fn direct_mode_writes_one_statement_verifies_in_two_hops_and_leaves_the_rest_alo
             .unwrap();
     });
     let v = verify(&x.file, &x.d);
-    let h = hop(&v, b, "invoke");
+    let h = report_hop(&v, b, "invoke");
     assert_eq!(h["ok"], false, "{h}");
     let words = h["cause"].to_string();
     assert!(words.contains("function policy"), "{h}");
     assert!(words.contains(&x.sid), "{h}");
-    assert_eq!(env(&v, a)["ok"], true);
+    assert_eq!(report_env(&v, a)["ok"], true);
     // destroy removes xacct's statement only
     apply(&x.file);
     let o = run(&["destroy", "-f", &file_arg(&x.file), "--auto-approve"]);

@@ -91,18 +91,9 @@ impl Setup {
     }
 }
 
-fn env<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["environments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["env"] == name)
-        .unwrap()
-}
-
 /// The hop that failed in `env_name`, its words (detail and causes together).
 fn failed(v: &Value, env_name: &str) -> (String, String) {
-    let e = env(v, env_name);
+    let e = report_env(v, env_name);
     assert_eq!(e["ok"], false, "{e:#}");
     let h = e["hops"]
         .as_array()
@@ -120,11 +111,11 @@ fn all_ok_except(v: &Value, s: &Setup, broken: &str) {
     for e in &s.f.envs {
         if e.name != broken {
             assert_eq!(
-                env(v, &e.name)["ok"],
+                report_env(v, &e.name)["ok"],
                 true,
                 "{} should still pass: {:#}",
                 e.name,
-                env(v, &e.name)
+                report_env(v, &e.name)
             );
         }
     }
@@ -136,7 +127,7 @@ fn verify_passes_for_every_environment_with_a_registered_and_an_ephemeral_certif
     let (code, v) = s.verify(&[]);
     assert_eq!(code, 0, "{v:#}");
     for e in &s.f.envs {
-        let r = env(&v, &e.name);
+        let r = report_env(&v, &e.name);
         assert_eq!(r["ok"], true);
         let hops: Vec<&str> = r["hops"]
             .as_array()
@@ -161,7 +152,7 @@ fn verify_passes_for_every_environment_with_a_registered_and_an_ephemeral_certif
     let (code, v) = s.verify(&["--execute", "--payload", "{\"probe\":1}"]);
     assert_eq!(code, 0, "{v:#}");
     for e in &s.f.envs {
-        let r = env(&v, &e.name);
+        let r = report_env(&v, &e.name);
         assert_eq!(r["invocations"][0]["status"], 200, "{r:#}");
         assert_eq!(
             r["invocations"][0]["payload_excerpt"], "{\"probe\":1}",
@@ -190,7 +181,7 @@ fn verify_passes_for_every_environment_with_a_registered_and_an_ephemeral_certif
     let (code, v) = s.verify(&["--env", &s.f.envs[0].name, "--function", &f0]);
     assert_eq!(code, 0);
     assert_eq!(
-        env(&v, &s.f.envs[0].name)["invocations"]
+        report_env(&v, &s.f.envs[0].name)["invocations"]
             .as_array()
             .unwrap()
             .len(),

@@ -18,26 +18,7 @@ struct Admin {
 }
 
 async fn admin(account: &str, region: &str) -> Admin {
-    use aws_config::{BehaviorVersion, Region};
-    let base = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .endpoint_url(&sandbox().gateway)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let provider = aws_config::sts::AssumeRoleProvider::builder(Fleet::admin(account))
-        .session_name("test")
-        .configure(&base)
-        .build()
-        .await;
-    let conf = base
-        .into_builder()
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-        )
-        .build();
+    let conf = admin_config(&sandbox().gateway, account, region).await;
     Admin {
         iam: aws_sdk_iam::Client::new(&conf),
         s3: aws_sdk_s3::Client::from_conf(
@@ -332,33 +313,6 @@ fn root_key_policy(account: &str) -> String {
     json!({"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{account}:root")},"Action":"kms:*","Resource":"*"}]}).to_string()
 }
 
-fn env<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["environments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["env"] == name)
-        .unwrap_or_else(|| panic!("no env {name} in {v}"))
-}
-
-fn hop<'a>(v: &'a Value, env_name: &str, hop: &str) -> &'a Value {
-    env(v, env_name)["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["hop"] == hop)
-        .unwrap_or_else(|| panic!("no hop {hop} for {env_name} in {v}"))
-}
-
-fn hop_names(v: &Value, env_name: &str) -> Vec<String> {
-    env(v, env_name)["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["hop"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// The words of a hop: its detail and (verify) cause.
 fn words(h: &Value) -> String {
     let mut out = Vec::new();
@@ -377,18 +331,18 @@ fn words(h: &Value) -> String {
 fn fails_only(s: &Setup, env_name: &str, check_hop: &str, verify_hop: &str, text: &str) {
     let (code, c) = s.check();
     assert_eq!(code, 1, "{c}");
-    let h = hop(&c, env_name, check_hop);
+    let h = report_hop(&c, env_name, check_hop);
     assert_eq!(h["ok"], false, "{h}");
     assert!(words(h).contains(text), "check {check_hop}: {h}");
     let (code, v) = s.verify();
     assert_eq!(code, 1, "{v}");
-    let h = hop(&v, env_name, verify_hop);
+    let h = report_hop(&v, env_name, verify_hop);
     assert_eq!(h["ok"], false, "{h}");
     assert!(words(h).contains(text), "verify {verify_hop}: {h}");
     for e in [&s.api.0, &s.s3.0, &s.trail.0] {
         if e != env_name {
-            assert_eq!(env(&c, e)["ok"], true, "check {e}: {c}");
-            assert_eq!(env(&v, e)["ok"], true, "verify {e}: {v}");
+            assert_eq!(report_env(&c, e)["ok"], true, "check {e}: {c}");
+            assert_eq!(report_env(&v, e)["ok"], true, "verify {e}: {v}");
         }
     }
 }
@@ -475,28 +429,28 @@ fn applies_exact_documents_then_plans_nothing_and_every_hop_holds_and_works() {
     let (code, c) = s.check();
     assert_eq!(code, 0, "{c}");
     assert_eq!(
-        hop_names(&c, &s.api.0),
+        report_hop_names(&c, &s.api.0),
         ["source_policy", "assume_target", "call_api"]
     );
     assert_eq!(
-        hop_names(&c, &s.trail.0),
+        report_hop_names(&c, &s.trail.0),
         ["source_policy", "assume_target", "get_object"]
     );
     let (code, v) = s.verify();
     assert_eq!(code, 0, "{v}");
     assert_eq!(
-        hop_names(&v, &s.api.0),
+        report_hop_names(&v, &s.api.0),
         ["source", "assume_role", "call_api"]
     );
     assert_eq!(
-        hop_names(&v, &s.s3.0),
+        report_hop_names(&v, &s.s3.0),
         ["source", "assume_role", "get_object"]
     );
     // without --assume-source the ambient credentials must be the source role's
     let o = s.run(&["verify", "-f", &s.f(), "--json"]);
     assert_eq!(o.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let h = hop(&v, &s.s3.0, "source");
+    let h = report_hop(&v, &s.s3.0, "source");
     assert!(words(h).contains("--assume-source"), "{h}");
     assert!(words(h).contains("not as the source role"), "{h}");
 }
@@ -604,7 +558,7 @@ fn a_source_policy_without_one_target_fails_that_env_at_source_policy() {
     });
     let (_, c) = s.check();
     for e in [&s.api.0, &s.s3.0, &s.trail.0] {
-        let h = hop(&c, e, "source_policy");
+        let h = report_hop(&c, e, "source_policy");
         assert_eq!(h["ok"], false);
         assert!(words(h).contains("is missing or changed"), "{h}");
     }
@@ -719,7 +673,7 @@ fn an_api_resource_policy_that_denies_fails_at_call_api() {
             .unwrap();
     });
     let (_, c) = s.check();
-    let h = hop(&c, &s.api.0, "call_api");
+    let h = report_hop(&c, &s.api.0, "call_api");
     assert_eq!(h["ok"], false, "{h}");
     assert!(
         words(h).contains(&format!("the resource policy of API {} denies", s.api_id)),
@@ -727,14 +681,14 @@ fn an_api_resource_policy_that_denies_fails_at_call_api() {
     );
     let (code, v) = s.verify();
     assert_eq!(code, 1);
-    let h = hop(&v, &s.api.0, "call_api");
+    let h = report_hop(&v, &s.api.0, "call_api");
     assert_eq!(h["ok"], false, "{h}");
     assert!(words(h).contains("answered 403"), "{h}");
     assert!(
         words(h).contains(&format!("the resource policy of API {} denies", s.api_id)),
         "{h}"
     );
-    assert_eq!(env(&v, &s.s3.0)["ok"], true);
+    assert_eq!(report_env(&v, &s.s3.0)["ok"], true);
 }
 
 #[test]
@@ -1039,7 +993,7 @@ fn an_entry_that_matches_no_object_fails_verify_with_words_that_say_so() {
     assert_eq!(code, 0, "{c}");
     let (code, v) = s.verify();
     assert_eq!(code, 1, "{v}");
-    let h = hop(&v, &s.s3.0, "get_object");
+    let h = report_hop(&v, &s.s3.0, "get_object");
     assert_eq!(h["ok"], false, "{h}");
     assert!(
         words(h).contains(&format!(
@@ -1048,5 +1002,5 @@ fn an_entry_that_matches_no_object_fails_verify_with_words_that_say_so() {
         )),
         "{h}"
     );
-    assert_eq!(env(&v, &s.api.0)["ok"], true);
+    assert_eq!(report_env(&v, &s.api.0)["ok"], true);
 }

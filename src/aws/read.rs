@@ -273,14 +273,45 @@ async fn snapshot(
     accts: &Accounts,
 ) -> Result<Snapshot, Vec<AwsError>> {
     // the IoT account's resources of the layout the file does not use (to delete what a move
-    // between one shared alias and per-environment aliases left), read like the desired ones: only
-    // the groups whose IoT policy exists (one ListPolicies, not five reads per environment)
-    let other = other_layout_present(cfg, accts)
-        .await
-        .map_err(|e| vec![e])?;
-    let reads = desired
+    // between one shared alias and per-environment aliases left) are read like the desired ones,
+    // but only the groups whose IoT policy exists: one ListPolicies beside the desired reads, and a
+    // second round only when something of the other layout is there
+    let (mine, other) = tokio::join!(
+        read_round(cfg, desired, accts),
+        other_layout_present(cfg, accts)
+    );
+    let mut errors = Vec::new();
+    let mut snap = mine.unwrap_or_else(|e| {
+        errors.extend(e);
+        Snapshot::default()
+    });
+    match other {
+        Ok(other) if !other.is_empty() => match read_round(cfg, &other, accts).await {
+            Ok(more) => {
+                snap.live.extend(more.live);
+                snap.boundaries.extend(more.boundaries);
+            }
+            Err(e) => errors.extend(e),
+        },
+        Ok(_) => {}
+        Err(e) => errors.push(e),
+    }
+    if errors.is_empty() {
+        Ok(snap)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Read `resources` (and the targets of their IoT policies), all accounts in parallel. Returns all
+/// errors, not just the first.
+async fn read_round(
+    cfg: &Config,
+    resources: &[Resource],
+    accts: &Accounts,
+) -> Result<Snapshot, Vec<AwsError>> {
+    let reads = resources
         .iter()
-        .chain(other.iter())
         .filter(|r| r.addr.kind != Kind::IotPolicyAttachment)
         .map(|r| async move {
             let c = match accts.for_addr(&r.addr) {
@@ -329,9 +360,8 @@ async fn snapshot(
             (r.addr.clone(), live.map(|l| l.map(|l| (l, None))))
         });
     // the targets of every IoT policy read (certificates and thing groups)
-    let policies: Vec<String> = desired
+    let policies: Vec<String> = resources
         .iter()
-        .chain(other.iter())
         .filter_map(|r| match &r.spec {
             Spec::IotPolicy { policy_name, .. } => Some(policy_name.clone()),
             _ => None,

@@ -394,26 +394,7 @@ pub async fn sdk(account: &str, region: &str) -> Sdk {
 
 /// SDK clients acting in `account` through `endpoint` (moto, or the sandbox gateway).
 pub async fn sdk_at(endpoint: &str, account: &str, region: &str) -> Sdk {
-    use aws_config::{BehaviorVersion, Region};
-    let base = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let provider = aws_config::sts::AssumeRoleProvider::builder(Fleet::admin(account))
-        .session_name("test")
-        .configure(&base)
-        .build()
-        .await;
-    let conf = base
-        .into_builder()
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-        )
-        .build();
+    let conf = admin_config(endpoint, account, region).await;
     Sdk {
         iam: aws_sdk_iam::Client::new(&conf),
         iot: aws_sdk_iot::Client::new(&conf),
@@ -605,4 +586,58 @@ pub async fn set_narrow_boundary(s: &Sdk, role: &str) -> String {
         .await
         .unwrap();
     arn
+}
+
+/// One environment of a `check --json` or `verify --json` report.
+pub fn report_env<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["env"] == name)
+        .unwrap_or_else(|| panic!("no env {name} in {v}"))
+}
+
+/// One hop of an environment of a `check --json` or `verify --json` report.
+pub fn report_hop<'a>(v: &'a serde_json::Value, env: &str, hop: &str) -> &'a serde_json::Value {
+    report_env(v, env)["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hop"] == hop)
+        .unwrap_or_else(|| panic!("no hop {hop} for {env} in {v}"))
+}
+
+/// The hop names of an environment of a report, in order.
+pub fn report_hop_names(v: &serde_json::Value, env: &str) -> Vec<String> {
+    report_env(v, env)["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["hop"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// An SDK config acting in `account` through `endpoint`, by assuming its admin role as an
+/// organization's admin would.
+pub async fn admin_config(endpoint: &str, account: &str, region: &str) -> aws_config::SdkConfig {
+    use aws_config::{BehaviorVersion, Region};
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let provider = aws_config::sts::AssumeRoleProvider::builder(Fleet::admin(account))
+        .session_name("test")
+        .configure(&base)
+        .build()
+        .await;
+    base.into_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
 }
