@@ -851,52 +851,95 @@ fn hop_call_api(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
         }
         let policy = facts.and_then(|a| a.policy.as_ref());
         let rname = format!("resource policy of API {}", api.api_id);
-        match two_sided(target, "execute-api:Invoke", &api.arn, policy) {
-            Err(e) => {
-                ok = false;
-                detail.push(format!("{}: malformed policy: {e}", api.arn));
-            }
-            Ok((o, _, _, _)) if o.decision == Decision::Allow => {
-                detail.push(format!("{} may call {}", target.arn, api.arn));
-                statements.extend(labels(&o, &names, &rname));
-            }
-            Ok((o, id_ok, res_ok, case)) => {
-                ok = false;
-                failing.push(case);
-                let denied_by_api = o.statements.iter().any(|s| s.starts_with("resource."));
-                if let Some(w) = boundary_words(&o, target, "execute-api:Invoke", &api.arn) {
-                    detail.push(format!("{}: {w}", api.arn));
-                } else if o.decision == Decision::ExplicitDeny && denied_by_api {
-                    detail.push(format!(
-                        "{}: the {rname} denies execute-api:Invoke to {}",
-                        api.arn, target.arn
-                    ));
-                } else if o.decision == Decision::ExplicitDeny {
-                    detail.push(format!(
-                        "{}: an explicit Deny in the target role's policies blocks execute-api:Invoke",
-                        api.arn
-                    ));
-                } else if !id_ok {
-                    detail.push(format!(
-                        "{}: the target role's policies do not allow execute-api:Invoke",
-                        api.arn
-                    ));
-                } else if !res_ok {
-                    detail.push(format!(
-                        "{}: the {rname} does not allow {}",
-                        api.arn, target.arn
-                    ));
-                }
-                statements.extend(labels(&o, &names, &rname));
-                if o.decision == Decision::ExplicitDeny {
-                    fixes.push(removal(&o, &names, &rname));
-                } else if !id_ok {
-                    fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"execute-api:Invoke","Resource":api.arn}}));
-                }
-            }
-        }
+        let r = target_access(
+            target,
+            &names,
+            "execute-api:Invoke",
+            &api.arn,
+            policy,
+            &rname,
+        );
+        ok &= r.ok;
+        detail.extend(r.detail);
+        statements.extend(r.statements);
+        fixes.extend(r.fix);
+        failing.extend(r.case);
     }
     finish(Hop::CallApi, ok, detail, statements, fixes, &failing)
+}
+
+/// What the target role's `action` on `resource` comes to under the resource's policy (named
+/// `rname` in the words): for `call_api` and `get_object`.
+struct Access {
+    ok: bool,
+    detail: Option<String>,
+    statements: Vec<String>,
+    fix: Option<Value>,
+    /// The case that failed, to tell what the decision depends on.
+    case: Option<Case>,
+}
+
+fn target_access(
+    target: &RoleFacts,
+    names: &[&str],
+    action: &str,
+    resource: &str,
+    policy: Option<&Value>,
+    rname: &str,
+) -> Access {
+    let mut r = Access {
+        ok: false,
+        detail: None,
+        statements: vec![],
+        fix: None,
+        case: None,
+    };
+    match two_sided(target, action, resource, policy) {
+        Err(e) => r.detail = Some(format!("{resource}: malformed policy: {e}")),
+        Ok((o, _, _, _)) if o.decision == Decision::Allow => {
+            r.ok = true;
+            r.detail = Some(format!("{} may {action} {resource}", target.arn));
+            r.statements = labels(&o, names, rname);
+        }
+        Ok((o, id_ok, res_ok, case)) => {
+            let by_resource = o.statements.iter().any(|s| s.starts_with("resource."));
+            r.detail = if let Some(w) = boundary_words(&o, target, action, resource) {
+                Some(format!("{resource}: {w}"))
+            } else if o.decision == Decision::ExplicitDeny && by_resource {
+                Some(format!(
+                    "{resource}: the {rname} denies {action} to {}",
+                    target.arn
+                ))
+            } else if o.decision == Decision::ExplicitDeny {
+                Some(format!(
+                    "{resource}: an explicit Deny in the target role's policies blocks {action}"
+                ))
+            } else if !id_ok {
+                Some(format!(
+                    "{resource}: the target role's policies do not allow {action} on it"
+                ))
+            } else if !res_ok {
+                Some(format!(
+                    "{resource}: the {rname} does not allow {}",
+                    target.arn
+                ))
+            } else {
+                None
+            };
+            r.statements = labels(&o, names, rname);
+            r.fix = if o.decision == Decision::ExplicitDeny {
+                Some(removal(&o, names, rname))
+            } else if !id_ok {
+                Some(
+                    json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":action,"Resource":resource}}),
+                )
+            } else {
+                None
+            };
+            r.case = Some(case);
+        }
+    }
+    r
 }
 
 fn finish(
@@ -956,45 +999,14 @@ fn hop_get_object(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
         }
         let policy = bucket.and_then(|b| b.policy.as_ref());
         let rname = format!("bucket policy of {}", o.bucket);
-        match two_sided(target, "s3:GetObject", &o.arn, policy) {
-            Err(e) => {
-                ok = false;
-                detail.push(format!("{}: malformed policy: {e}", o.arn));
-            }
-            Ok((out, _, _, _)) if out.decision == Decision::Allow => {
-                detail.push(format!("{} may read {}", target.arn, o.arn));
-                statements.extend(labels(&out, &names, &rname));
-            }
-            Ok((out, id_ok, _, case)) => {
-                ok = false;
-                failing.push(case);
-                let by_bucket = out.statements.iter().any(|s| s.starts_with("resource."));
-                if let Some(w) = boundary_words(&out, target, "s3:GetObject", &o.arn) {
-                    detail.push(format!("{}: {w}", o.arn));
-                } else if out.decision == Decision::ExplicitDeny && by_bucket {
-                    detail.push(format!(
-                        "{}: the {rname} denies s3:GetObject to {}",
-                        o.arn, target.arn
-                    ));
-                } else if out.decision == Decision::ExplicitDeny {
-                    detail.push(format!(
-                        "{}: an explicit Deny in the target role's policies blocks s3:GetObject",
-                        o.arn
-                    ));
-                } else if !id_ok {
-                    detail.push(format!(
-                        "{}: the target role's policies do not allow s3:GetObject on it",
-                        o.arn
-                    ));
-                }
-                statements.extend(labels(&out, &names, &rname));
-                if out.decision == Decision::ExplicitDeny {
-                    fixes.push(removal(&out, &names, &rname));
-                } else if !id_ok {
-                    fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"s3:GetObject","Resource":o.arn}}));
-                }
-                continue;
-            }
+        let r = target_access(target, &names, "s3:GetObject", &o.arn, policy, &rname);
+        detail.extend(r.detail);
+        statements.extend(r.statements);
+        fixes.extend(r.fix);
+        failing.extend(r.case);
+        if !r.ok {
+            ok = false;
+            continue;
         }
         // SSE-KMS with a customer key: the key policy must allow the role to decrypt
         let Some(b) = bucket else { continue };

@@ -167,7 +167,10 @@ fn a_gated_environment_admits_only_the_devices_of_its_thing_group() {
     // check says which group gates which environment
     let o = run(&["check", "-f", &file_arg(&g.file), "--json"]);
     let c: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report_env(&c, prd)["devices"], format!("thing group {}", g.group));
+    assert_eq!(
+        report_env(&c, prd)["devices"],
+        format!("thing group {}", g.group)
+    );
     assert!(report_env(&c, dev).get("devices").is_none(), "{c}");
     assert_eq!(c["ok"], true, "{c}");
     let o = run(&["check", "-f", &file_arg(&g.file)]);
@@ -487,7 +490,10 @@ fn direct_mode_writes_one_statement_verifies_in_two_hops_and_leaves_the_rest_alo
     let v = verify(&x.file, &x.d);
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(report_hop_names(&v, b), ["credentials", "invoke"]);
-    assert_eq!(report_hop_names(&v, a), ["credentials", "assume_role", "invoke"]);
+    assert_eq!(
+        report_hop_names(&v, a),
+        ["credentials", "assume_role", "invoke"]
+    );
     // edited out of band: drift
     rt().block_on(async {
         let s = sdk_at(&sandbox().gateway, &x.f.envs[1].account, &x.f.region).await;

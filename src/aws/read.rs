@@ -562,18 +562,31 @@ async fn cert_facts(c: &Clients, cfg: &Config, id: &str) -> Result<CertFacts, Aw
             }
         }
     };
-    let target = cfg.certificate_arn(id);
+    let policies = attached_iot_policies(c, &cfg.certificate_arn(id)).await?;
+    Ok(CertFacts {
+        id: id.into(),
+        status,
+        exists: true,
+        policies,
+    })
+}
+
+/// (name, document) of every IoT policy attached to `target` (a certificate or thing group ARN).
+async fn attached_iot_policies(
+    c: &Clients,
+    target: &str,
+) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
     let attached = {
         let _slot = c.slot().await;
         c.iot()
             .list_attached_policies()
-            .target(&target)
+            .target(target)
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(|e| c.err("iot:ListAttachedPolicies", &target, e))?
+            .map_err(|e| c.err("iot:ListAttachedPolicies", target, e))?
     };
     let mut policies = Vec::new();
     for p in &attached {
@@ -588,12 +601,7 @@ async fn cert_facts(c: &Clients, cfg: &Config, id: &str) -> Result<CertFacts, Aw
             policies.push((name.to_string(), policy));
         }
     }
-    Ok(CertFacts {
-        id: id.into(),
-        status,
-        exists: true,
-        policies,
-    })
+    Ok(policies)
 }
 
 async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsError> {
@@ -744,7 +752,7 @@ async fn iot_facts(
             .map(|(_, l)| l)
     };
     let certs = match gate.and_then(|t| t.devices.as_ref()) {
-        Some(crate::config::Devices::ThingGroup(g)) => vec![group_facts(c, view, g).await?],
+        Some(crate::config::Devices::ThingGroup(g)) => vec![group_facts(c, g).await?],
         _ if iot.certificates.is_empty() => {
             // no certificate listed: one pseudo certificate carrying the IoT policy
             let policies = match by(Kind::IotPolicy, &iot.policy_name) {
@@ -792,7 +800,7 @@ async fn iot_facts(
 
 /// A thing group as the proof sees it: whether it exists, and the IoT policies its things get
 /// (attached to it or to one of its parent groups).
-async fn group_facts(c: &Clients, cfg: &Config, group: &str) -> Result<CertFacts, AwsError> {
+async fn group_facts(c: &Clients, group: &str) -> Result<CertFacts, AwsError> {
     let id = format!("thinggroup/{group}");
     let d = {
         let _slot = c.slot().await;
@@ -826,33 +834,9 @@ async fn group_facts(c: &Clients, cfg: &Config, group: &str) -> Result<CertFacts
             }
         }
     }
-    let _ = cfg;
     let mut policies = Vec::new();
     for target in groups.iter().filter(|g| !g.is_empty()) {
-        let attached = {
-            let _slot = c.slot().await;
-            c.iot()
-                .list_attached_policies()
-                .target(target)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| c.err("iot:ListAttachedPolicies", target, e))?
-        };
-        for p in &attached {
-            let Some(name) = p.policy_name() else {
-                continue;
-            };
-            if let Some(Live {
-                spec: Spec::IotPolicy { policy, .. },
-                ..
-            }) = iot_policy(c, name).await?
-            {
-                policies.push((name.to_string(), policy));
-            }
-        }
+        policies.extend(attached_iot_policies(c, target).await?);
     }
     Ok(CertFacts {
         id,

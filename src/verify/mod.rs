@@ -468,14 +468,43 @@ pub async fn verify_env(
         hops.extend(more);
         return outcome(hops, invocations);
     }
-    // hop 2
+    // hop 2, then the targets
+    assume_and_reach(
+        cfg,
+        t,
+        &creds,
+        device_session_name(id),
+        opts,
+        proofs,
+        env,
+        hops,
+    )
+    .await
+}
+
+/// The hops from the assumption of the target role on: `assume_role` with `creds` (session
+/// `session_name`), then the environment's targets; `hops` are those already done.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn assume_and_reach(
+    cfg: &Config,
+    t: &Target,
+    creds: &IotCredentials,
+    session_name: &str,
+    opts: &Options,
+    proofs: &Proofs<'_>,
+    env: Option<&Clients>,
+    mut hops: Vec<HopOutcome>,
+) -> EnvOutcome {
+    let outcome = |hops: Vec<HopOutcome>, invocations: Vec<Invocation>| {
+        EnvOutcome::from_hops(&t.name, &t.account, hops, invocations)
+    };
     let t2 = Instant::now();
     let assumed = settled(
         opts,
         proofs,
         &t.name,
         crate::check::Hop::AssumeTarget,
-        || assume_target(cfg, t, &creds, device_session_name(id)),
+        || assume_target(cfg, t, creds, session_name),
     )
     .await;
     let target = match assumed {

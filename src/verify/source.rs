@@ -4,8 +4,7 @@
 
 use super::mtls::IotCredentials;
 use super::{
-    assume_target, env_clients, hop_done, not_reached, settled, target_hops, target_vhops,
-    EnvOutcome, Options, Proofs, VHop,
+    assume_and_reach, env_clients, not_reached, target_vhops, EnvOutcome, Options, Proofs, VHop,
 };
 use crate::config::{Config, SourceRole, Target};
 use aws_credential_types::provider::ProvideCredentials;
@@ -150,30 +149,17 @@ pub async fn verify_env(
             return outcome(hops, vec![]);
         }
     };
-    let t2 = Instant::now();
-    let assumed = settled(
+    assume_and_reach(
+        cfg,
+        t,
+        &session.creds,
+        "xacct-verify",
         opts,
         proofs,
-        &t.name,
-        crate::check::Hop::AssumeTarget,
-        || assume_target(cfg, t, &session.creds, "xacct-verify"),
+        env,
+        hops,
     )
-    .await;
-    let target = match assumed {
-        Ok(c) => {
-            let detail = format!("assumed {}", cfg.target_role_arn(t));
-            hops.push(hop_done(VHop::AssumeRole, true, t2, detail));
-            c
-        }
-        Err(e) => {
-            hops.push(hop_done(VHop::AssumeRole, false, t2, e.message));
-            hops.extend(target_vhops(t).into_iter().map(not_reached));
-            return outcome(hops, vec![]);
-        }
-    };
-    let (more, invocations) = target_hops(cfg, t, &target, opts, proofs, env).await;
-    hops.extend(more);
-    outcome(hops, invocations)
+    .await
 }
 
 /// Verify every selected environment of a source chain: the source hop once, then each environment
