@@ -163,6 +163,13 @@ fn a_gated_environment_admits_only_the_devices_of_its_thing_group() {
     let h = report_hop(&v, prd, "credentials");
     assert_eq!(h["ok"], false, "{h}");
     assert!(h["detail"].as_str().unwrap().contains("403"), "{h}");
+    assert!(
+        h["detail"].as_str().unwrap().contains(&format!(
+            "admits only the devices of thing group {}",
+            g.group
+        )),
+        "{h}"
+    );
     assert_eq!(report_env(&v, dev)["ok"], true, "{v}");
     // check says which group gates which environment
     let o = run(&["check", "-f", &file_arg(&g.file), "--json"]);

@@ -453,7 +453,14 @@ pub async fn verify_env(
             c
         }
         Err(e) => {
-            hops.push(hop_done(VHop::Credentials, false, t1, e.message));
+            let mut message = e.message;
+            if let (Some(403), Some(d)) = (e.status, &t.devices) {
+                message.push_str(&format!(
+                    " — environment {} admits only the devices of {d}: name a thing of it with --thing-name",
+                    t.name
+                ));
+            }
+            hops.push(hop_done(VHop::Credentials, false, t1, message));
             if !t.direct() {
                 hops.push(not_reached(VHop::AssumeRole));
             }
