@@ -837,3 +837,90 @@ fn the_credentials_endpoint_in_the_file_needs_no_aws_call() {
     assert_ne!(o.status.code(), Some(0));
     assert!(trip.count() > 0);
 }
+
+#[test]
+fn a_device_chain_reads_s3_objects_too() {
+    // an IoT file gains get_object the same way: the target role reads, and the gateway enforces
+    // the bucket policy for the device's sessions
+    let mut f = Fleet::new(1);
+    let bucket = name("dev-reports-");
+    let d = rt().block_on(async {
+        create_functions_at(&sandbox().gateway, &f).await;
+        let conf = admin_config(&sandbox().gateway, &f.envs[0].account, &f.region).await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        );
+        let mut req = s3.create_bucket().bucket(&bucket);
+        if f.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        f.region.as_str(),
+                    ))
+                    .build(),
+            );
+        }
+        req.send().await.unwrap();
+        s3.put_object()
+            .bucket(&bucket)
+            .key("firmware/v1.bin")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"fw"))
+            .send()
+            .await
+            .unwrap();
+        device(&f, None).await
+    });
+    f.certificates = vec![d.id.clone()];
+    let yaml = with_env_line(
+        &f.yaml(),
+        &f.envs[0].name,
+        &format!("objects: [\"{bucket}/firmware/*\"]"),
+    );
+    let file = write(&f, &yaml);
+    apply(&file);
+    let e = &f.envs[0].name;
+    let o = run(&["check", "-f", &file_arg(&file), "--json"]);
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        report_hop_names(&c, e),
+        [
+            "iot_policy",
+            "role_alias",
+            "iot_trust",
+            "assume_target",
+            "invoke",
+            "get_object"
+        ]
+    );
+    assert_eq!(c["ok"], true, "{c}");
+    let v = verify(&file, &d);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(
+        report_hop_names(&v, e),
+        ["credentials", "assume_role", "invoke", "get_object"]
+    );
+    // a bucket policy that denies the target role: refused at get_object, by the gateway too
+    rt().block_on(async {
+        let conf = admin_config(&sandbox().gateway, &f.envs[0].account, &f.region).await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.put_bucket_policy()
+            .bucket(&bucket)
+            .policy(json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":f.target_role_arn(&f.envs[0])},"Action":"s3:GetObject","Resource":format!("arn:aws:s3:::{bucket}/*")}]}).to_string())
+            .send()
+            .await
+            .unwrap();
+    });
+    let v = verify(&file, &d);
+    let h = report_hop(&v, e, "get_object");
+    assert_eq!(h["ok"], false, "{h}");
+    assert!(
+        h["cause"].to_string().contains("denies s3:GetObject"),
+        "{h}"
+    );
+}
