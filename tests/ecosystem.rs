@@ -223,3 +223,23 @@ fn completions_and_help_examples() {
     let o = xacct_at("http://127.0.0.1:9", &["policy", "eval", "--help"], None);
     assert!(stdout(&o).contains("Example"));
 }
+
+#[test]
+fn no_source_file_is_over_a_thousand_lines() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, usize)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let n = std::fs::read_to_string(&p).unwrap().lines().count();
+                out.push((p.display().to_string(), n));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("src"), &mut files);
+    assert!(files.len() > 20);
+    let long: Vec<_> = files.into_iter().filter(|(_, n)| *n > 1000).collect();
+    assert!(long.is_empty(), "split these by concern: {long:?}");
+}
