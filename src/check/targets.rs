@@ -114,18 +114,23 @@ pub fn method_matches(listed: &str, path: &str, http_method: &str, resource_path
         || crate::policy::eval::matching::glob(path, resource_path.trim_start_matches('/'), false)
 }
 
+/// The failed hop that says the environment's target role does not exist.
+fn missing_target(cfg: &Config, t: &Target, which: Hop) -> HopResult {
+    hop(
+        which,
+        false,
+        vec![format!(
+            "the target role {} does not exist",
+            cfg.target_role_arn(t)
+        )],
+        vec![],
+        None,
+    )
+}
+
 pub(super) fn hop_call_api(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
     let Some(Some(target)) = f.targets.get(&t.name) else {
-        return hop(
-            Hop::CallApi,
-            false,
-            vec![format!(
-                "the target role {} does not exist",
-                cfg.target_role_arn(t)
-            )],
-            vec![],
-            None,
-        );
+        return missing_target(cfg, t, Hop::CallApi);
     };
     let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
     let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
@@ -304,16 +309,7 @@ fn finish(
 pub(super) fn hop_get_object(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
     use crate::model::live::Encryption;
     let Some(Some(target)) = f.targets.get(&t.name) else {
-        return hop(
-            Hop::GetObject,
-            false,
-            vec![format!(
-                "the target role {} does not exist",
-                cfg.target_role_arn(t)
-            )],
-            vec![],
-            None,
-        );
+        return missing_target(cfg, t, Hop::GetObject);
     };
     let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
     let (mut ok, mut detail, mut statements, mut fixes, mut failing) =

@@ -224,14 +224,7 @@ pub async fn call_api_hop(
         )
     }))
     .await;
-    let mut ok_lines = Vec::new();
-    let mut errors = Vec::new();
-    for r in results {
-        match r {
-            Ok(l) => ok_lines.push(l),
-            Err(e) => errors.push(e.message),
-        }
-    }
+    let (ok_lines, mut errors) = super::split_results(results);
     if errors.is_empty() {
         if let Some(open) = match env {
             Some(c) => unprotected(c, t, opts).await,

@@ -616,6 +616,19 @@ async fn invoke_hop(
     )
 }
 
+/// The lines of the parts of a hop that passed, and the words of those that failed.
+pub(crate) fn split_results(results: Vec<Result<String, HopError>>) -> (Vec<String>, Vec<String>) {
+    let mut ok_lines = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(l) => ok_lines.push(l),
+            Err(e) => errors.push(e.message),
+        }
+    }
+    (ok_lines, errors)
+}
+
 pub(crate) fn hop_done(hop: VHop, ok: bool, start: Instant, detail: String) -> HopOutcome {
     HopOutcome::finished(hop, ok, ms(start), detail)
 }

@@ -121,14 +121,7 @@ pub async fn get_object_hop(
         Ok(format!("read s3://{}/{key}", o.bucket))
     }))
     .await;
-    let mut ok_lines = Vec::new();
-    let mut errors = Vec::new();
-    for r in results {
-        match r {
-            Ok(l) => ok_lines.push(l),
-            Err(e) => errors.push(e.message),
-        }
-    }
+    let (ok_lines, errors) = super::split_results(results);
     if errors.is_empty() {
         hop_done(VHop::GetObject, true, start, ok_lines.join("; "))
     } else {

@@ -354,6 +354,22 @@ async fn group_facts(c: &Clients, group: &str) -> Result<CertFacts, AwsError> {
     })
 }
 
+/// Keyed results into `map`, their errors into `errors`.
+fn collect<V>(
+    map: &mut BTreeMap<String, V>,
+    results: impl IntoIterator<Item = (String, Result<V, AwsError>)>,
+    errors: &mut Vec<AwsError>,
+) {
+    for (k, r) in results {
+        match r {
+            Ok(v) => {
+                map.insert(k, v);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+}
+
 /// The proof's facts, completing the snapshot: all accounts in parallel.
 pub(super) async fn proof_facts(
     cfg: &Config,
@@ -437,36 +453,10 @@ pub(super) async fn proof_facts(
         Err(e) => errors.push(e),
     }
     for (name, role, funcs, apis, buckets) in targets {
-        for (k, r) in apis {
-            match r {
-                Ok(x) => {
-                    f.apis.insert(k, x);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        for (k, r) in buckets {
-            match r {
-                Ok(x) => {
-                    f.buckets.insert(k, x);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        match role {
-            Ok(r) => {
-                f.targets.insert(name, r);
-            }
-            Err(e) => errors.push(e),
-        }
-        for (arn, r) in funcs {
-            match r {
-                Ok(x) => {
-                    f.functions.insert(arn, x);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
+        collect(&mut f.apis, apis, &mut errors);
+        collect(&mut f.buckets, buckets, &mut errors);
+        collect(&mut f.targets, [(name, role)], &mut errors);
+        collect(&mut f.functions, funcs, &mut errors);
     }
     if errors.is_empty() {
         Ok(f)
