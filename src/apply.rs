@@ -162,11 +162,10 @@ mod tests {
         .unwrap()
     }
 
-    /// The plan from the applied state of `from` to the file of `to`, as (kind, env?) per stage.
-    fn order(from: i32, to: i32) -> Vec<Vec<Kind>> {
-        let old = cfg(from);
+    /// The plan from the applied state of `old` to the file `new`.
+    fn plan_between(old: &crate::config::Config, new: crate::config::Config) -> Plan {
         let mut snap = Snapshot::default();
-        for r in crate::desired::desired(&old) {
+        for r in crate::desired::desired(old) {
             snap.live.insert(
                 r.addr.clone(),
                 Live {
@@ -175,8 +174,7 @@ mod tests {
                 },
             );
         }
-        let new = cfg(to);
-        let plan = Plan {
+        Plan {
             format_version: FORMAT_VERSION.into(),
             mode: Mode::Apply,
             changes: diff(&new, &crate::desired::desired(&new), &snap),
@@ -185,7 +183,12 @@ mod tests {
             untouched: vec![],
             prior_fingerprint: String::new(),
             discovered: Default::default(),
-        };
+        }
+    }
+
+    /// The plan from the applied state of `from` to the file of `to`, as (kind, env?) per stage.
+    fn order(from: i32, to: i32) -> Vec<Vec<Kind>> {
+        let plan = plan_between(&cfg(from), cfg(to));
         stages(&plan)
             .iter()
             .map(|s| s.iter().flatten().map(|c| c.addr.kind).collect())
@@ -206,32 +209,12 @@ mod tests {
 
     #[test]
     fn moving_to_gated_devices_creates_every_new_resource_before_deleting_an_old_one() {
-        let old = cfg(3600);
-        let mut snap = Snapshot::default();
-        for r in crate::desired::desired(&old) {
-            snap.live.insert(
-                r.addr.clone(),
-                Live {
-                    spec: r.spec,
-                    arn: None,
-                },
-            );
-        }
         let new = crate::config::parse(
             std::path::Path::new("t.yaml"),
             "fleet: f\nregion: eu-west-1\niot: {account: \"111111111111\"}\nenvironments:\n  a: {account: \"222222222222\", functions: [x], devices: {thing_group: g}}\n",
         )
         .unwrap();
-        let plan = Plan {
-            format_version: FORMAT_VERSION.into(),
-            mode: Mode::Apply,
-            changes: diff(&new, &crate::desired::desired(&new), &snap),
-            config: new,
-            selected: vec![],
-            untouched: vec![],
-            prior_fingerprint: String::new(),
-            discovered: Default::default(),
-        };
+        let plan = plan_between(&cfg(3600), new);
         let flat: Vec<&Change> = stages(&plan).into_iter().flatten().flatten().collect();
         let first_delete = flat
             .iter()

@@ -188,7 +188,7 @@ fn iot_resources_with(
 /// role, alias and policy; without: each environment's own), so that a plan reads them and deletes
 /// what is left of a move from one layout to the other. Only their addresses and names matter; they
 /// come in groups of four (role, its policy, alias, IoT policy).
-pub fn other_layout(cfg: &Config) -> Vec<Resource> {
+pub fn other_layout(cfg: &Config, mine: &[Resource]) -> Vec<Resource> {
     let Some(iot) = cfg.iot() else {
         return vec![];
     };
@@ -254,8 +254,7 @@ pub fn other_layout(cfg: &Config) -> Vec<Resource> {
         });
         groups.push(out);
     }
-    // a group that shares a name with the file's own layout is not the other layout's
-    let mine = desired(cfg);
+    // a group that shares a name with the file's own layout (`mine`) is not the other layout's
     groups
         .into_iter()
         .filter(|g| !g.iter().any(|r| mine.iter().any(|m| m.addr == r.addr)))
@@ -702,7 +701,7 @@ mod tests {
         assert!(proof.iter().all(|r| r.ok), "{proof:#?}");
         assert_eq!(proof[0].devices.as_deref(), Some("thing group gws"));
         // the shared layout is what a plan reads to delete
-        let other = other_layout(&c);
+        let other = other_layout(&c, &all);
         assert!(other
             .iter()
             .any(|r| r.addr.kind == Kind::IotRoleAlias && r.addr.name == "f-device"));

@@ -107,7 +107,6 @@ async fn ensure_buckets(
     t: &crate::config::Target,
 ) -> Result<(), SandboxError> {
     let mut buckets: Vec<&str> = t.objects.iter().map(|o| o.bucket.as_str()).collect();
-    buckets.dedup();
     buckets.sort();
     buckets.dedup();
     for b in buckets {

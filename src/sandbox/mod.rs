@@ -313,15 +313,15 @@ pub struct State {
 pub const MOTO_LAUNCHER: &str = "import sys\nimport moto.iot.models as m\nif not hasattr(m.FakeThingGroup, 'certificate_id'):\n    m.FakeThingGroup.certificate_id = None\nfrom moto.server import main\nsys.argv = ['moto_server'] + sys.argv[1:]\nmain()\n";
 
 /// The command that starts moto_server `bin` (through its interpreter with `MOTO_LAUNCHER` when
-/// that interpreter is beside it).
-pub fn moto_command(bin: &Path) -> tokio::process::Command {
+/// that interpreter is beside it). The tests start their moto with it too.
+pub fn moto_command(bin: &Path) -> std::process::Command {
     let python = bin.with_file_name("python");
     if python.exists() {
-        let mut c = tokio::process::Command::new(python);
+        let mut c = std::process::Command::new(python);
         c.args(["-c", MOTO_LAUNCHER]);
         c
     } else {
-        tokio::process::Command::new(bin)
+        std::process::Command::new(bin)
     }
 }
 
@@ -380,7 +380,7 @@ pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, Sandbo
                 .and_then(|l| l.local_addr())
                 .map_err(SandboxError::io("cannot find a free port"))?
                 .port();
-            let child = moto_command(&bin)
+            let child = tokio::process::Command::from(moto_command(&bin))
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

@@ -87,16 +87,8 @@ pub fn start_moto() -> String {
     );
     for _ in 0..5 {
         let port = free_port();
-        // through moto's interpreter with the sandbox's launcher (a fix for moto's
-        // DeleteCertificate once a policy is attached to a thing group), as the sandbox starts it
-        let python = bin.with_file_name("python");
-        let mut cmd = if python.exists() {
-            let mut c = Command::new(python);
-            c.args(["-c", xacct::sandbox::MOTO_LAUNCHER]);
-            c
-        } else {
-            Command::new(&bin)
-        };
+        // as the sandbox starts it (with its fix for moto's DeleteCertificate)
+        let mut cmd = xacct::sandbox::moto_command(&bin);
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null());

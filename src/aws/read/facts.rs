@@ -398,9 +398,19 @@ pub(super) async fn proof_facts(
                 }
             }
             crate::config::Origin::Iot(_) if cfg.gated() => {
-                for t in &cfg.environments {
-                    let view = cfg.device_view(t);
-                    per_env.insert(t.name.clone(), iot_facts(&view, Some(t), iot, snap).await?);
+                let views: Vec<(&crate::config::Target, Config)> = cfg
+                    .environments
+                    .iter()
+                    .map(|t| (t, cfg.device_view(t)))
+                    .collect();
+                let read = futures::future::try_join_all(
+                    views
+                        .iter()
+                        .map(|(t, view)| iot_facts(view, Some(t), iot, snap)),
+                )
+                .await?;
+                for ((t, _), f) in views.iter().zip(read) {
+                    per_env.insert(t.name.clone(), f);
                 }
                 IotFacts::default()
             }

@@ -254,8 +254,12 @@ pub async fn policy_targets(c: &Clients, name: &str) -> Result<Vec<String>, AwsE
 
 /// The resources of the other layout (`desired::other_layout`) that may exist: those of each
 /// (role, alias, policy) group whose IoT policy is among the IoT account's policies.
-async fn other_layout_present(cfg: &Config, accts: &Accounts) -> Result<Vec<Resource>, AwsError> {
-    let other = crate::desired::other_layout(cfg);
+async fn other_layout_present(
+    cfg: &Config,
+    desired: &[Resource],
+    accts: &Accounts,
+) -> Result<Vec<Resource>, AwsError> {
+    let other = crate::desired::other_layout(cfg, desired);
     if other.is_empty() {
         return Ok(other);
     }
@@ -299,7 +303,7 @@ async fn snapshot(
     // second round only when something of the other layout is there
     let (mine, other) = tokio::join!(
         read_round(cfg, desired, accts),
-        other_layout_present(cfg, accts)
+        other_layout_present(cfg, desired, accts)
     );
     let mut errors = Vec::new();
     let mut snap = mine.unwrap_or_else(|e| {
