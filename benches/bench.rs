@@ -253,6 +253,25 @@ fn main() {
     );
     let raw = Injector::start(&moto_url, Config::default());
     let seed = std::process::id() as u64 % 1000;
+    // XACCT_BENCH_SERVE=1: record plan(1) and plan(50), print each file and replay URL, and keep
+    // serving them (to measure builds of xacct against the same replay by hand)
+    if std::env::var("XACCT_BENCH_SERVE").is_ok() {
+        let mut replays = Vec::new();
+        for (i, n) in [1usize, 50].into_iter().enumerate() {
+            let file = fleet_file(&dir, n, seed + 200 + i as u64);
+            let f = file.to_str().unwrap();
+            assert_eq!(run(&raw.url, &["apply", "-f", f, "--auto-approve"]).code, 0);
+            raw.record();
+            assert_eq!(run(&raw.url, &["plan", "-f", f]).code, 0);
+            let replay = Replay::start(raw.take_recording(), Duration::from_millis(LATENCY_MS));
+            println!("{n} {f} {}", replay.url);
+            replays.push(replay);
+        }
+        let _ = moto.kill();
+        loop {
+            std::thread::park();
+        }
+    }
     // XACCT_BENCH_REPLAY_ONLY=1: only the replay section (xacct's own scaling), as JSON
     if std::env::var("XACCT_BENCH_REPLAY_ONLY").is_ok() {
         let rows = replay_section(&dir, &raw, seed + 100);

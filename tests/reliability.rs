@@ -484,3 +484,35 @@ fn check_reads_each_role_once_for_the_plan_view_and_the_proof() {
     assert_eq!(counts.get("iam:GetRole"), Some(&3), "{counts:?}");
     assert_eq!(counts.get("iot:GET /role-aliases"), Some(&1), "{counts:?}");
 }
+
+#[test]
+fn an_account_that_fails_its_proof_sends_no_read_and_is_reported_once() {
+    // the second environment has no access settings: the default credentials act in moto's default
+    // account, not in the environment's, so its proof (GetCallerIdentity) fails while the other
+    // accounts are proven and read
+    let mut f = Fleet::new(3);
+    f.envs[1].account = account();
+    let (bad, good) = (f.envs[1].clone(), f.envs[0].clone());
+    let yaml = f.yaml().replace(
+        &format!("    assume_role: {}\n", Fleet::admin(&bad.account)),
+        "",
+    );
+    let file = f.dir.join("fleet.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let inj = Injector::start(moto(), Config::default());
+    let o = run_through(&inj, &["plan", "-f", &file_arg(&file)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let words = format!(", not {}: set `profile` or `assume_role`", bad.account);
+    assert_eq!(err.matches(&words).count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("env {}", bad.name)) && !err.contains(&good.name),
+        "{err}"
+    );
+    let counts = inj.counters.snapshot();
+    // the IoT role and the two proven environments' roles; nothing of the unproven account
+    assert_eq!(counts.get("iam:GetRole"), Some(&3), "{counts:?}");
+    assert_eq!(counts.get("iam:GetRolePolicy"), Some(&3), "{counts:?}");
+    assert_eq!(counts.get("sts:GetCallerIdentity"), Some(&1), "{counts:?}");
+    assert_eq!(inj.counters.writes.load(Ordering::SeqCst), 0);
+}

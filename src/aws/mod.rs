@@ -97,6 +97,25 @@ pub struct Clients {
     kms: Arc<OnceLock<aws_sdk_kms::Client>>,
     apigateway: Arc<OnceLock<aws_sdk_apigateway::Client>>,
     limit: Arc<Semaphore>,
+    /// The proof that these credentials act in `account`, run once on first use (or up front by
+    /// `Accounts::prove`): every request of this set waits for it, and fails with its error.
+    proof: Arc<Proof>,
+}
+
+/// How a client set proves its account, and the outcome once it ran.
+struct Proof {
+    how: Prove,
+    done: tokio::sync::OnceCell<Result<(), AwsError>>,
+}
+
+enum Prove {
+    /// Nothing to prove (the sandbox's own admin sessions).
+    Nothing,
+    /// Resolve the credentials of `assume_role` (they act in the role's account, which validation
+    /// tied to this account). `how` says where the credentials come from, for the error.
+    AssumeRole { role: String, how: String },
+    /// `sts:GetCallerIdentity` must name this account.
+    CallerIdentity { how: String },
 }
 
 impl Clients {
@@ -126,9 +145,70 @@ impl Clients {
             .get_or_init(|| aws_sdk_apigateway::Client::new(&self.sdk))
     }
 
-    /// Wait for a request slot of this account.
-    pub async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
-        self.limit.acquire().await.expect("semaphore never closed")
+    /// Wait until the account is proven (the first caller runs the proof), then for a request slot
+    /// of this account. Every request of the set goes through here, so none is sent with
+    /// credentials that failed their proof.
+    pub async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AwsError> {
+        self.prove().await?;
+        Ok(self.limit.acquire().await.expect("semaphore never closed"))
+    }
+
+    /// Prove that the credentials act in this set's account, once: the outcome is shared by every
+    /// caller.
+    pub async fn prove(&self) -> Result<(), AwsError> {
+        self.proof
+            .done
+            .get_or_init(|| self.run_proof())
+            .await
+            .clone()
+    }
+
+    async fn run_proof(&self) -> Result<(), AwsError> {
+        match &self.proof.how {
+            Prove::Nothing => Ok(()),
+            // Credentials of an assumed role act in the role's account, which validation already
+            // tied to this account: resolving them proves it, without a GetCallerIdentity round trip.
+            Prove::AssumeRole { role, how } => {
+                use aws_credential_types::provider::ProvideCredentials;
+                let fail = |message: String| AwsError {
+                    scope: self.scope.clone(),
+                    action: "sts:AssumeRole".into(),
+                    resource: role.clone(),
+                    code: None,
+                    message,
+                };
+                let provider = self
+                    .sdk
+                    .credentials_provider()
+                    .ok_or_else(|| fail("no credentials provider".into()))?;
+                provider
+                    .provide_credentials()
+                    .await
+                    .map_err(|e| fail(format!("cannot obtain credentials{how}: {}", chain(&e))))?;
+                Ok(())
+            }
+            Prove::CallerIdentity { how } => {
+                let who = self.sts().get_caller_identity().send().await.map_err(|e| {
+                    let mut err = self.err("sts:GetCallerIdentity", "the account's credentials", e);
+                    err.message = format!("cannot obtain credentials{how}: {}", err.message);
+                    err
+                })?;
+                let actual = who.account().unwrap_or_default();
+                if actual != self.account {
+                    return Err(AwsError {
+                        scope: self.scope.clone(),
+                        action: "sts:GetCallerIdentity".into(),
+                        resource: "the account's credentials".into(),
+                        code: Some("WrongAccount".into()),
+                        message: format!(
+                            "the credentials act in account {actual}, not {}: set `profile` or `assume_role` for this account in the environment file",
+                            self.account
+                        ),
+                    });
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Turn an SDK error into an `AwsError` naming the action and resource.
@@ -369,6 +449,10 @@ impl Clients {
             apigateway: Default::default(),
             sdk,
             limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
+            proof: Arc::new(Proof {
+                how: Prove::Nothing,
+                done: Default::default(),
+            }),
         }
     }
 }
@@ -395,52 +479,38 @@ async fn connect_with(
     users: &[String],
     access: &Access,
 ) -> Result<Clients, AwsError> {
+    let c = unproven(bases, region, account, users, access).await;
+    c.prove().await?;
+    Ok(c)
+}
+
+/// The client set of one account, its proof not run yet (it runs on first use).
+async fn unproven(
+    bases: &Bases,
+    region: &str,
+    account: &str,
+    users: &[String],
+    access: &Access,
+) -> Clients {
     let scope = format!("account {account} ({})", users.join(", "));
-    let c = Clients::from_sdk(account, scope, sdk_config_from(bases, region, access).await);
+    let mut c = Clients::from_sdk(account, scope, sdk_config_from(bases, region, access).await);
     let how = match (&access.profile, &access.assume_role) {
         (_, Some(r)) => format!(" by assuming {r}"),
         (Some(p), None) => format!(" from profile {p}"),
         _ => " from the default credential chain".into(),
     };
-    // Credentials of an assumed role act in the role's account, which validation already tied to
-    // this account: resolving them proves it, without a GetCallerIdentity round trip.
-    if let Some(role) = &access.assume_role {
-        use aws_credential_types::provider::ProvideCredentials;
-        let fail = |message: String| AwsError {
-            scope: c.scope.clone(),
-            action: "sts:AssumeRole".into(),
-            resource: role.clone(),
-            code: None,
-            message,
-        };
-        let provider = c
-            .sdk
-            .credentials_provider()
-            .ok_or_else(|| fail("no credentials provider".into()))?;
-        provider
-            .provide_credentials()
-            .await
-            .map_err(|e| fail(format!("cannot obtain credentials{how}: {}", chain(&e))))?;
-        return Ok(c);
-    }
-    let who = c.sts().get_caller_identity().send().await.map_err(|e| {
-        let mut err = c.err("sts:GetCallerIdentity", "the account's credentials", e);
-        err.message = format!("cannot obtain credentials{how}: {}", err.message);
-        err
-    })?;
-    let actual = who.account().unwrap_or_default();
-    if actual != account {
-        return Err(AwsError {
-            scope: c.scope.clone(),
-            action: "sts:GetCallerIdentity".into(),
-            resource: "the account's credentials".into(),
-            code: Some("WrongAccount".into()),
-            message: format!(
-                "the credentials act in account {actual}, not {account}: set `profile` or `assume_role` for this account in the environment file"
-            ),
-        });
-    }
-    Ok(c)
+    let how = match &access.assume_role {
+        Some(role) => Prove::AssumeRole {
+            role: role.clone(),
+            how,
+        },
+        None => Prove::CallerIdentity { how },
+    };
+    c.proof = Arc::new(Proof {
+        how,
+        done: Default::default(),
+    });
+    c
 }
 
 /// One client set per distinct account and access, shared by every environment (and the IoT
@@ -503,50 +573,63 @@ impl Accounts {
 }
 
 /// Connect to the IoT account and every selected environment's account, in parallel: one client set
-/// per distinct (account, access).
+/// per distinct (account, access), each proven before this returns.
 pub async fn connect_all(cfg: &Config, selected: &[String]) -> Result<Accounts, Vec<AwsError>> {
-    let label = match cfg.origin {
-        crate::config::Origin::Iot(_) => "IoT",
-        crate::config::Origin::Role(_) => "source",
-    };
-    let mut keys: Vec<(&str, &Access, Vec<String>)> = vec![(
-        cfg.origin_account(),
-        cfg.origin_access(),
-        vec![label.to_string()],
-    )];
-    let mut envs = BTreeMap::new();
-    for t in cfg.selected(selected) {
-        let i = match keys
-            .iter()
-            .position(|(a, x, _)| *a == t.account && *x == &t.access)
-        {
-            Some(i) => i,
-            None => {
-                keys.push((&t.account, &t.access, vec![]));
-                keys.len() - 1
-            }
+    let accts = Accounts::connect(cfg, selected).await;
+    accts.prove().await?;
+    Ok(accts)
+}
+
+impl Accounts {
+    /// One client set per distinct (account, access) of the selected environments and the IoT (or
+    /// source) account, none proven yet: each is proven on its first request, or by `prove`. A run
+    /// that reads while the proofs are under way starts each account's reads as soon as that account
+    /// is proven, instead of waiting for the slowest account.
+    pub async fn connect(cfg: &Config, selected: &[String]) -> Accounts {
+        let label = match cfg.origin {
+            crate::config::Origin::Iot(_) => "IoT",
+            crate::config::Origin::Role(_) => "source",
         };
-        keys[i].2.push(format!("env {}", t.name));
-        envs.insert(t.name.clone(), i);
-    }
-    let bases = Bases::default();
-    let results =
-        futures::future::join_all(keys.iter().map(|(account, access, users)| {
-            connect_with(&bases, &cfg.region, account, users, access)
-        }))
-        .await;
-    let mut sets = Vec::new();
-    let mut errors = Vec::new();
-    for r in results {
-        match r {
-            Ok(c) => sets.push(c),
-            Err(e) => errors.push(e),
+        let mut keys: Vec<(&str, &Access, Vec<String>)> = vec![(
+            cfg.origin_account(),
+            cfg.origin_access(),
+            vec![label.to_string()],
+        )];
+        let mut envs = BTreeMap::new();
+        for t in cfg.selected(selected) {
+            let i = match keys
+                .iter()
+                .position(|(a, x, _)| *a == t.account && *x == &t.access)
+            {
+                Some(i) => i,
+                None => {
+                    keys.push((&t.account, &t.access, vec![]));
+                    keys.len() - 1
+                }
+            };
+            keys[i].2.push(format!("env {}", t.name));
+            envs.insert(t.name.clone(), i);
         }
+        let bases = Bases::default();
+        let mut sets = Vec::with_capacity(keys.len());
+        for (account, access, users) in &keys {
+            sets.push(unproven(&bases, &cfg.region, account, users, access).await);
+        }
+        Accounts { sets, iot: 0, envs }
     }
-    if errors.is_empty() {
-        Ok(Accounts { sets, iot: 0, envs })
-    } else {
-        Err(errors)
+
+    /// Prove every client set, in parallel; all the errors, not just the first.
+    pub async fn prove(&self) -> Result<(), Vec<AwsError>> {
+        let errors: Vec<AwsError> = futures::future::join_all(self.sets.iter().map(|c| c.prove()))
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 

@@ -18,7 +18,7 @@ fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
 
 /// Create the resource `s` describes (updating it when an interrupted apply already created it).
 pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     match s {
         Spec::IamRole {
             role_name,
@@ -151,7 +151,7 @@ async fn attach(c: &Clients, policy_name: &str, target: &str) -> Result<(), AwsE
 
 /// Bring the existing resource to `s`.
 pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     match s {
         Spec::IamRole {
             role_name,
@@ -329,7 +329,7 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
 
 /// Delete the resource `s` describes (absent already is done).
 pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     let gone = |e: AwsError| if e.not_found() { Ok(()) } else { Err(e) };
     match s {
         Spec::IamRole { role_name, .. } => {

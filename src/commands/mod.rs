@@ -53,22 +53,36 @@ pub fn selected_desired(
 }
 
 /// Connect to every account, discover what the desired state depends on (the source role, the
-/// buckets' owners and keys), and read the live state of the desired resources.
+/// buckets' owners and keys), and read the live state of the desired resources. The accounts are
+/// proven while the reads run: each account's reads start as soon as that account is proven (its
+/// requests wait for the proof), so the slowest account does not hold back the others; when a proof
+/// fails, its error is reported, not the reads that could not run. Returns the desired state the
+/// reads were made for, too.
 pub async fn read_live(
     cfg: &Config,
     envs: &[String],
-) -> Result<(aws::Accounts, crate::plan::Snapshot), Error> {
-    let accts = aws::connect_all(cfg, envs).await.map_err(Error::Aws)?;
-    let found = aws::read::discover(cfg, envs, &accts)
-        .await
-        .map_err(Error::Aws)?;
-    let desired = selected_desired(cfg, envs, &found);
-    let mut snap = aws::read::live(cfg, &desired, &accts, aws::read::Want::Plan)
-        .await
-        .map_err(Error::Aws)?
-        .resources;
-    snap.discovered = found;
-    Ok((accts, snap))
+) -> Result<
+    (
+        aws::Accounts,
+        crate::plan::Snapshot,
+        Vec<crate::model::Resource>,
+    ),
+    Error,
+> {
+    let accts = aws::Accounts::connect(cfg, envs).await;
+    let reads = async {
+        let found = aws::read::discover(cfg, envs, &accts).await?;
+        let desired = selected_desired(cfg, envs, &found);
+        let mut snap = aws::read::live(cfg, &desired, &accts, aws::read::Want::Plan)
+            .await?
+            .resources;
+        snap.discovered = found;
+        Ok::<_, Vec<aws::AwsError>>((snap, desired))
+    };
+    let (proved, read) = tokio::join!(accts.prove(), reads);
+    proved.map_err(Error::Aws)?;
+    let (snap, desired) = read.map_err(Error::Aws)?;
+    Ok((accts, snap, desired))
 }
 
 /// Compute the plan for `cfg` from the live state.
@@ -77,8 +91,7 @@ pub async fn make_plan(
     envs: &[String],
     mode: Mode,
 ) -> Result<(aws::Accounts, Plan), Error> {
-    let (accts, snap) = read_live(cfg, envs).await?;
-    let desired = selected_desired(cfg, envs, &snap.discovered);
+    let (accts, snap, desired) = read_live(cfg, envs).await?;
     let (changes, untouched) = match mode {
         Mode::Apply => (crate::plan::diff(cfg, &desired, &snap), vec![]),
         Mode::Destroy => crate::plan::destroy(cfg, &desired, &snap),

@@ -46,7 +46,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 
 /// Render a template whose statements each grant one list, leaving out every statement whose
 /// `Resource` list rendered empty (an environment that lists no APIs has no `InvokeApis` statement).
-pub fn render_nonempty(name: &str, vars: &BTreeMap<&str, Var>) -> Value {
+pub fn render_nonempty(name: &str, vars: &impl Vars) -> Value {
     let mut v = render(name, vars);
     if let Some(Value::Array(st)) = v.get_mut("Statement") {
         st.retain(|s| !matches!(s.get("Resource"), Some(Value::Array(a)) if a.is_empty()));
@@ -61,23 +61,59 @@ pub enum Var {
     List(Vec<String>),
 }
 
-/// Render the named template with `vars`. Panics only on a programming error (unknown template or
-/// unbound variable), which the unit tests cover for every template.
-pub fn render(name: &str, vars: &BTreeMap<&str, Var>) -> Value {
-    let text = TEMPLATES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
-        .unwrap_or_else(|| panic!("no policy template {name}"));
-    let v: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("template {name}: {e}"));
-    subst(&v, vars, name)
+/// Where a template's variables are looked up.
+pub trait Vars {
+    fn var(&self, name: &str) -> Option<&Var>;
 }
 
-fn subst(v: &Value, vars: &BTreeMap<&str, Var>, tpl: &str) -> Value {
+impl Vars for BTreeMap<&str, Var> {
+    fn var(&self, name: &str) -> Option<&Var> {
+        self.get(name)
+    }
+}
+
+/// Variables of one environment over those shared by every environment, without copying the shared
+/// ones (some are lists as long as the file's environments).
+pub struct Layered<'a> {
+    pub own: BTreeMap<&'static str, Var>,
+    pub shared: &'a BTreeMap<&'static str, Var>,
+}
+
+impl Vars for Layered<'_> {
+    fn var(&self, name: &str) -> Option<&Var> {
+        self.own.get(name).or_else(|| self.shared.get(name))
+    }
+}
+
+/// The templates, each parsed once per process.
+fn parsed_templates() -> &'static BTreeMap<&'static str, Value> {
+    static PARSED: std::sync::OnceLock<BTreeMap<&'static str, Value>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        TEMPLATES
+            .iter()
+            .map(|(n, t)| {
+                let v: Value =
+                    serde_json::from_str(t).unwrap_or_else(|e| panic!("template {n}: {e}"));
+                (*n, v)
+            })
+            .collect()
+    })
+}
+
+/// Render the named template with `vars`. Panics only on a programming error (unknown template or
+/// unbound variable), which the unit tests cover for every template.
+pub fn render(name: &str, vars: &impl Vars) -> Value {
+    let v = parsed_templates()
+        .get(name)
+        .unwrap_or_else(|| panic!("no policy template {name}"));
+    subst(v, vars, name)
+}
+
+fn subst(v: &Value, vars: &impl Vars, tpl: &str) -> Value {
     match v {
         Value::String(s) => {
             if let Some(inner) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-                if let Some(Var::List(l)) = vars.get(inner) {
+                if let Some(Var::List(l)) = vars.var(inner) {
                     return if l.len() == 1 {
                         Value::String(l[0].clone())
                     } else {
@@ -94,7 +130,7 @@ fn subst(v: &Value, vars: &BTreeMap<&str, Var>, tpl: &str) -> Value {
                     .map(|e| i + e)
                     .unwrap_or_else(|| panic!("template {tpl}: unclosed ${{"));
                 let key = &rest[i + 2..end];
-                match vars.get(key) {
+                match vars.var(key) {
                     Some(Var::One(val)) => out.push_str(val),
                     _ => panic!("template {tpl}: unbound variable {key}"),
                 }
@@ -246,7 +282,10 @@ fn normalize_statement(s: &Value) -> Value {
 
 /// Semantic equality of two documents.
 pub fn same(a: &Value, b: &Value) -> bool {
-    normalize(a) == normalize(b)
+    // normalizing is idempotent: when `b` is already normal (a live document as read), comparing with
+    // it as is decides without normalizing it again
+    let a = normalize(a);
+    a == *b || a == normalize(b)
 }
 
 /// Pretty JSON of the normalized document, for diffs and display.

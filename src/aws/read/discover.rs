@@ -18,7 +18,7 @@ fn finding(c: &Clients, action: &str, resource: &str, code: &str, message: Strin
 
 /// The names of the buckets an account owns.
 pub async fn owned_buckets(c: &Clients) -> Result<Vec<String>, AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     let buckets: Vec<aws_sdk_s3::types::Bucket> = c
         .s3()
         .list_buckets()
@@ -42,7 +42,7 @@ pub async fn bucket_encryption(
     bucket: &str,
 ) -> Result<Encryption, AwsError> {
     let out = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.s3().get_bucket_encryption().bucket(bucket).send().await
     };
     let out = match out {
@@ -85,7 +85,7 @@ pub async fn bucket_encryption(
         )));
     }
     // an alias: ask KMS which key it names
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     let d = c
         .kms()
         .describe_key()

@@ -13,7 +13,7 @@ pub async fn role_identity_policies(
 ) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
     let mut out = Vec::new();
     let names: Vec<String> = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.iam()
             .list_role_policies()
             .role_name(role)
@@ -34,7 +34,7 @@ pub async fn role_identity_policies(
         }
     }
     let attached = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.iam()
             .list_attached_role_policies()
             .role_name(role)
@@ -59,7 +59,7 @@ pub async fn managed_policy_document(
     c: &Clients,
     arn: &str,
 ) -> Result<Option<serde_json::Value>, AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     let meta = c
         .iam()
         .get_policy()
@@ -90,7 +90,7 @@ pub async fn managed_policy_document(
 
 async fn cert_facts(c: &Clients, cfg: &Config, id: &str) -> Result<CertFacts, AwsError> {
     let status = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         match c
             .iot()
             .describe_certificate()
@@ -131,7 +131,7 @@ async fn attached_iot_policies(
     target: &str,
 ) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
     let attached = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.iot()
             .list_attached_policies()
             .target(target)
@@ -159,7 +159,7 @@ async fn attached_iot_policies(
 }
 
 async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     if let Err(e) = c.lambda().get_function().function_name(arn).send().await {
         let e = c.err("lambda:GetFunction", arn, e);
         return if e.not_found() {
@@ -311,7 +311,7 @@ async fn iot_facts(
 async fn group_facts(c: &Clients, group: &str) -> Result<CertFacts, AwsError> {
     let id = format!("thinggroup/{group}");
     let d = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.iot()
             .describe_thing_group()
             .thing_group_name(group)
@@ -493,7 +493,7 @@ pub fn service_document(text: &str) -> Result<serde_json::Value, crate::policy::
 /// A REST API: its resource policy, stages and every method's authorization.
 pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> {
     let api = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.apigateway()
             .get_rest_api()
             .rest_api_id(api_id)
@@ -522,7 +522,7 @@ pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> 
         _ => None,
     };
     let stages = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.apigateway()
             .get_stages()
             .rest_api_id(api_id)
@@ -536,7 +536,7 @@ pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> 
         .filter_map(|s| s.stage_name().map(String::from))
         .collect();
     let resources: Vec<aws_sdk_apigateway::types::Resource> = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.apigateway()
             .get_resources()
             .rest_api_id(api_id)
@@ -562,7 +562,7 @@ pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> 
             let auth = match ms[m].authorization_type() {
                 Some(a) => a.to_string(),
                 None => {
-                    let _slot = c.slot().await;
+                    let _slot = c.slot().await?;
                     let got = c
                         .apigateway()
                         .get_method()
@@ -604,7 +604,7 @@ pub async fn bucket_facts(
     bucket: &str,
 ) -> Result<BucketFacts, AwsError> {
     let got = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.s3().get_bucket_policy().bucket(bucket).send().await
     };
     let policy = match got {
@@ -633,7 +633,7 @@ pub async fn bucket_facts(
     let encryption = bucket_encryption(c, region, partition, bucket).await?;
     let key_policy = match &encryption {
         Encryption::KmsCustomer(k) => {
-            let _slot = c.slot().await;
+            let _slot = c.slot().await?;
             match c
                 .kms()
                 .get_key_policy()

@@ -51,7 +51,7 @@ pub async fn role_with_boundary(
     c: &Clients,
     name: &str,
 ) -> Result<Option<(Live, Option<String>)>, AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     match c.iam().get_role().role_name(name).send().await {
         Ok(out) => {
             let Some(r) = out.role() else { return Ok(None) };
@@ -95,7 +95,7 @@ pub async fn role_policy(
     role: &str,
     policy_name: &str,
 ) -> Result<Option<Live>, AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     let res = format!("{role}/{policy_name}");
     match c
         .iam()
@@ -127,7 +127,7 @@ pub async fn role_policy(
 }
 
 pub async fn role_alias(c: &Clients, alias: &str) -> Result<Option<Live>, AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     match c.iot().describe_role_alias().role_alias(alias).send().await {
         Ok(out) => {
             let Some(d) = out.role_alias_description() else {
@@ -147,7 +147,7 @@ pub async fn role_alias(c: &Clients, alias: &str) -> Result<Option<Live>, AwsErr
 }
 
 pub async fn iot_policy(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     match c.iot().get_policy().policy_name(name).send().await {
         Ok(out) => {
             let doc =
@@ -180,7 +180,7 @@ pub async fn lambda_permission(
     function: &str,
     sid: &str,
 ) -> Result<Option<Live>, AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     let out = match c.lambda().get_policy().function_name(function).send().await {
         Ok(o) => o,
         Err(e) => return absent(c.err("lambda:GetPolicy", function, e)),
@@ -235,7 +235,7 @@ pub async fn lambda_permission(
 
 /// The targets (certificate ARNs and others) the IoT policy is attached to.
 pub async fn policy_targets(c: &Clients, name: &str) -> Result<Vec<String>, AwsError> {
-    let _slot = c.slot().await;
+    let _slot = c.slot().await?;
     let r = c
         .iot()
         .list_targets_for_policy()
@@ -265,7 +265,7 @@ async fn other_layout_present(
     }
     let c = accts.iot();
     let policies: Vec<aws_sdk_iot::types::Policy> = {
-        let _slot = c.slot().await;
+        let _slot = c.slot().await?;
         c.iot()
             .list_policies()
             .page_size(250)
