@@ -1,6 +1,6 @@
 //! `xacct plan`, `apply` and `destroy`.
 
-use super::{check_selection, confirm, execute, make_plan, refuse_conflicts};
+use super::{check_selection, confirm, execute, make_plan, refuse_conflicts, Fingerprint};
 use crate::cli::Error;
 use crate::config;
 use crate::output::{print_json, print_out, Style};
@@ -19,7 +19,14 @@ pub async fn plan_cmd(
 ) -> Result<ExitCode, Error> {
     let cfg = config::load(file)?;
     check_selection(&cfg, envs)?;
-    let (_, plan) = make_plan(&cfg, envs, Mode::Apply).await?;
+    let fingerprint = match out {
+        Some(_) => Fingerprint::Compute,
+        None => Fingerprint::Skip,
+    };
+    let (accts, plan) = make_plan(&cfg, envs, Mode::Apply, fingerprint).await?;
+    // the process ends with the command: tearing down every account's SDK clients (a run over fifty
+    // accounts holds fifty) would only cost time
+    std::mem::forget(accts);
     if json {
         print_json(&render::json(&plan));
     } else {
@@ -53,7 +60,13 @@ pub async fn apply_cmd(
         (Some(pf), None) => {
             let saved = plan::file::load(pf)?;
             refuse_conflicts(&saved, adopt)?;
-            let (accts, now) = make_plan(&saved.config, &saved.selected, saved.mode).await?;
+            let (accts, now) = make_plan(
+                &saved.config,
+                &saved.selected,
+                saved.mode,
+                Fingerprint::Compute,
+            )
+            .await?;
             if now.prior_fingerprint != saved.prior_fingerprint {
                 return Err(Error::Refused(format!(
                     "the live state changed since {} was made; nothing was applied. Run plan again.",
@@ -69,7 +82,7 @@ pub async fn apply_cmd(
         (None, Some(f)) => {
             let cfg = config::load(f)?;
             check_selection(&cfg, envs)?;
-            let (accts, plan) = make_plan(&cfg, envs, Mode::Apply).await?;
+            let (accts, plan) = make_plan(&cfg, envs, Mode::Apply, Fingerprint::Skip).await?;
             print_out(&render::human(&plan, style));
             if plan.is_empty() {
                 return Ok(ExitCode::SUCCESS);
@@ -105,7 +118,7 @@ pub async fn apply_cmd(
 /// `xacct destroy`.
 pub async fn destroy_cmd(file: &Path, auto_approve: bool, style: Style) -> Result<ExitCode, Error> {
     let cfg = config::load(file)?;
-    let (accts, plan) = make_plan(&cfg, &[], Mode::Destroy).await?;
+    let (accts, plan) = make_plan(&cfg, &[], Mode::Destroy, Fingerprint::Skip).await?;
     print_out(&render::human(&plan, style));
     if plan.is_empty() {
         return Ok(ExitCode::SUCCESS);

@@ -57,13 +57,14 @@ impl Snapshot {
     /// The read layer stores every document in its canonical form (`policy::normalize`), so the
     /// same live state always has the same digest.
     pub fn fingerprint(&self) -> String {
+        // serialized straight into the hash (the same bytes as serializing each value first)
         let mut h = Sha256::new();
         for (addr, live) in &self.live {
-            h.update(serde_json::to_vec(addr).unwrap_or_default());
-            h.update(serde_json::to_vec(live).unwrap_or_default());
+            let _ = serde_json::to_writer(&mut h, addr);
+            let _ = serde_json::to_writer(&mut h, live);
         }
         if !self.discovered.bucket_keys.is_empty() {
-            h.update(serde_json::to_vec(&self.discovered).unwrap_or_default());
+            let _ = serde_json::to_writer(&mut h, &self.discovered);
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }

@@ -201,7 +201,12 @@ fn listify(v: &Value) -> Value {
         other => vec![scalar_string(other)],
     };
     if items.len() > 1 {
-        items.sort_by_cached_key(|a| a.to_string());
+        if items.iter().all(Value::is_string) {
+            // the usual list (actions, ARNs, condition values): sorted as strings, not serialized
+            items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        } else {
+            items.sort_by_cached_key(|a| a.to_string());
+        }
         items.dedup();
     }
     Value::Array(items)
