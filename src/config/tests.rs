@@ -1,3 +1,4 @@
+//! Unit tests of the environment file: parsing, the semantic rules and their error positions.
 use super::*;
 
 const GOOD: &str = r#"fleet: telemetry

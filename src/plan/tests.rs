@@ -1,3 +1,4 @@
+//! Unit tests of the planner: diff, order, destroy, ownership, broadening marks and plan validation.
 use super::*;
 use crate::model::Live;
 use serde_json::json;
