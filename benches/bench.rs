@@ -179,22 +179,31 @@ fn moto_request(moto: &str) {
 
 /// plan(N) for N = 1, 10, 50 against a replay of its own recorded answers (25 ms each, unlimited
 /// concurrency): wall time, CPU time and peak memory of xacct alone.
+/// Apply `f` through the injector `raw`, record one plan's answers, and serve them from a replay
+/// (25 ms each); returns the replay and how many requests the plan made.
+fn recorded_replay(raw: &Injector, f: &str, n: usize) -> (Replay, usize) {
+    assert_eq!(
+        run(&raw.url, &["apply", "-f", f, "--auto-approve"]).code,
+        0,
+        "apply N={n}"
+    );
+    raw.record();
+    assert_eq!(run(&raw.url, &["plan", "-f", f]).code, 0);
+    let recording = raw.take_recording();
+    let requests = recording.len();
+    (
+        Replay::start(recording, Duration::from_millis(LATENCY_MS)),
+        requests,
+    )
+}
+
 fn replay_section(dir: &Path, raw: &Injector, seed: u64) -> Vec<serde_json::Value> {
     let mut rows = Vec::new();
     let mut base: Option<(f64, f64)> = None;
     for (i, n) in [1usize, 10, 50].into_iter().enumerate() {
         let file = fleet_file(dir, n, seed + i as u64);
         let f = file.to_str().unwrap();
-        assert_eq!(
-            run(&raw.url, &["apply", "-f", f, "--auto-approve"]).code,
-            0,
-            "apply N={n}"
-        );
-        raw.record();
-        assert_eq!(run(&raw.url, &["plan", "-f", f]).code, 0);
-        let recording = raw.take_recording();
-        let requests = recording.len();
-        let replay = Replay::start(recording, Duration::from_millis(LATENCY_MS));
+        let (replay, requests) = recorded_replay(raw, f, n);
         let mut walls = Vec::new();
         let mut cpus = Vec::new();
         let mut rss = 0;
@@ -260,10 +269,7 @@ fn main() {
         for (i, n) in [1usize, 50].into_iter().enumerate() {
             let file = fleet_file(&dir, n, seed + 200 + i as u64);
             let f = file.to_str().unwrap();
-            assert_eq!(run(&raw.url, &["apply", "-f", f, "--auto-approve"]).code, 0);
-            raw.record();
-            assert_eq!(run(&raw.url, &["plan", "-f", f]).code, 0);
-            let replay = Replay::start(raw.take_recording(), Duration::from_millis(LATENCY_MS));
+            let (replay, _) = recorded_replay(&raw, f, n);
             println!("{n} {f} {}", replay.url);
             replays.push(replay);
         }

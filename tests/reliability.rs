@@ -490,8 +490,7 @@ fn an_account_that_fails_its_proof_sends_no_read_and_is_reported_once() {
     // the second environment has no access settings: the default credentials act in moto's default
     // account, not in the environment's, so its proof (GetCallerIdentity) fails while the other
     // accounts are proven and read
-    let mut f = Fleet::new(3);
-    f.envs[1].account = account();
+    let f = Fleet::new(3);
     let (bad, good) = (f.envs[1].clone(), f.envs[0].clone());
     let yaml = f.yaml().replace(
         &format!("    assume_role: {}\n", Fleet::admin(&bad.account)),

@@ -437,6 +437,10 @@ impl aws_credential_types::provider::ProvideCredentials for AssumeRole {
 impl Clients {
     /// Clients from an SDK config (no identity check): used by the sandbox's own admin sessions.
     pub fn from_sdk(account: &str, scope: String, sdk: SdkConfig) -> Clients {
+        Clients::with_proof(account, scope, sdk, Prove::Nothing)
+    }
+
+    fn with_proof(account: &str, scope: String, sdk: SdkConfig, how: Prove) -> Clients {
         Clients {
             account: account.to_string(),
             scope,
@@ -450,7 +454,7 @@ impl Clients {
             sdk,
             limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
             proof: Arc::new(Proof {
-                how: Prove::Nothing,
+                how,
                 done: Default::default(),
             }),
         }
@@ -493,7 +497,6 @@ async fn unproven(
     access: &Access,
 ) -> Clients {
     let scope = format!("account {account} ({})", users.join(", "));
-    let mut c = Clients::from_sdk(account, scope, sdk_config_from(bases, region, access).await);
     let how = match (&access.profile, &access.assume_role) {
         (_, Some(r)) => format!(" by assuming {r}"),
         (Some(p), None) => format!(" from profile {p}"),
@@ -506,11 +509,12 @@ async fn unproven(
         },
         None => Prove::CallerIdentity { how },
     };
-    c.proof = Arc::new(Proof {
+    Clients::with_proof(
+        account,
+        scope,
+        sdk_config_from(bases, region, access).await,
         how,
-        done: Default::default(),
-    });
-    c
+    )
 }
 
 /// One client set per distinct account and access, shared by every environment (and the IoT
