@@ -3,7 +3,7 @@
 //! sequential baseline of the same requests; cold start; peak memory. Prints a table and writes
 //! target/bench/bench.json. Run it with `scripts/bench`.
 
-#[path = "../tests/common/injector.rs"]
+#[path = "../tests/it/common/injector.rs"]
 mod injector;
 
 use injector::{Config, Injector, Replay};

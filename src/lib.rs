@@ -2,7 +2,7 @@
 //! Lambda functions in other accounts.
 
 pub mod apply;
-pub mod arn;
+pub use xacct_policy::arn;
 pub mod aws;
 pub mod check;
 pub mod cli;

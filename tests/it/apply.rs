@@ -1,7 +1,6 @@
 //! plan / apply / destroy against moto: creation from empty, drift repair, saved plans, ownership.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use xacct::policy::same;
 

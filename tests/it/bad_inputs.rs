@@ -2,8 +2,7 @@
 //! `plan` with exit 1, a `file:line:column` location, the rule's name, and zero AWS requests.
 //! Each file's expected rule and position are listed here, next to the file name.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const CASES: &[(&str, &str, &str)] = &[
     ("01-unknown-top-key.yaml", "unknown-key", "3:1"),

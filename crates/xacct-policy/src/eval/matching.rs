@@ -221,7 +221,7 @@ pub(crate) fn wild_match(pat: &[Tok], s: &[char], ci: bool) -> bool {
     pat[p..].iter().all(|t| *t == Tok::Star)
 }
 
-pub(crate) fn glob(pattern: &str, s: &str, ci: bool) -> bool {
+pub fn glob(pattern: &str, s: &str, ci: bool) -> bool {
     let toks: Vec<Tok> = pattern
         .chars()
         .map(|c| match c {

@@ -1,8 +1,7 @@
 //! The ecosystem around the CLI: the JSON Schema of the environment file, completions, `init`, help
 //! examples, and snapshots of what people read (plan, check, verify).
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn schema() -> Value {
@@ -239,7 +238,47 @@ fn no_source_file_is_over_a_thousand_lines() {
     }
     let mut files = Vec::new();
     walk(&root().join("src"), &mut files);
+    walk(&root().join("crates"), &mut files);
     assert!(files.len() > 20);
     let long: Vec<_> = files.into_iter().filter(|(_, n)| *n > 1000).collect();
     assert!(long.is_empty(), "split these by concern: {long:?}");
+}
+
+/// GitHub removed the node20 runtime from its runners in September 2026: every JavaScript action the
+/// CI example uses must be at a major that runs on node24 (actionlint, run by scripts/test, checks the
+/// rest of the workflow).
+#[test]
+fn the_ci_example_uses_actions_that_run_on_node24() {
+    let text = std::fs::read_to_string(root().join("examples/github-actions.yml")).unwrap();
+    // the first major of each action whose action.yml declares `runs.using: node24`
+    let node24 = [
+        ("actions/checkout", 5),
+        ("aws-actions/configure-aws-credentials", 6),
+        ("actions/upload-artifact", 6),
+    ];
+    let mut seen = 0;
+    for line in text.lines() {
+        let Some(uses) = line.trim().trim_start_matches("- ").strip_prefix("uses: ") else {
+            continue;
+        };
+        let (action, version) = uses.split_once('@').expect("an action with a version");
+        if let Some((_, min)) = node24.iter().find(|(a, _)| *a == action) {
+            let major: u32 = version
+                .trim_start_matches('v')
+                .split('.')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(
+                major >= *min,
+                "{action}@{version} runs on node20; use v{min} or later"
+            );
+            seen += 1;
+        }
+    }
+    assert!(
+        seen >= 5,
+        "the example's uses: lines were not found ({seen})"
+    );
 }

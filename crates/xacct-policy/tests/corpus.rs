@@ -1,4 +1,4 @@
-//! Runs every case of tests/policy_corpus/*.json through `xacct::policy::eval`.
+//! Runs every case of tests/policy_corpus/*.json through `xacct_policy::eval`.
 //!
 //! Corpus file format: `{"description": "...", "cases": [case, ...]}`. A case has an `id`, a
 //! `doc` (the documented behaviour it checks), the fields of `Case` (`principal`, `action`,
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
-use xacct::policy::eval::*;
+use xacct_policy::eval::*;
 
 const MIN_CASES: usize = 150;
 

@@ -1,7 +1,6 @@
 //! `xacct check`, `lint` and `policy eval` against moto and offline.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn check_json(file: &std::path::Path, extra: &[&str], code: i32) -> Value {

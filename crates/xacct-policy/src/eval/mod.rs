@@ -37,7 +37,7 @@
 mod conditions;
 mod decision;
 mod document;
-pub(crate) mod matching;
+pub mod matching;
 mod principals;
 
 use conditions::*;

@@ -3,8 +3,7 @@
 //! xacct's statement in the function policy, device-config read by the AWS SDK for Python through
 //! `credential_process`, and session names carrying the certificate id. Random names and ids.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

@@ -2,9 +2,8 @@
 //! an apply or destroy killed right after any of its writes converges when run again; two applies at
 //! once both finish; nothing is ever duplicated.
 
-mod common;
-use common::injector::{Config, Injector};
-use common::*;
+use crate::common::injector::{Config, Injector};
+use crate::common::*;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 

@@ -37,12 +37,12 @@ pub fn request_context(s: &Session) -> Map<String, Value> {
     if let Some(u) = &s.userid {
         put("aws:userid", u.clone());
     }
-    let now = std::time::SystemTime::now();
-    let dt = aws_smithy_types::DateTime::from(now);
-    if let Ok(t) = dt.fmt(aws_smithy_types::date_time::Format::DateTime) {
-        put("aws:CurrentTime", t);
-    }
-    put("aws:EpochTime", dt.secs().to_string());
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    put("aws:CurrentTime", iso8601(secs));
+    put("aws:EpochTime", secs.to_string());
     put("aws:SecureTransport", "true".into());
     if let Some(d) = &s.iot {
         if let Some(c) = &d.certificate_id {
@@ -58,8 +58,37 @@ pub fn request_context(s: &Session) -> Map<String, Value> {
     m
 }
 
+/// `YYYY-MM-DDThh:mm:ssZ` for seconds since the epoch (the civil calendar from days, proleptic
+/// Gregorian, as in H. Hinnant's `civil_from_days`).
+pub fn iso8601(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn iso8601_of_known_instants() {
+        assert_eq!(super::iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::iso8601(1_796_601_599), "2026-12-06T23:59:59Z");
+        assert_eq!(super::iso8601(-1), "1969-12-31T23:59:59Z");
+    }
+
     use super::*;
 
     #[test]

@@ -4,8 +4,7 @@
 //! link broken on its own fails `check` and `verify` at its hop with its words while the other
 //! environments pass; destroy leaves the source role as it was.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 

@@ -1,0 +1,17 @@
+//! xacct's policy engine: what AWS does with a policy document, and nothing of xacct's own.
+//!
+//! - [`document`]: decoding documents as AWS APIs return them, their canonical form (semantic
+//!   comparison), and what a change of a document newly grants;
+//! - [`eval`]: the offline evaluator of IAM and IoT policies (identity, resource, trust, boundary),
+//!   including `xacct policy eval`'s batch input and output;
+//! - [`context`]: the request context keys AWS sets for a request, built once for whoever evaluates
+//!   (the proof and the sandbox's emulators alike);
+//! - [`arn`]: the one parser and formatter of ARNs.
+//!
+//! It depends on no other crate of the workspace, so the tool and the sandbox share AWS's behaviour
+//! through it and nothing else. Its tests and corpus live beside it (`tests/corpus.rs`).
+
+pub mod arn;
+pub mod context;
+pub mod document;
+pub mod eval;
