@@ -2,9 +2,8 @@
 //! definitions), `main` → `try_main`, one call per command into `commands`, errors printed once and
 //! the exit code decided here.
 
-use crate::aws::AwsError;
-use crate::commands::{self, check, init, plan, runtime, verify};
-use crate::config::{self, ConfigError};
+use crate::commands::{self, check, init, plan, runtime, verify, Error};
+use crate::config;
 use crate::output::{print_json, print_out};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -304,29 +303,6 @@ pub enum SandboxCommand {
         #[arg(long, value_name = "DIR", default_value = ".xacct/sandbox")]
         dir: PathBuf,
     },
-}
-
-/// Everything that can end a command unsuccessfully.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{0}")]
-    Config(#[from] ConfigError),
-    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
-    Aws(Vec<AwsError>),
-    #[error("{0}")]
-    Usage(String),
-    #[error("{0}")]
-    Refused(String),
-    #[error("{0}")]
-    Io(String),
-    #[error("{0}")]
-    PlanFile(#[from] crate::plan::file::PlanFileError),
-    #[error("{0}")]
-    Identity(#[from] crate::verify::mtls::IdentityError),
-    #[error("{0}")]
-    Sandbox(#[from] crate::sandbox::SandboxError),
-    #[error("{0}")]
-    Selection(#[from] crate::config::SelectionError),
 }
 
 pub fn main() -> ExitCode {

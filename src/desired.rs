@@ -637,10 +637,18 @@ mod tests {
         let proof = crate::check::prove(&c, &crate::check::desired_facts(&c), &[]);
         assert!(proof.iter().all(|r| r.ok), "{proof:#?}");
         let hops: Vec<&str> = proof[1].hops.iter().map(|h| h.hop.title()).collect();
-        assert_eq!(
-            hops,
-            ["source-policy", "assume-target", "invoke", "get-object"]
-        );
+        assert_eq!(hops, ["source", "assume-role", "invoke", "get-object"]);
+        let parts: Vec<&str> = proof[1].hops[1]
+            .parts
+            .iter()
+            .map(|p| p.part.title())
+            .collect();
+        assert_eq!(parts, ["source-policy", "target-trust"]);
+        // the proof's hops are the chain's, environment by environment
+        for (r, t) in proof.iter().zip(&c.environments) {
+            let proven: Vec<_> = r.hops.iter().map(|h| h.hop).collect();
+            assert_eq!(proven, crate::chain::hops(&c, t), "{}", t.name);
+        }
     }
 
     #[test]
@@ -705,6 +713,14 @@ mod tests {
         let proof = crate::check::prove(&c, &crate::check::desired_facts(&c), &[]);
         assert!(proof.iter().all(|r| r.ok), "{proof:#?}");
         assert_eq!(proof[0].devices.as_deref(), Some("thing group gws"));
+        for (r, t) in proof.iter().zip(&c.environments) {
+            let proven: Vec<_> = r.hops.iter().map(|h| h.hop).collect();
+            assert_eq!(proven, crate::chain::hops(&c, t), "{}", t.name);
+        }
+        assert_eq!(
+            crate::chain::hops(&c, &c.environments[1]),
+            [crate::chain::Hop::Credentials, crate::chain::Hop::Invoke]
+        );
         // the shared layout is what a plan reads to delete
         let other = other_layout(&c, &all);
         assert!(other

@@ -4,6 +4,7 @@
 pub mod apply;
 pub use xacct_policy::arn;
 pub mod aws;
+pub mod chain;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -1,11 +1,18 @@
-//! The only module that talks to AWS: one client set per account (standard credential chain,
-//! profile, assume_role, `AWS_ENDPOINT_URL`) over one HTTP client for the whole process, the reads
-//! that build the live model (`read`), the writes of each resource kind (`write`), error
-//! classification and retries. It depends on the model and the environment file's access settings
-//! only, never on the plan or the proof.
+//! The operator's side of AWS: one client set per account (standard credential chain, profile,
+//! assume_role, `AWS_ENDPOINT_URL`) over one HTTP client for the whole process, the reads that build
+//! the live model (`read`), the writes of each resource kind (`write`), what an error means (`error`)
+//! and retries. The client sets are made here for everyone; the calls of the plan's resources are
+//! made here. Elsewhere: the calls made with the chain's own credentials (the hops `verify` performs,
+//! a device's `creds`), the throw-away certificate of `verify --ephemeral` and `device-config`'s
+//! endpoint lookup (with this module's clients and `AwsError`), and the sandbox's emulators.
+//! It depends on the model and the environment file's access settings only, never on the plan or the
+//! proof.
 
+pub mod error;
 pub mod read;
 pub mod write;
+
+pub use error::Code;
 
 use crate::config::{Access, Config};
 use crate::model::Addr;
@@ -33,7 +40,7 @@ pub struct AwsError {
     pub action: String,
     /// The resource it acted on.
     pub resource: String,
-    pub code: Option<String>,
+    pub code: Option<Code>,
     pub message: String,
 }
 
@@ -50,35 +57,23 @@ impl fmt::Display for AwsError {
 impl std::error::Error for AwsError {}
 
 impl AwsError {
-    pub fn is(&self, code: &str) -> bool {
-        self.code.as_deref() == Some(code)
+    pub fn is(&self, code: &Code) -> bool {
+        self.code.as_ref() == Some(code)
     }
     pub fn not_found(&self) -> bool {
-        matches!(
-            self.code.as_deref(),
-            Some(
-                "NoSuchEntity"
-                    | "ResourceNotFoundException"
-                    | "NoSuchEntityException"
-                    | "NotFoundException"
-                    | "NoSuchBucket"
-                    | "NoSuchBucketPolicy"
-                    | "NoSuchKey"
-                    | "NotFound"
-                    | "ServerSideEncryptionConfigurationNotFoundError"
-            )
-        )
+        self.code.as_ref().is_some_and(Code::not_found)
     }
     pub fn access_denied(&self) -> bool {
-        matches!(
-            self.code.as_deref(),
-            Some(
-                "AccessDenied"
-                    | "AccessDeniedException"
-                    | "UnauthorizedException"
-                    | "UnauthorizedOperation"
-            )
-        )
+        self.code.as_ref().is_some_and(Code::access_denied)
+    }
+    pub fn already_exists(&self) -> bool {
+        self.code.as_ref().is_some_and(Code::already_exists)
+    }
+    /// IAM's eventual consistency (see `Code::eventual`).
+    pub fn eventual(&self) -> bool {
+        self.code
+            .as_ref()
+            .is_some_and(|c| c.eventual(&self.message))
     }
 }
 
@@ -199,7 +194,7 @@ impl Clients {
                         scope: self.scope.clone(),
                         action: "sts:GetCallerIdentity".into(),
                         resource: "the account's credentials".into(),
-                        code: Some("WrongAccount".into()),
+                        code: Some(Code::WrongAccount),
                         message: format!(
                             "the credentials act in account {actual}, not {}: set `profile` or `assume_role` for this account in the environment file",
                             self.account
@@ -222,16 +217,13 @@ impl Clients {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: fmt::Debug + Send + Sync + 'static,
     {
-        let code = e.code().map(String::from);
+        let code = e.code().map(Code::parse);
         let mut message = match (&code, e.message()) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
-            (Some(c), None) => c.clone(),
+            (Some(c), None) => c.to_string(),
             _ => chain(&e),
         };
-        if matches!(
-            code.as_deref(),
-            Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedException")
-        ) {
+        if code.as_ref().is_some_and(Code::access_denied) {
             let extra = if action == "iot:CreateRoleAlias" || action == "iot:UpdateRoleAlias" {
                 " and iam:PassRole on the role it points at"
             } else {
@@ -561,7 +553,7 @@ impl Accounts {
                 scope: format!("account {}", addr.account),
                 action: "apply".into(),
                 resource: addr.to_string(),
-                code: Some("WrongAccount".into()),
+                code: Some(Code::WrongAccount),
                 message: match other {
                     Some(c) => format!(
                         "refusing to write {addr}: its clients act in account {}, not {}; nothing was applied",
@@ -648,7 +640,7 @@ where
     let mut waited = Duration::ZERO;
     loop {
         match f().await {
-            Err(e) if eventual(&e) && waited < Duration::from_secs(90) => {
+            Err(e) if e.eventual() && waited < Duration::from_secs(90) => {
                 tokio::time::sleep(delay).await;
                 waited += delay;
                 delay = (delay * 2).min(Duration::from_secs(8));
@@ -656,12 +648,6 @@ where
             other => return other,
         }
     }
-}
-
-fn eventual(e: &AwsError) -> bool {
-    let m = e.message.to_ascii_lowercase();
-    (e.is("MalformedPolicyDocument") && m.contains("invalid principal"))
-        || (e.is("InvalidRequestException") && m.contains("role") && m.contains("assume"))
 }
 
 #[cfg(test)]
@@ -725,17 +711,15 @@ mod tests {
             scope: String::new(),
             action: String::new(),
             resource: String::new(),
-            code: Some(code.into()),
+            code: Some(Code::parse(code)),
             message: format!("{code}: {message}"),
         };
-        assert!(eventual(&mk(
+        assert!(mk(
             "MalformedPolicyDocument",
             "Invalid principal in policy: \"AWS\":\"arn:aws:iam::1:role/x\""
-        )));
-        assert!(!eventual(&mk(
-            "MalformedPolicyDocument",
-            "Syntax errors in policy."
-        )));
-        assert!(!eventual(&mk("AccessDenied", "Invalid principal")));
+        )
+        .eventual());
+        assert!(!mk("MalformedPolicyDocument", "Syntax errors in policy.").eventual());
+        assert!(!mk("AccessDenied", "Invalid principal").eventual());
     }
 }

@@ -44,7 +44,7 @@ pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             match r {
                 Ok(_) => Ok(()),
                 // an earlier, interrupted apply created it: converge by updating instead
-                Err(e) if e.is("EntityAlreadyExists") => {
+                Err(e) if e.already_exists() => {
                     drop(_slot);
                     update(c, s).await
                 }
@@ -73,7 +73,7 @@ pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             .await;
             match r {
                 Ok(_) => Ok(()),
-                Err(e) if e.is("ResourceAlreadyExistsException") => {
+                Err(e) if e.already_exists() => {
                     drop(_slot);
                     update(c, s).await
                 }
@@ -95,7 +95,7 @@ pub async fn create(c: &Clients, s: &Spec) -> Result<(), AwsError> {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     let e = c.err("iot:CreatePolicy", policy_name, e);
-                    if e.is("ResourceAlreadyExistsException") {
+                    if e.already_exists() {
                         drop(_slot);
                         update(c, s).await
                     } else {

@@ -11,6 +11,7 @@ pub use render::render_human;
 use targets::{hop_call_api, hop_get_object, hop_source_policy};
 pub use targets::{method_matches, serves};
 
+pub use crate::chain::{Hop, Part};
 use crate::config::{Config, IotAccount, Origin, Target};
 pub use crate::model::live::{CertFacts, Facts, FunctionFacts, RoleFacts};
 use crate::model::Spec;
@@ -18,12 +19,13 @@ use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision, Outcome};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Hop {
+/// What the proof evaluates one at a time: a hop, or a part of one (`Step::place`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
     IotPolicy,
     RoleAlias,
     IotTrust,
+    Source,
     SourcePolicy,
     AssumeTarget,
     Invoke,
@@ -31,59 +33,115 @@ pub enum Hop {
     GetObject,
 }
 
-impl Hop {
-    pub const ALL: [Hop; 8] = [
-        Hop::IotPolicy,
-        Hop::RoleAlias,
-        Hop::IotTrust,
-        Hop::SourcePolicy,
-        Hop::AssumeTarget,
-        Hop::Invoke,
-        Hop::CallApi,
-        Hop::GetObject,
-    ];
-    pub fn title(&self) -> &'static str {
+impl Step {
+    /// The hop this step proves, and the part of it when it is one.
+    fn place(self) -> (Hop, Option<Part>) {
         match self {
-            Hop::IotPolicy => "iot-policy",
-            Hop::RoleAlias => "role-alias",
-            Hop::IotTrust => "iot-trust",
-            Hop::SourcePolicy => "source-policy",
-            Hop::AssumeTarget => "assume-target",
-            Hop::Invoke => "invoke",
-            Hop::CallApi => "call-api",
-            Hop::GetObject => "get-object",
+            Step::IotPolicy => (Hop::Credentials, Some(Part::IotPolicy)),
+            Step::RoleAlias => (Hop::Credentials, Some(Part::RoleAlias)),
+            Step::IotTrust => (Hop::Credentials, Some(Part::IotTrust)),
+            Step::Source => (Hop::Source, None),
+            Step::SourcePolicy => (Hop::AssumeRole, Some(Part::SourcePolicy)),
+            Step::AssumeTarget => (Hop::AssumeRole, Some(Part::TargetTrust)),
+            Step::Invoke => (Hop::Invoke, None),
+            Step::CallApi => (Hop::CallApi, None),
+            Step::GetObject => (Hop::GetObject, None),
         }
     }
 }
 
-/// The result of one hop for one environment.
+/// One step's result, before the steps are grouped into hops.
+#[derive(Debug, Clone)]
+struct StepResult {
+    step: Step,
+    ok: bool,
+    detail: Vec<String>,
+    statements: Vec<String>,
+    fix: Option<Value>,
+    depends_on: Vec<String>,
+}
+
+/// The result of one hop for one environment (`check --json`'s `hops`).
 #[derive(Debug, Clone, Serialize)]
 pub struct HopResult {
     pub hop: Hop,
     pub ok: bool,
-    /// What was proven, or what is wrong, in plain words.
+    /// What was proven, or what is wrong, in plain words (of every part, in order).
     pub detail: Vec<String>,
     /// Statements that allowed (ok) or denied (not ok), as "policy NAME statement SID".
     pub statements: Vec<String>,
-    /// A statement that would fix it, and where it goes.
+    /// A statement that would fix it, and where it goes (the first failing part's).
     pub fix: Option<Value>,
     /// Condition keys the decision depends on that xacct cannot know (no ✓ or ✗ can be given).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// The parts proven one by one (`credentials`, `assume_role`), each as a hop is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartResult>,
+}
+
+/// The result of one part of a hop.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartResult {
+    pub part: Part,
+    pub ok: bool,
+    pub detail: Vec<String>,
+    pub statements: Vec<String>,
+    pub fix: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
+/// The steps of one environment as its hops, in chain order, parts within their hop.
+fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
+    let mut hops: Vec<HopResult> = Vec::new();
+    for s in steps {
+        let (hop, part) = s.step.place();
+        let i = match hops.iter().position(|h| h.hop == hop) {
+            Some(i) => i,
+            None => {
+                hops.push(HopResult {
+                    hop,
+                    ok: true,
+                    detail: vec![],
+                    statements: vec![],
+                    fix: None,
+                    depends_on: vec![],
+                    parts: vec![],
+                });
+                hops.len() - 1
+            }
+        };
+        let h = &mut hops[i];
+        h.ok &= s.ok;
+        h.detail.extend(s.detail.iter().cloned());
+        h.statements.extend(s.statements.iter().cloned());
+        if h.fix.is_none() && !s.ok {
+            h.fix = s.fix.clone();
+        }
+        for k in &s.depends_on {
+            if !h.depends_on.contains(k) {
+                h.depends_on.push(k.clone());
+            }
+        }
+        match part {
+            Some(part) => h.parts.push(PartResult {
+                part,
+                ok: s.ok,
+                detail: s.detail,
+                statements: s.statements,
+                fix: s.fix,
+                depends_on: s.depends_on,
+            }),
+            None => h.fix = h.fix.take().or(s.fix),
+        }
+    }
+    hops.sort_by_key(|h| h.hop);
+    hops
 }
 
 /// What the proof does not see, said once under every human report.
 pub const NOT_MODELLED: &str = "A ✓ means the documents xacct can read allow it: service control policies, resource control policies and session policies are not modelled.";
-
-/// `xacct check --json`.
-#[derive(Debug, Serialize)]
-pub struct CheckOutput<'a> {
-    pub ok: bool,
-    /// `live` or `desired`.
-    pub source: &'static str,
-    pub environments: &'a [EnvReport],
-    pub lint: &'a [crate::lint::Finding],
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvReport {
@@ -169,14 +227,14 @@ fn ctx(pairs: &[(&str, &str)]) -> Map<String, Value> {
 }
 
 fn hop(
-    hop: Hop,
+    step: Step,
     ok: bool,
     detail: Vec<String>,
     statements: Vec<String>,
     fix: Option<Value>,
-) -> HopResult {
-    HopResult {
-        hop,
+) -> StepResult {
+    StepResult {
+        step,
         ok,
         detail,
         statements,
@@ -186,7 +244,7 @@ fn hop(
 }
 
 /// Mark a hop that failed as depending on condition keys xacct cannot know, if the case has any.
-fn depends(mut h: HopResult, case: &Case) -> HopResult {
+fn depends(mut h: StepResult, case: &Case) -> StepResult {
     if h.ok {
         return h;
     }
@@ -201,7 +259,7 @@ fn depends(mut h: HopResult, case: &Case) -> HopResult {
     h
 }
 
-fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
+fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
     let alias = cfg.alias_arn();
     let mut ok = true;
     let mut detail = Vec::new();
@@ -266,7 +324,7 @@ fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
         }
     }
     hop(
-        Hop::IotPolicy,
+        Step::IotPolicy,
         ok,
         detail,
         statements,
@@ -274,11 +332,11 @@ fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
     )
 }
 
-fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
+fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
     let fix = json!({"role_alias": iot.role_alias, "role_arn": cfg.iot_role_arn(), "credential_duration": iot.credential_duration});
     let Some((role_arn, duration)) = &f.alias else {
         return hop(
-            Hop::RoleAlias,
+            Step::RoleAlias,
             false,
             vec![format!("role alias {} does not exist", iot.role_alias)],
             vec![],
@@ -319,7 +377,7 @@ fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
         ));
     }
     hop(
-        Hop::RoleAlias,
+        Step::RoleAlias,
         ok,
         detail,
         vec![],
@@ -327,13 +385,13 @@ fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
     )
 }
 
-fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
+fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
     let fix = json!({"trust_policy_of": cfg.iot_role_arn(), "statement": {"Effect":"Allow",
         "Principal":{"Service":"credentials.iot.amazonaws.com"},"Action":"sts:AssumeRole",
         "Condition":{"StringEquals":{"aws:SourceAccount":iot.account},"ArnEquals":{"aws:SourceArn":cfg.alias_arn()}}}});
     let Some(r) = &f.iot_role else {
         return hop(
-            Hop::IotTrust,
+            Step::IotTrust,
             false,
             vec![format!(
                 "the IoT role {} does not exist",
@@ -359,14 +417,14 @@ fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
     let trust_name = format!("trust policy of {}", iot.role_name);
     let h = match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => hop(
-            Hop::IotTrust,
+            Step::IotTrust,
             true,
             vec![format!("credentials.iot.amazonaws.com may assume {} (SourceAccount {}, SourceArn {})", r.arn, iot.account, cfg.alias_arn())],
             labels(&o, &[], &trust_name),
             None,
         ),
         Ok(o) => hop(
-            Hop::IotTrust,
+            Step::IotTrust,
             false,
             vec![format!(
                 "the {trust_name} {} sts:AssumeRole by credentials.iot.amazonaws.com with aws:SourceAccount {} and aws:SourceArn {} (the file's iot.source_arn_condition is {}; relax it to account or none if the credentials provider sends another aws:SourceArn)",
@@ -378,7 +436,7 @@ fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> HopResult {
             labels(&o, &[], &trust_name),
             Some(fix),
         ),
-        Err(e) => hop(Hop::IotTrust, false, vec![format!("malformed {trust_name}: {e}")], vec![], Some(fix)),
+        Err(e) => hop(Step::IotTrust, false, vec![format!("malformed {trust_name}: {e}")], vec![], Some(fix)),
     };
     depends(h, &case)
 }
@@ -471,11 +529,11 @@ fn boundary_words(o: &Outcome, role: &RoleFacts, action: &str, resource: &str) -
     }
 }
 
-fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
+fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let target_arn = cfg.target_role_arn(t);
     let Some(iot) = &f.iot_role else {
         return hop(
-            Hop::AssumeTarget,
+            Step::AssumeTarget,
             false,
             vec![format!(
                 "the {} {} does not exist",
@@ -488,7 +546,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
     };
     let Some(Some(target)) = f.targets.get(&t.name) else {
         return hop(
-            Hop::AssumeTarget,
+            Step::AssumeTarget,
             false,
             vec![format!("the target role {target_arn} does not exist")],
             vec![],
@@ -505,14 +563,14 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
         device_of(t),
     ) {
         Err(e) => hop(
-            Hop::AssumeTarget,
+            Step::AssumeTarget,
             false,
             vec![format!("malformed policy: {e}")],
             vec![],
             None,
         ),
         Ok((o, _, _, _)) if o.decision == Decision::Allow => hop(
-            Hop::AssumeTarget,
+            Step::AssumeTarget,
             true,
             vec![format!("{} may assume {}", iot.arn, target.arn)],
             labels(&o, &names, &trust_name),
@@ -524,7 +582,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
         {
             // a source chain proves the source role's side in `source_policy`: here only the trust
             hop(
-                Hop::AssumeTarget,
+                Step::AssumeTarget,
                 true,
                 vec![format!(
                     "the {trust_name} lets {} assume it (the source role's own side: source_policy)",
@@ -560,7 +618,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
                 fix.push(json!({"trust_policy_of": target.arn, "statement": {"Effect":"Allow","Principal":{"AWS":iot.arn},"Action":"sts:AssumeRole"}}));
             }
             let h = hop(
-                Hop::AssumeTarget,
+                Step::AssumeTarget,
                 false,
                 detail,
                 labels(&o, &names, &trust_name),
@@ -571,7 +629,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
     }
 }
 
-fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
+fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
     // direct mode: the IoT role's session invokes; otherwise the target role's
     let principal = if t.direct() {
         f.iot_role.as_ref()
@@ -580,7 +638,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
     };
     let Some(target) = principal else {
         return hop(
-            Hop::Invoke,
+            Step::Invoke,
             false,
             vec![if t.direct() {
                 format!("the IoT role {} does not exist", cfg.iot_role_arn_for(t))
@@ -660,7 +718,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
         }
     }
     let mut h = hop(
-        Hop::Invoke,
+        Step::Invoke,
         ok,
         detail,
         statements,
@@ -674,6 +732,31 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> HopResult {
         h = depends(h, case);
     }
     h
+}
+
+/// A workload chain's start: the source role's sessions are the workload's own (xacct neither makes
+/// nor proves them), so what the documents can show is that the role is there.
+fn hop_source(cfg: &Config, f: &Facts) -> StepResult {
+    let arn = cfg.origin_role_arn();
+    match &f.iot_role {
+        Some(src) => hop(
+            Step::Source,
+            true,
+            vec![format!(
+                "the source role {} exists; its sessions are the workload's own",
+                src.arn
+            )],
+            vec![],
+            None,
+        ),
+        None => hop(
+            Step::Source,
+            false,
+            vec![format!("the source role {arn} does not exist")],
+            vec![],
+            None,
+        ),
+    }
 }
 
 /// "IoT role" or "source role".
@@ -716,6 +799,7 @@ pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport>
                 (cfg, facts, shared.clone())
             };
             if cfg.source_role().is_some() {
+                hops.push(hop_source(cfg, facts));
                 hops.push(hop_source_policy(cfg, t, facts));
             }
             if !t.direct() {
@@ -735,7 +819,7 @@ pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport>
                 account: t.account.clone(),
                 ok: hops.iter().all(|h| h.ok),
                 devices: t.devices.as_ref().map(|d| d.to_string()),
-                hops,
+                hops: group(hops),
             }
         })
         .collect()
@@ -773,12 +857,15 @@ mod tests {
         let r = prove(&c, &f, &[]);
         assert!(r[0].ok);
         assert!(!r[1].ok);
-        let h = r[1]
-            .hops
-            .iter()
-            .find(|h| h.hop == Hop::AssumeTarget)
-            .unwrap();
+        let h = r[1].hops.iter().find(|h| h.hop == Hop::AssumeRole).unwrap();
         assert!(!h.ok);
+        assert!(
+            !h.parts
+                .iter()
+                .find(|p| p.part == Part::TargetTrust)
+                .unwrap()
+                .ok
+        );
         assert!(
             h.detail
                 .iter()
@@ -813,8 +900,10 @@ mod tests {
         let mut f = desired_facts(&c);
         f.alias = Some((c.iot_role_arn(), 7200));
         let r = prove(&c, &f, &[]);
-        assert!(!r[0].hops[1].ok);
-        assert!(r[0].hops[1].detail[0].contains("MaxSessionDuration"));
+        let alias = &r[0].hops[0].parts[1];
+        assert_eq!(alias.part, Part::RoleAlias);
+        assert!(!alias.ok && !r[0].hops[0].ok);
+        assert!(alias.detail[0].contains("MaxSessionDuration"));
     }
 
     #[test]
@@ -825,11 +914,7 @@ mod tests {
         let t = f.targets.get_mut("b").unwrap().as_mut().unwrap();
         t.trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":iot},"Action":"sts:AssumeRole","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}]});
         let r = prove(&c, &f, &[]);
-        let h = r[1]
-            .hops
-            .iter()
-            .find(|h| h.hop == Hop::AssumeTarget)
-            .unwrap();
+        let h = r[1].hops.iter().find(|h| h.hop == Hop::AssumeRole).unwrap();
         assert!(!h.ok);
         assert_eq!(h.depends_on, vec!["aws:SourceIp".to_string()]);
         assert!(
@@ -839,7 +924,8 @@ mod tests {
             "{h:#?}"
         );
         let human = render_human(&r, crate::output::Style { color: false });
-        assert!(human.contains("? assume-target"), "{human}");
+        assert!(human.contains("? assume-role"), "{human}");
+        assert!(human.contains("? target-trust"), "{human}");
         assert!(human.contains(NOT_MODELLED), "{human}");
     }
 

@@ -49,24 +49,13 @@ pub fn render_human(reports: &[EnvReport], style: crate::output::Style) -> Strin
     for r in reports.iter().filter(|r| !r.ok) {
         let _ = writeln!(out, "\n{} (account {}):", style.bold(&r.env), r.account);
         for h in r.hops.iter().filter(|h| !h.ok) {
-            let mark = if h.depends_on.is_empty() {
-                style.red("✗")
-            } else {
-                style.yellow("?")
-            };
-            let _ = writeln!(out, "  {mark} {}", h.hop.title());
-            for d in &h.detail {
-                let _ = writeln!(out, "      {d}");
+            let _ = writeln!(out, "  {} {}", mark(style, &h.depends_on), h.hop.title());
+            if h.parts.is_empty() {
+                findings(&mut out, "      ", &h.detail, &h.statements, &h.fix);
             }
-            for s in &h.statements {
-                let _ = writeln!(out, "      statement: {s}");
-            }
-            if let Some(fix) = &h.fix {
-                let _ = writeln!(
-                    out,
-                    "      fix: {}",
-                    serde_json::to_string(fix).unwrap_or_default()
-                );
+            for p in h.parts.iter().filter(|p| !p.ok) {
+                let _ = writeln!(out, "    {} {}", mark(style, &p.depends_on), p.part.title());
+                findings(&mut out, "        ", &p.detail, &p.statements, &p.fix);
             }
         }
     }
@@ -85,4 +74,37 @@ pub fn render_human(reports: &[EnvReport], style: crate::output::Style) -> Strin
     );
     let _ = writeln!(out, "{}", style.dim(NOT_MODELLED));
     out
+}
+
+/// ✗, or ? when the decision depends on keys xacct cannot know.
+fn mark(style: crate::output::Style, depends_on: &[String]) -> String {
+    if depends_on.is_empty() {
+        style.red("✗")
+    } else {
+        style.yellow("?")
+    }
+}
+
+/// The details, statements and fix of a failed hop or part, indented.
+fn findings(
+    out: &mut String,
+    indent: &str,
+    detail: &[String],
+    statements: &[String],
+    fix: &Option<Value>,
+) {
+    use std::fmt::Write;
+    for d in detail {
+        let _ = writeln!(out, "{indent}{d}");
+    }
+    for s in statements {
+        let _ = writeln!(out, "{indent}statement: {s}");
+    }
+    if let Some(fix) = fix {
+        let _ = writeln!(
+            out,
+            "{indent}fix: {}",
+            serde_json::to_string(fix).unwrap_or_default()
+        );
+    }
 }

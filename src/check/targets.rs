@@ -5,14 +5,14 @@ use super::*;
 
 /// The source role's own side of `sts:AssumeRole` on the target role: its identity policies and its
 /// permissions boundary (the trust is `assume_target`'s).
-pub(super) fn hop_source_policy(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
+pub(super) fn hop_source_policy(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let target_arn = cfg.target_role_arn(t);
     let policy_name = crate::desired::source_policy_name(cfg);
     let fix = json!({"inline_policy": policy_name, "of": cfg.origin_role_arn(),
         "statement": {"Effect":"Allow","Action":"sts:AssumeRole","Resource":target_arn}});
     let Some(src) = &f.iot_role else {
         return hop(
-            Hop::SourcePolicy,
+            Step::SourcePolicy,
             false,
             vec![format!(
                 "the source role {} does not exist",
@@ -27,14 +27,14 @@ pub(super) fn hop_source_policy(cfg: &Config, t: &Target, f: &Facts) -> HopResul
     let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":src.arn},"Action":"sts:AssumeRole"}]});
     match two_sided(src, "sts:AssumeRole", &target_arn, Some(&trust)) {
         Err(e) => hop(
-            Hop::SourcePolicy,
+            Step::SourcePolicy,
             false,
             vec![format!("malformed policy: {e}")],
             vec![],
             None,
         ),
         Ok((o, true, _, _)) if o.decision == Decision::Allow => hop(
-            Hop::SourcePolicy,
+            Step::SourcePolicy,
             true,
             vec![format!(
                 "the policies of {} allow sts:AssumeRole on {target_arn}",
@@ -64,7 +64,7 @@ pub(super) fn hop_source_policy(cfg: &Config, t: &Target, f: &Facts) -> HopResul
                 fix
             };
             let h = hop(
-                Hop::SourcePolicy,
+                Step::SourcePolicy,
                 false,
                 detail,
                 labels(&o, &names, ""),
@@ -115,7 +115,7 @@ pub fn method_matches(listed: &str, path: &str, http_method: &str, resource_path
 }
 
 /// The failed hop that says the environment's target role does not exist.
-fn missing_target(cfg: &Config, t: &Target, which: Hop) -> HopResult {
+fn missing_target(cfg: &Config, t: &Target, which: Step) -> StepResult {
     hop(
         which,
         false,
@@ -128,9 +128,9 @@ fn missing_target(cfg: &Config, t: &Target, which: Hop) -> HopResult {
     )
 }
 
-pub(super) fn hop_call_api(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
+pub(super) fn hop_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let Some(Some(target)) = f.targets.get(&t.name) else {
-        return missing_target(cfg, t, Hop::CallApi);
+        return missing_target(cfg, t, Step::CallApi);
     };
     let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
     let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
@@ -198,7 +198,7 @@ pub(super) fn hop_call_api(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
         fixes.extend(r.fix);
         failing.extend(r.case);
     }
-    finish(Hop::CallApi, ok, detail, statements, fixes, &failing)
+    finish(Step::CallApi, ok, detail, statements, fixes, &failing)
 }
 
 /// What the target role's `action` on `resource` comes to under the resource's policy (named
@@ -276,13 +276,13 @@ fn target_access(
 }
 
 fn finish(
-    which: Hop,
+    which: Step,
     ok: bool,
     detail: Vec<String>,
     statements: Vec<String>,
     mut fixes: Vec<Value>,
     failing: &[Case],
-) -> HopResult {
+) -> StepResult {
     let mut seen = Vec::new();
     fixes.retain(|f| {
         let new = !seen.contains(f);
@@ -306,10 +306,10 @@ fn finish(
     h
 }
 
-pub(super) fn hop_get_object(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
+pub(super) fn hop_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     use crate::model::live::Encryption;
     let Some(Some(target)) = f.targets.get(&t.name) else {
-        return missing_target(cfg, t, Hop::GetObject);
+        return missing_target(cfg, t, Step::GetObject);
     };
     let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
     let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
@@ -384,5 +384,5 @@ pub(super) fn hop_get_object(cfg: &Config, t: &Target, f: &Facts) -> HopResult {
             }
         }
     }
-    finish(Hop::GetObject, ok, detail, statements, fixes, &failing)
+    finish(Step::GetObject, ok, detail, statements, fixes, &failing)
 }

@@ -1,7 +1,7 @@
 //! `xacct check`, `lint` and `policy eval`.
 
 use super::check_selection;
-use crate::cli::Error;
+use crate::commands::Error;
 use crate::output::{print_json, print_out, Style};
 use crate::{aws, config};
 use std::path::Path;
@@ -29,7 +29,8 @@ pub async fn check_cmd(
     let findings = crate::lint::lint_facts(&cfg, &facts);
     let ok = reports.iter().all(|r| r.ok);
     if json {
-        print_json(&crate::check::CheckOutput {
+        print_json(&CheckOutput {
+            format_version: crate::chain::FORMAT_VERSION,
             ok,
             source: if desired { "desired" } else { "live" },
             environments: &reports,
@@ -91,4 +92,16 @@ pub fn policy_eval() -> Result<ExitCode, Error> {
         crate::policy::eval::evaluate_batch(&input).map_err(|e| Error::Usage(e.to_string()))?;
     print_json(&out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `xacct check --json`: the proof's reports and the lint findings beside them.
+#[derive(Debug, serde::Serialize)]
+struct CheckOutput<'a> {
+    /// `chain::FORMAT_VERSION`: the hop names `verify --json` uses too.
+    format_version: &'static str,
+    ok: bool,
+    /// `live` or `desired`.
+    source: &'static str,
+    environments: &'a [crate::check::EnvReport],
+    lint: &'a [crate::lint::Finding],
 }

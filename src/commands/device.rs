@@ -3,7 +3,7 @@
 //! what `xacct creds` reads. Neither holds a secret.
 
 use crate::aws;
-use crate::cli::Error;
+use crate::commands::Error;
 use crate::config::{self, Config, Devices, Target, TargetMode};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

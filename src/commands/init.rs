@@ -1,6 +1,6 @@
 //! `xacct validate` and `init`.
 
-use crate::cli::Error;
+use crate::commands::Error;
 use crate::config;
 use crate::output::print_out;
 use std::path::{Path, PathBuf};

@@ -3,14 +3,15 @@
 
 pub mod check;
 pub mod device;
+mod error;
 pub mod init;
 pub mod plan;
 pub mod verify;
 
 use crate::aws;
-use crate::cli::Error;
 use crate::config::{self, Config};
 use crate::plan::{Mode, Plan};
+pub use error::Error;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 

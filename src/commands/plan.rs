@@ -1,7 +1,7 @@
 //! `xacct plan`, `apply` and `destroy`.
 
 use super::{check_selection, confirm, execute, make_plan, refuse_conflicts, Fingerprint};
-use crate::cli::Error;
+use crate::commands::Error;
 use crate::config;
 use crate::output::{print_json, print_out, Style};
 use crate::plan::{self, render, Mode};

@@ -1,7 +1,7 @@
 //! `xacct verify` and `creds`.
 
 use super::check_selection;
-use crate::cli::Error;
+use crate::commands::Error;
 use crate::output::{print_json, print_out, Style};
 use crate::{aws, config};
 use std::path::{Path, PathBuf};
@@ -146,6 +146,7 @@ pub async fn verify_cmd(
     }
     if json {
         print_json(&verify::VerifyOutput {
+            format_version: crate::chain::FORMAT_VERSION,
             ok,
             endpoint: &endpoint,
             environments: &outcomes,
@@ -184,6 +185,7 @@ async fn verify_source_cmd(
     }
     if json {
         print_json(&verify::VerifyOutput {
+            format_version: crate::chain::FORMAT_VERSION,
             ok,
             endpoint: "",
             environments: &outcomes,

@@ -1,6 +1,6 @@
 //! The resource kinds as one table: for each kind, its name, its dependency rank, its apply lane, its
 //! ownership rule and how a change to it broadens access. Plan order, apply lanes and destroy order
-//! all derive from this table; the SDK calls of each kind live in `aws::resources`.
+//! all derive from this table; the SDK calls of each kind live in `aws::read` and `aws::write`.
 
 use super::{Addr, Spec};
 use serde::{Deserialize, Serialize};

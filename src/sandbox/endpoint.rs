@@ -185,7 +185,8 @@ async fn describe_if_same(
 }
 
 /// Find the registered certificate whose content is `der`, in every account and region the sandbox
-/// has seen: a remembered location first, then AWS's id (SHA-256 of the DER), then a scan.
+/// has seen: where the gateway saw IoT create or register it (or where it was found before) first,
+/// then AWS's id (SHA-256 of the DER) in every account, then a scan.
 async fn find_certificate(state: &State, der: &[u8]) -> Option<Found> {
     let digest: String = Sha256::digest(der)
         .iter()
@@ -205,11 +206,17 @@ async fn find_certificate(state: &State, der: &[u8]) -> Option<Found> {
     }
     let accounts = state.registry.accounts();
     let regions = state.registry.regions();
+    // by AWS's id in every account first (moto started by the sandbox's launcher uses it), then a
+    // scan of every account's certificates (a moto that names certificates its own way)
     for account in accounts.iter().rev() {
         for region in &regions {
             if let Some(f) = describe_if_same(state, account, region, &digest, der).await {
                 return Some(f);
             }
+        }
+    }
+    for account in accounts.iter().rev() {
+        for region in &regions {
             let c = state.admin.get(account, region).await;
             let mut marker: Option<String> = None;
             loop {

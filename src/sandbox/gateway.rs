@@ -392,6 +392,39 @@ fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
     Some(&s[i..j])
 }
 
+/// Index a certificate IoT just created or registered (CreateKeysAndCertificate,
+/// CreateCertificateFromCsr, RegisterCertificate, RegisterCertificateWithoutCA) by its content, as
+/// AWS's credentials provider knows every certificate of its account.
+fn certificate_created(
+    state: &State,
+    path: &str,
+    request: &[u8],
+    response: &[u8],
+    account: &str,
+    region: &str,
+) {
+    if !matches!(
+        path,
+        "/keys-and-certificate"
+            | "/certificates"
+            | "/certificate/register"
+            | "/certificate/register-no-ca"
+    ) {
+        return;
+    }
+    let Ok(answer) = serde_json::from_slice::<Value>(response) else {
+        return;
+    };
+    let asked = serde_json::from_slice::<Value>(request).unwrap_or(Value::Null);
+    let pem = answer
+        .get("certificatePem")
+        .or_else(|| asked.get("certificatePem"))
+        .and_then(Value::as_str);
+    if let (Some(pem), Some(id)) = (pem, answer.get("certificateId").and_then(Value::as_str)) {
+        state.registry.saw_certificate(pem, account, region, id);
+    }
+}
+
 async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
@@ -499,10 +532,36 @@ async fn handle(
     } else {
         false
     };
-    let (rparts, rbytes) = match super::forward(&client, &state.moto, &parts, body).await {
+    let (rparts, rbytes) = match super::forward(&client, &state.moto, &parts, body.clone()).await {
         Ok(r) => r,
         Err(e) => return Ok(response(502, &[], e.to_string())),
     };
+    if assume && rparts.status.is_success() {
+        let text = String::from_utf8_lossy(&rbytes);
+        if let Some(akid) = between(&text, "<AccessKeyId>", "</AccessKeyId>") {
+            state.registry.saw_session(akid, &account_of(&role_arn));
+        }
+    }
+    if rparts.status.is_success() && parts.method == hyper::Method::POST {
+        if let Some((akid, _, service)) = &sig {
+            if service == "iot" {
+                let account = principal
+                    .as_ref()
+                    .map(|p| p.account.clone())
+                    .or_else(|| state.registry.session_account(akid));
+                if let Some(account) = account {
+                    certificate_created(
+                        &state,
+                        parts.uri.path(),
+                        &body,
+                        &rbytes,
+                        &account,
+                        &region,
+                    );
+                }
+            }
+        }
+    }
     if assume && (principal.is_some() || workload) && rparts.status.is_success() {
         let text = String::from_utf8_lossy(&rbytes);
         if let (Some(akid), Some(arn)) = (

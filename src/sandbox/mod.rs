@@ -214,8 +214,11 @@ pub struct Registry {
     secrets: Mutex<HashMap<String, String>>,
     accounts: Mutex<BTreeSet<String>>,
     regions: Mutex<BTreeSet<String>>,
-    /// SHA-256 of a certificate's DER → (account, region, certificate id) where it was found.
+    /// SHA-256 of a certificate's DER → (account, region, certificate id): recorded when IoT creates
+    /// or registers it through the gateway, or when the endpoint finds it.
     pub certificates: Mutex<HashMap<String, (String, String, String)>>,
+    /// The account each session key issued through the gateway acts in.
+    sessions: Mutex<HashMap<String, String>>,
 }
 
 impl Registry {
@@ -234,6 +237,33 @@ impl Registry {
     }
     pub fn secret(&self, akid: &str) -> Option<String> {
         self.secrets.lock().unwrap().get(akid).cloned()
+    }
+    /// A session key `akid` was issued for account `account`.
+    pub fn saw_session(&self, akid: &str, account: &str) {
+        self.sessions
+            .lock()
+            .unwrap()
+            .insert(akid.to_string(), account.to_string());
+    }
+    /// The account a session key issued through the gateway acts in.
+    pub fn session_account(&self, akid: &str) -> Option<String> {
+        self.sessions.lock().unwrap().get(akid).cloned()
+    }
+    /// IoT holds the certificate `pem` as `id` in (account, region).
+    pub fn saw_certificate(&self, pem: &str, account: &str, region: &str, id: &str) {
+        use rustls::pki_types::pem::PemObject;
+        use sha2::Digest;
+        let Ok(der) = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()) else {
+            return;
+        };
+        let digest: String = sha2::Sha256::digest(der.as_ref())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.certificates.lock().unwrap().insert(
+            digest,
+            (account.to_string(), region.to_string(), id.to_string()),
+        );
     }
     pub fn saw_account(&self, a: &str) {
         if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) {
@@ -306,11 +336,16 @@ pub struct State {
     pub admin: Admin,
 }
 
-/// What the sandbox runs moto with: moto 5.2.5 answers DeleteCertificate with a 500 once any IoT
-/// policy is attached to a thing group (its delete check asks every policy target for a
-/// `certificate_id`, which a thing group lacks). When the interpreter of the `moto_server` script is
-/// next to it, moto is started through it with that one attribute added; otherwise as is.
-pub const MOTO_LAUNCHER: &str = "import sys\nimport moto.iot.models as m\nif not hasattr(m.FakeThingGroup, 'certificate_id'):\n    m.FakeThingGroup.certificate_id = None\nfrom moto.server import main\nsys.argv = ['moto_server'] + sys.argv[1:]\nmain()\n";
+/// What the sandbox runs moto with, so that it behaves as AWS does where moto 5.2.5 does not:
+/// - certificate ids are AWS's (the SHA-256 of the certificate's DER): moto's `use_valid_cert`,
+///   which only its in-process user config sets (its config API ignores an `iot` section), so the
+///   credentials endpoint finds a certificate by its id instead of scanning every account;
+/// - DeleteCertificate works once an IoT policy is attached to a thing group (moto's delete check
+///   asks every policy target for a `certificate_id`, which a thing group lacks).
+///
+/// When the interpreter of the `moto_server` script is next to it, moto is started through it with
+/// these two changes; otherwise as is.
+pub const MOTO_LAUNCHER: &str = "import sys\nfrom moto.core.config import default_user_config\ndefault_user_config['iot']['use_valid_cert'] = True\nimport moto.iot.models as m\nif not hasattr(m.FakeThingGroup, 'certificate_id'):\n    m.FakeThingGroup.certificate_id = None\nfrom moto.server import main\nsys.argv = ['moto_server'] + sys.argv[1:]\nmain()\n";
 
 /// The command that starts moto_server `bin` (through its interpreter with `MOTO_LAUNCHER` when
 /// that interpreter is beside it). The tests start their moto with it too.
@@ -401,11 +436,7 @@ pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, Sandbo
             (url, Some(child))
         }
     };
-    moto_config(
-        &moto,
-        r#"{"lambda":{"use_docker":false},"iot":{"use_valid_cert":true}}"#,
-    )
-    .await?;
+    moto_config(&moto, r#"{"lambda":{"use_docker":false}}"#).await?;
     let state = Arc::new(State {
         moto: moto.clone(),
         registry: Registry::default(),

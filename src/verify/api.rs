@@ -1,7 +1,7 @@
 //! verify's `call_api` hop: an HTTPS request to an API Gateway method, signed with SigV4 by the SDK's
 //! signer (`aws-sigv4`) with the chain's credentials.
 
-use super::{hop_done, settled, HopError, HopOutcome, Options, Proofs, VHop};
+use super::{hop_done, settled, Hop, HopError, HopOutcome, Options, Proofs};
 use crate::aws::Clients;
 use crate::config::{ApiMethod, Config, Target};
 use bytes::Bytes;
@@ -234,8 +234,8 @@ pub async fn call_api_hop(
         }
     }
     if errors.is_empty() {
-        hop_done(VHop::CallApi, true, start, ok_lines.join("; "))
+        hop_done(Hop::CallApi, true, start, ok_lines.join("; "))
     } else {
-        hop_done(VHop::CallApi, false, start, errors.join("; "))
+        hop_done(Hop::CallApi, false, start, errors.join("; "))
     }
 }

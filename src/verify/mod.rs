@@ -1,5 +1,6 @@
-//! `xacct verify`: the end-to-end smoke test with a device certificate, per environment and per hop:
-//! credentials provider (mTLS) → sts:AssumeRole into the target role → lambda:Invoke.
+//! `xacct verify`: the end-to-end smoke test, per environment and per hop (`chain::Hop`, the names
+//! `check` proves under): a device's credentials (mTLS to the credentials provider) or a workload's
+//! source session, sts:AssumeRole into the target role, then each target's call.
 
 pub mod api;
 mod ephemeral;
@@ -8,6 +9,7 @@ pub mod objects;
 pub mod source;
 
 use crate::aws::{AwsError, Clients};
+pub use crate::chain::Hop;
 use crate::config::{Config, Target};
 pub use ephemeral::{
     cleanup_leftovers, ephemeral_cleanup, ephemeral_create, short_id, Ephemeral, EPHEMERAL_ATTR,
@@ -17,48 +19,9 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum VHop {
-    Credentials,
-    Source,
-    AssumeRole,
-    Invoke,
-    CallApi,
-    GetObject,
-}
-
-impl VHop {
-    pub fn title(&self) -> &'static str {
-        match self {
-            VHop::Credentials => "credentials",
-            VHop::Source => "source",
-            VHop::AssumeRole => "assume-role",
-            VHop::Invoke => "invoke",
-            VHop::CallApi => "call-api",
-            VHop::GetObject => "get-object",
-        }
-    }
-}
-
-/// The hops after the target role, for the targets an environment lists.
-pub fn target_vhops(t: &Target) -> Vec<VHop> {
-    let mut v = Vec::new();
-    if !t.functions.is_empty() {
-        v.push(VHop::Invoke);
-    }
-    if !t.apis.is_empty() {
-        v.push(VHop::CallApi);
-    }
-    if !t.objects.is_empty() {
-        v.push(VHop::GetObject);
-    }
-    v
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct HopOutcome {
-    pub hop: VHop,
+    pub hop: Hop,
     /// None when the hop was not reached (an earlier one failed).
     pub ok: Option<bool>,
     pub ms: u64,
@@ -71,7 +34,7 @@ pub struct HopOutcome {
 
 impl HopOutcome {
     /// A hop that ran, for `ms` milliseconds.
-    pub fn finished(hop: VHop, ok: bool, ms: u64, detail: String) -> HopOutcome {
+    pub fn finished(hop: Hop, ok: bool, ms: u64, detail: String) -> HopOutcome {
         HopOutcome {
             hop,
             ok: Some(ok),
@@ -83,7 +46,7 @@ impl HopOutcome {
     }
 
     /// A hop not reached because an earlier one failed.
-    pub fn not_reached(hop: VHop) -> HopOutcome {
+    pub fn not_reached(hop: Hop) -> HopOutcome {
         HopOutcome {
             hop,
             ok: None,
@@ -117,6 +80,8 @@ pub struct CredentialProcess<'a> {
 /// `xacct verify --json`.
 #[derive(Debug, Serialize)]
 pub struct VerifyOutput<'a> {
+    /// `chain::FORMAT_VERSION`: the hop names `check --json` uses too.
+    pub format_version: &'static str,
     pub ok: bool,
     pub endpoint: &'a str,
     pub environments: &'a [EnvOutcome],
@@ -330,15 +295,15 @@ pub async fn assume_target(
         .await
         .map_err(|e| {
             use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-            let denied = e.code() == Some("AccessDenied");
+            let denied = crate::aws::error::denied(e.code());
             let message = match (e.code(), e.message()) {
-                (Some("AccessDenied"), m) => format!(
+                (Some(c), m) if denied => format!(
                     "AssumeRole denied: {arn} may not be assumed with the {}'s credentials ({})",
                     match cfg.origin {
                         crate::config::Origin::Iot(_) => "IoT role",
                         crate::config::Origin::Role(_) => "source role",
                     },
-                    m.unwrap_or("AccessDenied")
+                    m.unwrap_or(c)
                 ),
                 (Some(code), m) => {
                     format!("AssumeRole of {arn} failed: {code}: {}", m.unwrap_or(""))
@@ -380,12 +345,12 @@ async fn invoke(
     };
     let out = req.send().await.map_err(|e| {
         use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-        let denied = e.code().is_some_and(|c| c.contains("AccessDenied"));
+        let denied = crate::aws::error::denied(e.code());
         let message = match (e.code(), e.message()) {
-            (Some(c), m) if c.contains("AccessDenied") => {
+            (Some(c), m) if denied => {
                 format!("Invoke of {function} denied: {}", m.unwrap_or(c))
             }
-            (Some("ResourceNotFoundException"), _) => {
+            (Some(c), _) if crate::aws::Code::parse(c).not_found() => {
                 format!("function {function} does not exist")
             }
             (Some(c), m) => format!("Invoke of {function} failed: {c}: {}", m.unwrap_or("")),
@@ -453,7 +418,7 @@ pub async fn verify_env(
                 "credentials of {} from {endpoint} (alias {alias})",
                 cfg.iot_role_arn_for(t)
             );
-            hops.push(hop_done(VHop::Credentials, true, t1, detail));
+            hops.push(hop_done(Hop::Credentials, true, t1, detail));
             c
         }
         Err(e) => {
@@ -464,11 +429,11 @@ pub async fn verify_env(
                     t.name
                 ));
             }
-            hops.push(hop_done(VHop::Credentials, false, t1, message));
+            hops.push(hop_done(Hop::Credentials, false, t1, message));
             if !t.direct() {
-                hops.push(not_reached(VHop::AssumeRole));
+                hops.push(not_reached(Hop::AssumeRole));
             }
-            hops.extend(target_vhops(t).into_iter().map(not_reached));
+            hops.extend(crate::chain::target_hops(t).into_iter().map(not_reached));
             return outcome(hops, vec![]);
         }
     };
@@ -510,23 +475,19 @@ pub(crate) async fn assume_and_reach(
         EnvOutcome::from_hops(&t.name, &t.account, hops, invocations)
     };
     let t2 = Instant::now();
-    let assumed = settled(
-        opts,
-        proofs,
-        &t.name,
-        crate::check::Hop::AssumeTarget,
-        || assume_target(cfg, t, creds, session_name),
-    )
+    let assumed = settled(opts, proofs, &t.name, Hop::AssumeRole, || {
+        assume_target(cfg, t, creds, session_name)
+    })
     .await;
     let target = match assumed {
         Ok(c) => {
             let detail = format!("assumed {}", cfg.target_role_arn(t));
-            hops.push(hop_done(VHop::AssumeRole, true, t2, detail));
+            hops.push(hop_done(Hop::AssumeRole, true, t2, detail));
             c
         }
         Err(e) => {
-            hops.push(hop_done(VHop::AssumeRole, false, t2, e.message));
-            hops.extend(target_vhops(t).into_iter().map(not_reached));
+            hops.push(hop_done(Hop::AssumeRole, false, t2, e.message));
+            hops.extend(crate::chain::target_hops(t).into_iter().map(not_reached));
             return outcome(hops, vec![]);
         }
     };
@@ -611,7 +572,7 @@ async fn invoke_hop(
         errors.join("; ")
     };
     (
-        hop_done(VHop::Invoke, errors.is_empty(), t3, detail),
+        hop_done(Hop::Invoke, errors.is_empty(), t3, detail),
         invocations,
     )
 }
@@ -629,11 +590,11 @@ pub(crate) fn split_results(results: Vec<Result<String, HopError>>) -> (Vec<Stri
     (ok_lines, errors)
 }
 
-pub(crate) fn hop_done(hop: VHop, ok: bool, start: Instant, detail: String) -> HopOutcome {
+pub(crate) fn hop_done(hop: Hop, ok: bool, start: Instant, detail: String) -> HopOutcome {
     HopOutcome::finished(hop, ok, ms(start), detail)
 }
 
-pub(crate) fn not_reached(hop: VHop) -> HopOutcome {
+pub(crate) fn not_reached(hop: Hop) -> HopOutcome {
     HopOutcome::not_reached(hop)
 }
 
@@ -692,23 +653,15 @@ pub async fn locate_certificate(iot: &Clients, id: &DeviceIdentity) -> Option<St
     None
 }
 
-/// Fill in the cause of each failed hop from the static proof of the live documents.
+/// Fill in the cause of each failed hop from the static proof of the live documents: the proof's
+/// hop of the same name (one name per hop in both).
 pub fn explain(outcomes: &mut [EnvOutcome], proofs: &[crate::check::EnvReport]) {
-    use crate::check::Hop;
     for o in outcomes.iter_mut() {
         let Some(p) = proofs.iter().find(|p| p.env == o.env) else {
             continue;
         };
         for h in o.hops.iter_mut().filter(|h| h.ok == Some(false)) {
-            let relevant: &[Hop] = match h.hop {
-                VHop::Credentials => &[Hop::IotPolicy, Hop::RoleAlias, Hop::IotTrust],
-                VHop::Source => &[],
-                VHop::AssumeRole => &[Hop::SourcePolicy, Hop::AssumeTarget],
-                VHop::Invoke => &[Hop::Invoke],
-                VHop::CallApi => &[Hop::CallApi],
-                VHop::GetObject => &[Hop::GetObject],
-            };
-            for r in p.hops.iter().filter(|r| relevant.contains(&r.hop) && !r.ok) {
+            for r in p.hops.iter().filter(|r| r.hop == h.hop && !r.ok) {
                 h.cause.extend(r.detail.iter().cloned());
                 if h.fix.is_none() {
                     h.fix = r.fix.clone();
@@ -729,14 +682,14 @@ pub fn render_human(outcomes: &[EnvOutcome], style: crate::output::Style) -> Str
         .max(3);
     // the columns: every hop some environment has, in chain order
     let all = [
-        VHop::Credentials,
-        VHop::Source,
-        VHop::AssumeRole,
-        VHop::Invoke,
-        VHop::CallApi,
-        VHop::GetObject,
+        Hop::Credentials,
+        Hop::Source,
+        Hop::AssumeRole,
+        Hop::Invoke,
+        Hop::CallApi,
+        Hop::GetObject,
     ];
-    let columns: Vec<VHop> = all
+    let columns: Vec<Hop> = all
         .into_iter()
         .filter(|c| outcomes.iter().any(|o| o.hops.iter().any(|h| h.hop == *c)))
         .collect();
@@ -782,7 +735,7 @@ pub fn render_human(outcomes: &[EnvOutcome], style: crate::output::Style) -> Str
         for h in o
             .hops
             .iter()
-            .filter(|h| matches!(h.hop, VHop::CallApi | VHop::GetObject))
+            .filter(|h| matches!(h.hop, Hop::CallApi | Hop::GetObject))
         {
             let _ = writeln!(out, "{}: {}", o.env, h.detail);
         }

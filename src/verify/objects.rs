@@ -1,7 +1,7 @@
 //! verify's `get_object` hop: for each listed object or prefix, one matching object is found with the
 //! environment's own credentials and read with the chain's (first byte only).
 
-use super::{hop_done, settled, with_creds, HopError, HopOutcome, Options, Proofs, VHop};
+use super::{hop_done, settled, with_creds, Hop, HopError, HopOutcome, Options, Proofs};
 use crate::aws::Clients;
 use crate::config::{Config, ObjectRef, Target};
 use std::time::Instant;
@@ -70,7 +70,7 @@ async fn read_first_byte(
         .map_err(|e| {
             use aws_smithy_types::error::metadata::ProvideErrorMetadata;
             let code = e.code().unwrap_or("").to_string();
-            let denied = code.contains("AccessDenied") || code == "KMS.AccessDeniedException";
+            let denied = crate::aws::error::denied(e.code());
             let m = e.message().unwrap_or("").to_string();
             HopError {
                 denied,
@@ -95,7 +95,7 @@ pub async fn get_object_hop(
     let start = Instant::now();
     let Some(c) = env else {
         return hop_done(
-            VHop::GetObject,
+            Hop::GetObject,
             false,
             start,
             format!(
@@ -123,8 +123,8 @@ pub async fn get_object_hop(
     .await;
     let (ok_lines, errors) = super::split_results(results);
     if errors.is_empty() {
-        hop_done(VHop::GetObject, true, start, ok_lines.join("; "))
+        hop_done(Hop::GetObject, true, start, ok_lines.join("; "))
     } else {
-        hop_done(VHop::GetObject, false, start, errors.join("; "))
+        hop_done(Hop::GetObject, false, start, errors.join("; "))
     }
 }

@@ -3,9 +3,7 @@
 //! role), or with `--assume-source` they assume it first; then the target role and its targets.
 
 use super::mtls::IotCredentials;
-use super::{
-    assume_and_reach, env_clients, not_reached, target_vhops, EnvOutcome, Options, Proofs, VHop,
-};
+use super::{assume_and_reach, env_clients, not_reached, EnvOutcome, Hop, Options, Proofs};
 use crate::config::{Config, SourceRole, Target};
 use aws_credential_types::provider::ProvideCredentials;
 use std::time::Instant;
@@ -130,7 +128,7 @@ pub async fn verify_env(
     let session = match source {
         Ok(s) => {
             hops.push(super::HopOutcome::finished(
-                VHop::Source,
+                Hop::Source,
                 true,
                 source_ms,
                 s.detail.clone(),
@@ -139,13 +137,13 @@ pub async fn verify_env(
         }
         Err(e) => {
             hops.push(super::HopOutcome::finished(
-                VHop::Source,
+                Hop::Source,
                 false,
                 source_ms,
                 e.clone(),
             ));
-            hops.push(not_reached(VHop::AssumeRole));
-            hops.extend(target_vhops(t).into_iter().map(not_reached));
+            hops.push(not_reached(Hop::AssumeRole));
+            hops.extend(crate::chain::target_hops(t).into_iter().map(not_reached));
             return outcome(hops, vec![]);
         }
     };

@@ -17,14 +17,16 @@ fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
     // before apply: nothing holds
     let r = check_json(&file, &[], 1);
     assert_eq!(r["ok"], false);
-    assert_eq!(report_hop(&r, &f.envs[0].name, "role_alias")["ok"], false);
+    assert_eq!(report_part(&r, &f.envs[0].name, "role_alias")["ok"], false);
+    assert_eq!(report_hop(&r, &f.envs[0].name, "credentials")["ok"], false);
 
     apply_converges(&file);
     let r = check_json(&file, &[], 0);
     assert_eq!(r["ok"], true, "{r:#}");
     assert_eq!(r["lint"], json!([]));
     for e in r["environments"].as_array().unwrap() {
-        assert_eq!(e["hops"].as_array().unwrap().len(), 5);
+        assert_eq!(e["hops"].as_array().unwrap().len(), 3);
+        assert_eq!(e["hops"][0]["parts"].as_array().unwrap().len(), 3);
         assert!(e["hops"]
             .as_array()
             .unwrap()
@@ -40,7 +42,7 @@ fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
         s.iam.update_assume_role_policy().role_name(f.target_role(&broken)).policy_document(t.to_string()).send().await.unwrap();
     });
     let r = check_json(&file, &[], 1);
-    let h = report_hop(&r, &broken.name, "assume_target");
+    let h = report_part(&r, &broken.name, "target_trust");
     assert_eq!(h["ok"], false);
     assert!(
         h["detail"]
@@ -52,7 +54,7 @@ fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
         h["fix"][0]["statement"]["Principal"]["AWS"],
         f.iot_role_arn()
     );
-    assert_eq!(report_hop(&r, &f.envs[0].name, "assume_target")["ok"], true);
+    assert_eq!(report_part(&r, &f.envs[0].name, "target_trust")["ok"], true);
     assert_eq!(report_hop(&r, &broken.name, "invoke")["ok"], true);
 
     // --env narrows the proof to the healthy env: exit 0
@@ -63,7 +65,9 @@ fn check_proves_every_hop_after_apply_and_names_the_broken_one() {
     let o = run_ok(&["check", "-f", &file_arg(&file)], 1);
     let out = stdout(&o);
     assert!(
-        out.contains("✗ assume-target") && out.contains(&broken.name),
+        out.contains("✗ assume-role")
+            && out.contains("✗ target-trust")
+            && out.contains(&broken.name),
         "{out}"
     );
 }
@@ -104,7 +108,7 @@ fn check_reports_a_missing_function_and_a_detached_certificate() {
         inv["detail"].to_string().contains("does not exist"),
         "{inv}"
     );
-    let pol = report_hop(&r, &e.name, "iot_policy");
+    let pol = report_part(&r, &e.name, "iot_policy");
     assert_eq!(pol["ok"], false);
     assert!(
         pol["detail"].to_string().contains("no IoT policy attached"),
@@ -160,7 +164,7 @@ fn policy_eval_batch_answers_in_order() {
     assert_eq!(r[2]["statements"], json!(["identity[0].No"]));
 }
 
-/// Break one hop out of band, prove that check fails on that hop only and names it, apply the
+/// Break one part of a hop out of band, prove that check fails on that part only and names it, apply the
 /// suggested fix by hand, and prove that check passes again.
 fn break_and_fix(
     hop_name: &str,
@@ -179,19 +183,17 @@ fn break_and_fix(
         .find(|e| e["ok"] == false)
         .unwrap()
         .clone();
-    let failing: Vec<&str> = broken_env["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h["ok"] == false)
-        .map(|h| h["hop"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        failing,
+        failing_parts(&broken_env),
         vec![hop_name],
         "only {hop_name} may fail: {broken_env:#}"
     );
-    let h = report_hop(&r, broken_env["env"].as_str().unwrap(), hop_name).clone();
+    let env = broken_env["env"].as_str().unwrap();
+    let h = if hop_name == "invoke" {
+        report_hop(&r, env, hop_name).clone()
+    } else {
+        report_part(&r, env, hop_name).clone()
+    };
     assert!(!h["fix"].is_null(), "a fix must be suggested: {h:#}");
     fix_it(&f, &h);
     let r = check_json(&file, &[], 0);
@@ -298,7 +300,7 @@ fn iot_trust_hop_broken_then_fixed_by_the_suggestion() {
 #[test]
 fn assume_target_hop_broken_then_fixed_by_the_suggestion() {
     break_and_fix(
-        "assume_target",
+        "target_trust",
         |f| {
             rt().block_on(async {
                 let s = sdk(&f.iot_account, &f.region).await;
@@ -382,6 +384,6 @@ fn a_permissions_boundary_outside_the_action_fails_the_hop_and_names_the_boundar
         "{words}"
     );
     // the other environment and the earlier hops still hold
-    assert_eq!(report_hop(&r, &e.name, "assume_target")["ok"], true);
+    assert_eq!(report_part(&r, &e.name, "target_trust")["ok"], true);
     assert_eq!(report_hop(&r, &f.envs[1].name, "invoke")["ok"], true);
 }

@@ -7,7 +7,7 @@ use xacct::check::{desired_facts, prove, render_human as check_human};
 use xacct::model::{Live, Spec};
 use xacct::plan::render::{human, Style};
 use xacct::plan::{diff, Mode, Plan, Snapshot};
-use xacct::verify::{render_human as verify_human, EnvOutcome, HopOutcome, Invocation, VHop};
+use xacct::verify::{render_human as verify_human, EnvOutcome, Hop, HopOutcome, Invocation};
 
 const FILE: &str = r#"fleet: telemetry
 region: ap-northeast-1
@@ -84,16 +84,16 @@ fn check_human_output() {
 #[test]
 fn verify_human_output() {
     // built with the constructors the command uses: an environment passes only when all its hops do
-    let mut failing = HopOutcome::finished(VHop::AssumeRole, false, 41, "AssumeRole denied: arn:aws:iam::333333333333:role/telemetry-stg may not be assumed with the IoT role's credentials (AccessDenied)".into());
+    let mut failing = HopOutcome::finished(Hop::AssumeRole, false, 41, "AssumeRole denied: arn:aws:iam::333333333333:role/telemetry-stg may not be assumed with the IoT role's credentials (AccessDenied)".into());
     failing.cause = vec!["the trust policy of telemetry-stg does not name arn:aws:iam::111111111111:role/telemetry-device".into()];
     let outcomes = vec![
         EnvOutcome::from_hops(
             "prd",
             "222222222222",
             vec![
-                HopOutcome::finished(VHop::Credentials, true, 312, "ok".into()),
-                HopOutcome::finished(VHop::AssumeRole, true, 95, "ok".into()),
-                HopOutcome::finished(VHop::Invoke, true, 120, "ok".into()),
+                HopOutcome::finished(Hop::Credentials, true, 312, "ok".into()),
+                HopOutcome::finished(Hop::AssumeRole, true, 95, "ok".into()),
+                HopOutcome::finished(Hop::Invoke, true, 120, "ok".into()),
             ],
             vec![Invocation {
                 function: "arn:aws:lambda:ap-northeast-1:222222222222:function:ingest".into(),
@@ -106,9 +106,9 @@ fn verify_human_output() {
             "stg",
             "333333333333",
             vec![
-                HopOutcome::finished(VHop::Credentials, true, 298, "ok".into()),
+                HopOutcome::finished(Hop::Credentials, true, 298, "ok".into()),
                 failing,
-                HopOutcome::not_reached(VHop::Invoke),
+                HopOutcome::not_reached(Hop::Invoke),
             ],
             vec![],
         ),

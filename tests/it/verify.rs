@@ -794,3 +794,34 @@ fn the_gateway_enforces_a_permissions_boundary_at_invoke() {
     assert!(words.contains("permissions boundary"), "{words}");
     all_ok_except(&v, &s, &e.name);
 }
+
+/// AWS names a certificate by the SHA-256 of its DER; moto by a hash of its PEM text unless told
+/// otherwise. The sandbox's moto (and the tests', started the same way) must use AWS's ids, or the
+/// credentials endpoint cannot find a certificate by its id, and verify's session names differ.
+#[test]
+fn certificate_ids_in_the_sandbox_are_the_sha256_of_the_der() {
+    use rustls_pki_types::pem::PemObject;
+    use sha2::Digest;
+    let s = Setup::new(1);
+    let pem = std::fs::read(&s.cert).unwrap();
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(&pem).unwrap();
+    let digest: String = sha2::Sha256::digest(der.as_ref())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(s.cert_id, digest);
+    // and on the test binary's own moto too
+    let id = rt().block_on(async {
+        let f = Fleet::new(1);
+        let c = sdk(&f.iot_account, &f.region).await;
+        let r = c
+            .iot
+            .register_certificate_without_ca()
+            .certificate_pem(String::from_utf8(pem.clone()).unwrap())
+            .send()
+            .await
+            .unwrap();
+        r.certificate_id().unwrap().to_string()
+    });
+    assert_eq!(id, digest);
+}

@@ -325,19 +325,24 @@ fn words(h: &Value) -> String {
     out.join(" | ")
 }
 
-/// `env` fails `check` at `check_hop` and `verify` at `verify_hop`, both with `text`; every other
-/// environment passes both.
-fn fails_only(s: &Setup, env_name: &str, check_hop: &str, verify_hop: &str, text: &str) {
+/// `env` fails `check` and `verify` at the same hop `hop_name`, both with `text` (in check, in the
+/// hop's part `part` when one is given); every other environment passes both.
+fn fails_only(s: &Setup, env_name: &str, part: Option<&str>, hop_name: &str, text: &str) {
     let (code, c) = s.check();
     assert_eq!(code, 1, "{c}");
-    let h = report_hop(&c, env_name, check_hop);
+    let h = report_hop(&c, env_name, hop_name);
     assert_eq!(h["ok"], false, "{h}");
-    assert!(words(h).contains(text), "check {check_hop}: {h}");
+    assert!(words(h).contains(text), "check {hop_name}: {h}");
+    if let Some(part) = part {
+        let p = report_part(&c, env_name, part);
+        assert_eq!(p["ok"], false, "{p}");
+        assert!(words(p).contains(text), "check {hop_name} {part}: {p}");
+    }
     let (code, v) = s.verify();
     assert_eq!(code, 1, "{v}");
-    let h = report_hop(&v, env_name, verify_hop);
+    let h = report_hop(&v, env_name, hop_name);
     assert_eq!(h["ok"], false, "{h}");
-    assert!(words(h).contains(text), "verify {verify_hop}: {h}");
+    assert!(words(h).contains(text), "verify {hop_name}: {h}");
     for e in [&s.api.0, &s.s3.0, &s.trail.0] {
         if e != env_name {
             assert_eq!(report_env(&c, e)["ok"], true, "check {e}: {c}");
@@ -429,11 +434,11 @@ fn applies_exact_documents_then_plans_nothing_and_every_hop_holds_and_works() {
     assert_eq!(code, 0, "{c}");
     assert_eq!(
         report_hop_names(&c, &s.api.0),
-        ["source_policy", "assume_target", "call_api"]
+        ["source", "assume_role", "call_api"]
     );
     assert_eq!(
         report_hop_names(&c, &s.trail.0),
-        ["source_policy", "assume_target", "get_object"]
+        ["source", "assume_role", "get_object"]
     );
     let (code, v) = s.verify();
     assert_eq!(code, 0, "{v}");
@@ -445,6 +450,9 @@ fn applies_exact_documents_then_plans_nothing_and_every_hop_holds_and_works() {
         report_hop_names(&v, &s.s3.0),
         ["source", "assume_role", "get_object"]
     );
+    for e in [&s.api.0, &s.s3.0, &s.trail.0] {
+        assert_eq!(report_hop_names(&c, e), report_hop_names(&v, e), "{e}");
+    }
     // without --assume-source the ambient credentials must be the source role's
     let o = s.run(&["verify", "-f", &s.f(), "--json"]);
     assert_eq!(o.status.code(), Some(1));
@@ -540,7 +548,7 @@ fn a_source_policy_without_one_target_fails_that_env_at_source_policy() {
     fails_only(
         &s,
         &s.s3.0,
-        "source_policy",
+        Some("source_policy"),
         "assume_role",
         "the source role's policies do not allow sts:AssumeRole",
     );
@@ -557,7 +565,7 @@ fn a_source_policy_without_one_target_fails_that_env_at_source_policy() {
     });
     let (_, c) = s.check();
     for e in [&s.api.0, &s.s3.0, &s.trail.0] {
-        let h = report_hop(&c, e, "source_policy");
+        let h = report_part(&c, e, "source_policy");
         assert_eq!(h["ok"], false);
         assert!(words(h).contains("is missing or changed"), "{h}");
     }
@@ -579,7 +587,7 @@ fn a_target_trust_naming_another_role_fails_at_assume() {
     fails_only(
         &s,
         &s.api.0,
-        "assume_target",
+        Some("target_trust"),
         "assume_role",
         &format!("does not name {}", s.source_arn),
     );
@@ -599,13 +607,7 @@ fn an_object_outside_the_granted_prefix_fails_at_get_object() {
             .await
             .unwrap();
     });
-    fails_only(
-        &s,
-        &s.s3.0,
-        "get_object",
-        "get_object",
-        "do not allow s3:GetObject",
-    );
+    fails_only(&s, &s.s3.0, None, "get_object", "do not allow s3:GetObject");
 }
 
 #[test]
@@ -623,7 +625,7 @@ fn a_bucket_policy_that_denies_the_target_role_fails_at_get_object() {
     fails_only(
         &s,
         &s.s3.0,
-        "get_object",
+        None,
         "get_object",
         &format!("the bucket policy of {} denies s3:GetObject", s.bucket),
     );
@@ -646,7 +648,7 @@ fn a_key_policy_without_the_role_fails_at_get_object() {
     fails_only(
         &s,
         &s.trail.0,
-        "get_object",
+        None,
         "get_object",
         "its key policy does not let",
     );
@@ -737,7 +739,7 @@ fn a_method_without_iam_authorization_fails_at_call_api() {
     fails_only(
         &s,
         &s.api.0,
-        "call_api",
+        None,
         "call_api",
         "uses authorization NONE, not AWS_IAM",
     );

@@ -5,13 +5,14 @@ use super::*;
 // ---------------------------------------------------------------------------------------------------
 // Discovery: what the desired state depends on besides the file
 
-/// An error about the file's view of an account that is not an AWS error.
+/// An error about the file's view of an account that is not an AWS error (xacct's own codes, such as
+/// `BucketNotOwned`, are `Code::Other`).
 fn finding(c: &Clients, action: &str, resource: &str, code: &str, message: String) -> AwsError {
     AwsError {
         scope: c.scope.clone(),
         action: action.into(),
         resource: resource.into(),
-        code: Some(code.into()),
+        code: Some(crate::aws::Code::parse(code)),
         message,
     }
 }

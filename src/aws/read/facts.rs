@@ -616,7 +616,7 @@ pub async fn bucket_facts(
         },
         Err(e) => {
             let e = c.err("s3:GetBucketPolicy", bucket, e);
-            if e.is("NoSuchBucket") {
+            if e.is(&crate::aws::Code::NoSuchBucket) {
                 return Ok(BucketFacts {
                     exists: Some(false),
                     policy: None,

@@ -603,6 +603,37 @@ pub fn report_hop<'a>(v: &'a serde_json::Value, env: &str, hop: &str) -> &'a ser
         .unwrap_or_else(|| panic!("no hop {hop} for {env} in {v}"))
 }
 
+/// One part of a hop of an environment of a `check --json` report (`iot_policy`, `target_trust`, …).
+pub fn report_part<'a>(v: &'a serde_json::Value, env: &str, part: &str) -> &'a serde_json::Value {
+    report_env(v, env)["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["parts"].as_array())
+        .flatten()
+        .find(|p| p["part"] == part)
+        .unwrap_or_else(|| panic!("no part {part} for {env} in {v}"))
+}
+
+/// What fails in an environment of a `check --json` report: each failing part by its name, and each
+/// failing hop that has no parts by its own.
+pub fn failing_parts(env: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in env["hops"].as_array().unwrap() {
+        match h["parts"].as_array() {
+            Some(parts) => out.extend(
+                parts
+                    .iter()
+                    .filter(|p| p["ok"] == false)
+                    .map(|p| p["part"].as_str().unwrap().to_string()),
+            ),
+            None if h["ok"] == false => out.push(h["hop"].as_str().unwrap().to_string()),
+            None => {}
+        }
+    }
+    out
+}
+
 /// The hop names of an environment of a report, in order.
 pub fn report_hop_names(v: &serde_json::Value, env: &str) -> Vec<String> {
     report_env(v, env)["hops"]
