@@ -472,9 +472,6 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             moto_url,
             bootstrap,
             dir,
-        }) => commands::server_runtime()
-            .block_on(crate::sandbox::up(moto_url.as_deref(), &bootstrap, &dir))
-            .map(|_| ExitCode::SUCCESS)
-            .map_err(Error::Sandbox),
+        }) => commands::sandbox::up_cmd(moto_url.as_deref(), &bootstrap, &dir),
     }
 }

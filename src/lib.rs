@@ -15,5 +15,4 @@ pub mod model;
 pub mod output;
 pub mod plan;
 pub mod policy;
-pub mod sandbox;
 pub mod verify;

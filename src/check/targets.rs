@@ -75,31 +75,6 @@ pub(super) fn hop_source_policy(cfg: &Config, t: &Target, f: &Facts) -> StepResu
     }
 }
 
-/// Does an API Gateway resource path (`/orders/{id}`, `/{proxy+}`) serve the request path `path`
-/// (no leading `/`)?
-pub fn serves(resource_path: &str, path: &str) -> bool {
-    let res: Vec<&str> = resource_path
-        .trim_start_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let req: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    for (i, seg) in res.iter().enumerate() {
-        if seg.starts_with('{') && seg.ends_with("+}") {
-            return req.len() > i;
-        }
-        match req.get(i) {
-            None => return false,
-            Some(r) if seg.starts_with('{') && seg.ends_with('}') => {
-                let _ = r;
-            }
-            Some(r) if r == seg => {}
-            Some(_) => return false,
-        }
-    }
-    req.len() == res.len()
-}
-
 /// Does the listed method (`GET`, `*`) with its path (which may hold `*`) reach the API method
 /// `http_method` on `resource_path`? A `*` in the path stands for the value verify sends
 /// (`verify`), or matches the resource path as written.

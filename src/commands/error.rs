@@ -22,7 +22,7 @@ pub enum Error {
     #[error("{0}")]
     Identity(#[from] crate::verify::mtls::IdentityError),
     #[error("{0}")]
-    Sandbox(#[from] crate::sandbox::SandboxError),
+    Sandbox(#[from] xacct_sandbox::SandboxError),
     #[error("{0}")]
     Selection(#[from] crate::config::SelectionError),
 }

@@ -6,6 +6,7 @@ pub mod device;
 mod error;
 pub mod init;
 pub mod plan;
+pub mod sandbox;
 pub mod verify;
 
 use crate::aws;

@@ -19,6 +19,18 @@ pub fn parse_document(raw: &str) -> Result<Value, eval::PolicyError> {
     eval::normalize_document(&Value::String(raw.to_string()), "policy document")
 }
 
+/// A policy document as a service returns it: JSON, URL-encoded JSON (IAM), or JSON with its quotes
+/// escaped (API Gateway).
+pub fn parse_service_document(text: &str) -> Result<Value, eval::PolicyError> {
+    match parse_document(text) {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            let unescaped = text.replace("\\\"", "\"").replace("\\\\", "\\");
+            parse_document(&unescaped).map_err(|_| e)
+        }
+    }
+}
+
 /// A function's resource policy as Lambda returns it. Some emulators write a statement's principal as
 /// a bare ARN, account id or service name where Lambda writes `{"AWS": …}` / `{"Service": …}`:
 /// such a principal is read as Lambda would have written it.

@@ -478,18 +478,6 @@ pub(super) async fn proof_facts(
 // ---------------------------------------------------------------------------------------------------
 // Facts of the new targets: APIs and buckets
 
-/// A policy document as a service returns it: JSON, URL-encoded JSON, or (API Gateway) JSON with its
-/// quotes escaped.
-pub fn service_document(text: &str) -> Result<serde_json::Value, crate::policy::eval::PolicyError> {
-    match policy::parse_document(text) {
-        Ok(d) => Ok(d),
-        Err(e) => {
-            let unescaped = text.replace("\\\"", "\"").replace("\\\\", "\\");
-            policy::parse_document(&unescaped).map_err(|_| e)
-        }
-    }
-}
-
 /// A REST API: its resource policy, stages and every method's authorization.
 pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> {
     let api = {
@@ -516,7 +504,7 @@ pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> 
     };
     let policy = match api.policy() {
         Some(p) if !p.trim().is_empty() => Some(
-            service_document(p)
+            policy::parse_service_document(p)
                 .map_err(|m| parse_err(c, "apigateway:GET", &format!("restapis/{api_id}"), m))?,
         ),
         _ => None,
@@ -610,7 +598,8 @@ pub async fn bucket_facts(
     let policy = match got {
         Ok(p) => match p.policy() {
             Some(d) => Some(
-                service_document(d).map_err(|m| parse_err(c, "s3:GetBucketPolicy", bucket, m))?,
+                policy::parse_service_document(d)
+                    .map_err(|m| parse_err(c, "s3:GetBucketPolicy", bucket, m))?,
             ),
             None => None,
         },
@@ -644,7 +633,8 @@ pub async fn bucket_facts(
             {
                 Ok(p) => match p.policy() {
                     Some(d) => Some(
-                        service_document(d).map_err(|m| parse_err(c, "kms:GetKeyPolicy", k, m))?,
+                        policy::parse_service_document(d)
+                            .map_err(|m| parse_err(c, "kms:GetKeyPolicy", k, m))?,
                     ),
                     None => None,
                 },

@@ -119,7 +119,7 @@ struct State {
     rng: Mutex<u64>,
     counters: Arc<Counters>,
     stopped: std::sync::atomic::AtomicBool,
-    client: xacct::sandbox::HttpClient,
+    client: xacct_sandbox::HttpClient,
 }
 
 pub struct Injector {
@@ -139,7 +139,7 @@ impl Injector {
             config: Mutex::new(config),
             counters: counters.clone(),
             stopped: Default::default(),
-            client: xacct::sandbox::http_client(),
+            client: xacct_sandbox::http_client(),
         });
         let s2 = state.clone();
         let url = serve_on_own_thread(move |req| handle(req, s2.clone()));
@@ -378,7 +378,7 @@ async fn handle(
         }
     }
     let key = request_key(&parts, &body);
-    let out = match xacct::sandbox::forward(&st.client, &st.upstream, &parts, body).await {
+    let out = match xacct_sandbox::forward(&st.client, &st.upstream, &parts, body).await {
         Ok((rp, bytes)) => {
             if let Some(rec) = st.recording.lock().unwrap().as_mut() {
                 rec.push(Recorded {
@@ -392,7 +392,7 @@ async fn handle(
                     body: bytes.clone(),
                 });
             }
-            xacct::sandbox::rebuild(rp, bytes)
+            xacct_sandbox::rebuild(rp, bytes)
         }
         Err(e) => Response::builder()
             .status(502)

@@ -88,7 +88,7 @@ pub fn start_moto() -> String {
     for _ in 0..5 {
         let port = free_port();
         // as the sandbox starts it (with its fix for moto's DeleteCertificate)
-        let mut cmd = xacct::sandbox::moto_command(&bin);
+        let mut cmd = xacct_sandbox::moto_command(&bin);
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -1,13 +1,23 @@
-//! The local sandbox: moto (AWS emulator), an IAM-enforcing gateway in front of it, and an emulator of
-//! the IoT credentials provider (mutual TLS). Moto evaluates no policy; the gateway and the endpoint
-//! evaluate them with the project's engine, so a broken link fails here as it would in AWS.
+//! xacct's sandbox: moto (the AWS emulator) started with the changes that make it behave as AWS does
+//! where it does not (`MOTO_LAUNCHER`), an IAM-enforcing gateway in front of it, an emulator of the
+//! IoT credentials provider (mutual TLS), an API Gateway emulator (SigV4, execute-api:Invoke), and
+//! the bootstrap of what an organization already has (`bootstrap::Organization`).
+//!
+//! Moto evaluates no policy; the emulators map each request to the action, resource and context AWS
+//! would evaluate and evaluate the policies the accounts hold with the policy engine (`xacct-policy`),
+//! so a broken link fails here as it would in AWS. The sandbox reads what the accounts hold (`aws`),
+//! never xacct's files or its model of the chain, so it can refuse what xacct got wrong.
 
 pub mod apigw;
+pub mod aws;
 pub mod bootstrap;
 pub mod endpoint;
 pub mod gateway;
 
-use crate::aws::Clients;
+pub use aws::{Admin, ADMIN_ROLE};
+
+/// STS caps a session assumed with a role's session credentials (role chaining) at one hour.
+pub const ROLE_CHAINING_CAP: i64 = 3600;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Response;
@@ -52,8 +62,6 @@ pub enum SandboxError {
     },
     #[error("cannot build a request: {0}")]
     Request(#[source] hyper::http::Error),
-    #[error("{0}")]
-    Config(#[from] crate::config::ConfigError),
     #[error("the sandbox certificate authority: {0}")]
     Certificate(#[source] rcgen::Error),
     #[error("the sandbox TLS configuration: {0}")]
@@ -140,7 +148,7 @@ pub struct Principal {
     /// `ROLEID:SESSION` (`aws:userid`), when known.
     pub userid: Option<String>,
     /// The device of a session the credentials provider issued (`credentials-iot:*`).
-    pub iot: Option<crate::policy::context::IotDevice>,
+    pub iot: Option<xacct_policy::context::IotDevice>,
 }
 
 /// The sandbox's certificate authority: signs the credentials endpoint's and the API Gateway
@@ -281,54 +289,6 @@ impl Registry {
     }
 }
 
-/// Admin sessions on moto itself (not through the gateway), one per account and region.
-pub struct Admin {
-    pub moto: String,
-    cache: tokio::sync::Mutex<HashMap<(String, String), Clients>>,
-}
-
-pub const ADMIN_ROLE: &str = "xacct-sandbox-admin";
-
-impl Admin {
-    pub fn new(moto: &str) -> Admin {
-        Admin {
-            moto: moto.trim_end_matches('/').to_string(),
-            cache: Default::default(),
-        }
-    }
-
-    pub async fn get(&self, account: &str, region: &str) -> Clients {
-        let key = (account.to_string(), region.to_string());
-        if let Some(c) = self.cache.lock().await.get(&key) {
-            return c.clone();
-        }
-        let base = crate::aws::loader(region)
-            .endpoint_url(&self.moto)
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "sandbox", "sandbox", None, None, "sandbox",
-            ))
-            .load()
-            .await;
-        let provider = aws_config::sts::AssumeRoleProvider::builder(format!(
-            "arn:{}:iam::{account}:role/{ADMIN_ROLE}",
-            crate::arn::partition_of(region)
-        ))
-        .session_name("xacct-sandbox")
-        .configure(&base)
-        .build()
-        .await;
-        let sdk = base
-            .into_builder()
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-            )
-            .build();
-        let c = Clients::from_sdk(account, format!("sandbox admin of {account}"), sdk);
-        self.cache.lock().await.insert(key, c.clone());
-        c
-    }
-}
-
 /// Shared state of the sandbox servers.
 pub struct State {
     pub moto: String,
@@ -360,7 +320,8 @@ pub fn moto_command(bin: &Path) -> std::process::Command {
     }
 }
 
-/// Find moto_server: $XACCT_MOTO_SERVER, ./.venv, or the .venv of the checkout the binary was built in.
+/// Find moto_server: $XACCT_MOTO_SERVER, ./.venv, beside the binary, or the .venv of the workspace the
+/// sandbox was built in.
 pub fn moto_server_path() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("XACCT_MOTO_SERVER") {
         return Some(PathBuf::from(p));
@@ -371,7 +332,8 @@ pub fn moto_server_path() -> Option<PathBuf> {
             candidates.push(dir.join(".venv/bin/moto_server"));
         }
     }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
+    // the workspace this crate was built in (crates/xacct-sandbox → the root's .venv)
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server"));
     candidates.into_iter().find(|p| p.exists())
 }
 
@@ -460,20 +422,16 @@ pub async fn start(moto_url: Option<&str>, dir: &Path) -> Result<Sandbox, Sandbo
     })
 }
 
-/// `xacct sandbox up`.
+/// `xacct sandbox up`: start the sandbox, create what each organization already has, print the
+/// environment variables that point clients at it, and serve until Ctrl-C or SIGTERM.
 pub async fn up(
     moto_url: Option<&str>,
-    bootstrap_files: &[PathBuf],
+    organizations: &[bootstrap::Organization],
     dir: &Path,
 ) -> Result<(), SandboxError> {
-    // validate the files before starting anything
-    let cfgs = bootstrap_files
-        .iter()
-        .map(|f| crate::config::load(f))
-        .collect::<Result<Vec<_>, _>>()?;
     let sb = start(moto_url, dir).await?;
-    for cfg in &cfgs {
-        bootstrap::bootstrap(&sb.state, cfg, dir).await?;
+    for org in organizations {
+        bootstrap::bootstrap(&sb.state, org, dir).await?;
     }
     let ca = std::fs::canonicalize(&sb.ca_bundle).unwrap_or(sb.ca_bundle.clone());
     println!("export AWS_ENDPOINT_URL={}", sb.gateway);

@@ -7,7 +7,6 @@
 //! route, 200 from a `MOCK` integration, and a Lambda proxy integration's `statusCode` and `body`.
 
 use super::{response, Body, State};
-use crate::policy::eval::{evaluate, Case, Decision};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -19,6 +18,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use xacct_policy::eval::{evaluate, Case, Decision};
 
 /// Issues (and caches) a certificate for the host name each client asks for.
 struct PerName {
@@ -298,7 +298,7 @@ async fn invoke(
     let method = parts.method.as_str().to_string();
     let route = resources.iter().find_map(|r| {
         let rpath = r.path()?;
-        if !crate::check::serves(rpath, &rest) {
+        if !xacct_policy::routes::serves(rpath, &rest) {
             return None;
         }
         let ms = r.resource_methods()?;
@@ -388,7 +388,7 @@ async fn authorize(
     }
     let arn = format!(
         "arn:{}:execute-api:{region}:{account}:{id}/{stage}/{method}/{rest}",
-        crate::arn::partition_of(region)
+        xacct_policy::arn::partition_of(region)
     );
     let (identity, boundary) = match super::gateway::identity_policies(state, &p, region).await {
         Ok(v) => v,
@@ -396,7 +396,7 @@ async fn authorize(
     };
     let resource_policy: Option<Value> = api_policy
         .filter(|t| !t.trim().is_empty())
-        .and_then(|t| crate::aws::read::service_document(t).ok());
+        .and_then(|t| xacct_policy::document::parse_service_document(t).ok());
     let case = Case {
         principal: p.session_arn.clone(),
         action: "execute-api:Invoke".into(),
@@ -465,7 +465,7 @@ async fn integration(
     let fc = state
         .admin
         .get(
-            &crate::arn::Arn::account_of(function).unwrap_or_default(),
+            &xacct_policy::arn::Arn::account_of(function).unwrap_or_default(),
             region,
         )
         .await;

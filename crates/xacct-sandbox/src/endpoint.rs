@@ -4,7 +4,6 @@
 //! is assumed as credentials.iot.amazonaws.com would, with AWS's status codes and error shapes.
 
 use super::{response, Body, Principal, State};
-use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -15,6 +14,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::sync::Arc;
+use xacct_policy::eval::{evaluate, evaluate_identity, Case, Decision};
 
 /// Accepts any client certificate at the TLS layer (proof of key possession is still checked by
 /// rustls through the handshake signature); the request handler then looks the certificate up in IoT.
@@ -258,7 +258,7 @@ async fn handle(
         .and_then(|r| r.strip_suffix("/credentials"))
     {
         Some(a) if req.method() == hyper::Method::GET && !a.is_empty() => {
-            crate::policy::percent_decode(a)
+            xacct_policy::document::percent_decode(a)
         }
         _ => return Ok(error(404, "ResourceNotFoundException", "Not Found")),
     };
@@ -319,11 +319,7 @@ async fn thing_group_policies(c: &crate::aws::Clients, thing: &str) -> Vec<Value
         };
         for p in att.policies() {
             if let Some(name) = p.policy_name() {
-                if let Ok(Some(crate::model::Live {
-                    spec: crate::model::Spec::IotPolicy { policy, .. },
-                    ..
-                })) = crate::aws::read::iot_policy(c, name).await
-                {
+                if let Ok(Some(policy)) = crate::aws::iot_policy(c, name).await {
                     out.push(policy);
                 }
             }
@@ -390,11 +386,7 @@ async fn credentials(
     {
         for p in att.policies() {
             if let Some(name) = p.policy_name() {
-                if let Ok(Some(crate::model::Live {
-                    spec: crate::model::Spec::IotPolicy { policy, .. },
-                    ..
-                })) = crate::aws::read::iot_policy(&c, name).await
-                {
+                if let Ok(Some(policy)) = crate::aws::iot_policy(&c, name).await {
                     docs.push(policy);
                 }
             }
@@ -450,16 +442,8 @@ async fn credentials(
         .map(|b| format!("{b:02x}"))
         .collect();
     let role_name = role_arn.rsplit('/').next().unwrap_or("");
-    let role = match crate::aws::read::role(&c, role_name).await {
-        Ok(Some(crate::model::Live {
-            spec:
-                crate::model::Spec::IamRole {
-                    assume_role_policy,
-                    max_session_duration,
-                    ..
-                },
-            ..
-        })) => (assume_role_policy, max_session_duration),
+    let role = match crate::aws::role(&c, role_name).await {
+        Ok(Some(r)) => (r.trust, r.max_session_duration),
         _ => {
             return error(
                 400,
@@ -524,7 +508,7 @@ async fn credentials(
             role_arn: role_arn.clone(),
             account: cert.account.clone(),
             userid: Some(user.assumed_role_id().to_string()),
-            iot: Some(crate::policy::context::IotDevice {
+            iot: Some(xacct_policy::context::IotDevice {
                 certificate_id: Some(cert.id.clone()),
                 thing_name: thing.map(String::from),
                 thing_type,

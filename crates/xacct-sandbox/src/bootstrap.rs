@@ -1,11 +1,60 @@
-//! Create, in the emulator, what a real organization already has for an environment file: an admin
-//! role per account, the environments' Lambda functions, and a device certificate for the IoT account
-//! (written under the sandbox directory, private key mode 0600).
+//! Create, in the emulator, what a real organization already has before xacct runs: an admin role per
+//! account, a workload's role, Lambda functions, buckets with objects (a CloudTrail log bucket with
+//! SSE-KMS), REST APIs, and a device (certificate, thing, thing groups and type) for the IoT account
+//! (written under the sandbox directory, private key mode 0600). What to create is an
+//! [`Organization`], a plain description: the sandbox reads no file of xacct's.
 
 use super::{SandboxError, State};
-use crate::config::Config;
 use std::io::Write;
 use std::path::Path;
+
+/// What an organization already has, in the accounts of one chain.
+#[derive(Debug, Clone, Default)]
+pub struct Organization {
+    /// Names the device's thing (`<name>-device-1`).
+    pub name: String,
+    pub region: String,
+    pub partition: String,
+    /// The account where the chain starts (the IoT account, or the workload's).
+    pub origin: Account,
+    /// A workload role the chain starts at (its ARN, with its path).
+    pub source_role: Option<String>,
+    /// Whether the origin is an IoT account with a device (certificate, thing).
+    pub device: bool,
+    /// The thing type the device is of, and the thing groups it belongs to.
+    pub thing_type: Option<String>,
+    pub thing_groups: Vec<String>,
+    /// The accounts the chain reaches, with what they hold.
+    pub targets: Vec<Target>,
+}
+
+/// An account, and the role its administrators assume.
+#[derive(Debug, Clone, Default)]
+pub struct Account {
+    pub id: String,
+    pub admin_role: String,
+}
+
+/// What one reached account holds: functions (names), objects (`bucket`, key with `*`/`?`), REST
+/// API methods.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// For the bootstrap's messages (an environment's name).
+    pub label: String,
+    pub account: Account,
+    pub functions: Vec<String>,
+    pub objects: Vec<(String, String)>,
+    pub apis: Vec<Api>,
+}
+
+/// A method of a REST API: `path` may hold `*` segments (a `{proxy+}` resource), `method` `*` (ANY).
+#[derive(Debug, Clone, Default)]
+pub struct Api {
+    pub api_id: String,
+    pub stage: String,
+    pub method: String,
+    pub path: String,
+}
 
 const ADMIN_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::ACCOUNT:root"},"Action":"sts:AssumeRole"}]}"#;
 const ADMIN_POLICY: &str =
@@ -18,13 +67,6 @@ pub fn empty_zip() -> Vec<u8> {
     let mut z = b"PK\x05\x06".to_vec();
     z.extend_from_slice(&[0u8; 18]);
     z
-}
-
-fn admin_role_name(assume_role: Option<&str>) -> String {
-    assume_role
-        .and_then(|a| a.rsplit('/').next())
-        .unwrap_or("Admin")
-        .to_string()
 }
 
 async fn ensure_admin_role(c: &crate::aws::Clients, name: &str) -> Result<(), SandboxError> {
@@ -55,19 +97,24 @@ async fn ensure_admin_role(c: &crate::aws::Clients, name: &str) -> Result<(), Sa
 /// stand in for the workload).
 async fn ensure_source_role(
     c: &crate::aws::Clients,
-    src: &crate::config::SourceRole,
+    src_arn: &str,
     admin: &str,
 ) -> Result<(), SandboxError> {
+    let arn = xacct_policy::arn::Arn::parse(src_arn);
+    let role_name = arn
+        .as_ref()
+        .and_then(|a| a.resource.rsplit('/').next())
+        .unwrap_or_default()
+        .to_string();
     if c.iam()
         .get_role()
-        .role_name(&src.role_name)
+        .role_name(&role_name)
         .send()
         .await
         .is_ok()
     {
         return Ok(());
     }
-    let arn = crate::arn::Arn::parse(&src.arn);
     let partition = arn.as_ref().map_or("aws", |a| a.partition.as_str());
     let path = arn
         .as_ref()
@@ -77,19 +124,16 @@ async fn ensure_source_role(
         .unwrap_or_else(|| "/".into());
     let trust = serde_json::json!({"Version":"2012-10-17","Statement":[
         {"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"},
-        {"Effect":"Allow","Principal":{"AWS":format!("arn:{partition}:iam::{}:role/{admin}", src.account)},"Action":"sts:AssumeRole"}]});
+        {"Effect":"Allow","Principal":{"AWS":format!("arn:{partition}:iam::{}:role/{admin}", c.account)},"Action":"sts:AssumeRole"}]});
     c.iam()
         .create_role()
-        .role_name(&src.role_name)
+        .role_name(&role_name)
         .path(path)
         .assume_role_policy_document(trust.to_string())
         .send()
         .await
         .map_err(SandboxError::aws("bootstrap"))?;
-    eprintln!(
-        "bootstrap: source role {} in account {}",
-        src.arn, src.account
-    );
+    eprintln!("bootstrap: source role {src_arn} in account {}", c.account);
     Ok(())
 }
 
@@ -103,35 +147,39 @@ pub fn sample_key(listed: &str) -> String {
 /// customer managed key whose policy delegates to IAM, as CloudTrail log buckets often have.
 async fn ensure_buckets(
     c: &crate::aws::Clients,
-    cfg: &Config,
-    t: &crate::config::Target,
+    org: &Organization,
+    t: &Target,
 ) -> Result<(), SandboxError> {
-    let mut buckets: Vec<&str> = t.objects.iter().map(|o| o.bucket.as_str()).collect();
+    let mut buckets: Vec<&str> = t.objects.iter().map(|(b, _)| b.as_str()).collect();
     buckets.sort();
     buckets.dedup();
     for b in buckets {
-        let keys: Vec<&crate::config::ObjectRef> =
-            t.objects.iter().filter(|o| o.bucket == b).collect();
+        let keys: Vec<&str> = t
+            .objects
+            .iter()
+            .filter(|(ob, _)| ob == b)
+            .map(|(_, k)| k.as_str())
+            .collect();
         if c.s3().head_bucket().bucket(b).send().await.is_err() {
             let mut req = c.s3().create_bucket().bucket(b);
-            if cfg.region != "us-east-1" {
+            if org.region != "us-east-1" {
                 req = req.create_bucket_configuration(
                     aws_sdk_s3::types::CreateBucketConfiguration::builder()
                         .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
-                            cfg.region.as_str(),
+                            org.region.as_str(),
                         ))
                         .build(),
                 );
             }
             req.send().await.map_err(SandboxError::aws("bootstrap"))?;
-            let trail = keys.iter().any(|o| o.key.contains("CloudTrail/"));
+            let trail = keys.iter().any(|k| k.contains("CloudTrail/"));
             if trail {
-                cloudtrail_bucket(c, cfg, b).await?;
+                cloudtrail_bucket(c, &org.partition, b).await?;
             }
             eprintln!(
                 "bootstrap: {}: bucket {b} in account {}{}",
-                t.name,
-                t.account,
+                t.label,
+                t.account.id,
                 if trail {
                     " (CloudTrail logs, SSE-KMS)"
                 } else {
@@ -139,8 +187,8 @@ async fn ensure_buckets(
                 }
             );
         }
-        for o in keys {
-            let key = sample_key(&o.key);
+        for k in keys {
+            let key = sample_key(k);
             c.s3()
                 .put_object()
                 .bucket(b)
@@ -156,12 +204,7 @@ async fn ensure_buckets(
     Ok(())
 }
 
-async fn cloudtrail_bucket(
-    c: &crate::aws::Clients,
-    cfg: &Config,
-    b: &str,
-) -> Result<(), SandboxError> {
-    let p = &cfg.partition;
+async fn cloudtrail_bucket(c: &crate::aws::Clients, p: &str, b: &str) -> Result<(), SandboxError> {
     let a = &c.account;
     let policy = serde_json::json!({"Version":"2012-10-17","Statement":[
         {"Sid":"AWSCloudTrailAclCheck","Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:GetBucketAcl","Resource":format!("arn:{p}:s3:::{b}")},
@@ -219,10 +262,7 @@ async fn cloudtrail_bucket(
 /// Each listed REST API with the listed id: a resource per listed path (a `*` segment becomes
 /// `{proxy+}`), the listed method (`*` → ANY) with `AWS_IAM` authorization and a `MOCK`
 /// integration, deployed to the listed stage.
-async fn ensure_apis(
-    c: &crate::aws::Clients,
-    t: &crate::config::Target,
-) -> Result<(), SandboxError> {
+async fn ensure_apis(c: &crate::aws::Clients, t: &Target) -> Result<(), SandboxError> {
     let gw = c.apigateway();
     let mut ids: Vec<&str> = t.apis.iter().map(|a| a.api_id.as_str()).collect();
     ids.sort();
@@ -313,7 +353,7 @@ async fn ensure_apis(
         }
         eprintln!(
             "bootstrap: {}: REST API {id} in account {}",
-            t.name, t.account
+            t.label, t.account.id
         );
     }
     Ok(())
@@ -323,14 +363,11 @@ async fn ensure_apis(
 /// thing type (created if missing), as an operator registers a device.
 async fn ensure_thing(
     c: &crate::aws::Clients,
-    cfg: &Config,
+    org: &Organization,
     thing: &str,
     cert_arn: &str,
 ) -> Result<(), SandboxError> {
-    let thing_type = cfg.environments.iter().find_map(|t| match &t.devices {
-        Some(crate::config::Devices::ThingType(ty)) => Some(ty.clone()),
-        _ => None,
-    });
+    let thing_type = org.thing_type.clone();
     if let Some(ty) = &thing_type {
         let _ = c.iot().create_thing_type().thing_type_name(ty).send().await;
     }
@@ -356,22 +393,20 @@ async fn ensure_thing(
         .send()
         .await
         .map_err(SandboxError::aws("bootstrap"))?;
-    for t in &cfg.environments {
-        if let Some(crate::config::Devices::ThingGroup(g)) = &t.devices {
-            let _ = c
-                .iot()
-                .create_thing_group()
-                .thing_group_name(g)
-                .send()
-                .await;
-            c.iot()
-                .add_thing_to_thing_group()
-                .thing_group_name(g)
-                .thing_name(thing)
-                .send()
-                .await
-                .map_err(SandboxError::aws("bootstrap"))?;
-        }
+    for g in &org.thing_groups {
+        let _ = c
+            .iot()
+            .create_thing_group()
+            .thing_group_name(g)
+            .send()
+            .await;
+        c.iot()
+            .add_thing_to_thing_group()
+            .thing_group_name(g)
+            .thing_name(thing)
+            .send()
+            .await
+            .map_err(SandboxError::aws("bootstrap"))?;
     }
     eprintln!(
         "bootstrap: thing {thing} (the device){}",
@@ -382,19 +417,19 @@ async fn ensure_thing(
     Ok(())
 }
 
-pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), SandboxError> {
-    state.registry.saw_region(&cfg.region);
-    let iot = state.admin.get(cfg.origin_account(), &cfg.region).await;
-    state.registry.saw_account(cfg.origin_account());
-    let origin_admin = admin_role_name(cfg.origin_access().assume_role.as_deref());
-    ensure_admin_role(&iot, &origin_admin).await?;
-    if let Some(src) = cfg.source_role() {
-        ensure_source_role(&iot, src, &origin_admin).await?;
+/// Create what `org` describes (what exists already is left as it is).
+pub async fn bootstrap(state: &State, org: &Organization, dir: &Path) -> Result<(), SandboxError> {
+    state.registry.saw_region(&org.region);
+    let iot = state.admin.get(&org.origin.id, &org.region).await;
+    state.registry.saw_account(&org.origin.id);
+    ensure_admin_role(&iot, &org.origin.admin_role).await?;
+    if let Some(src) = &org.source_role {
+        ensure_source_role(&iot, src, &org.origin.admin_role).await?;
     }
-    for t in &cfg.environments {
-        state.registry.saw_account(&t.account);
-        let c = state.admin.get(&t.account, &cfg.region).await;
-        ensure_admin_role(&c, &admin_role_name(t.access.assume_role.as_deref())).await?;
+    for t in &org.targets {
+        state.registry.saw_account(&t.account.id);
+        let c = state.admin.get(&t.account.id, &org.region).await;
+        ensure_admin_role(&c, &t.account.admin_role).await?;
         let exec = match c.iam().get_role().role_name("lambda-exec").send().await {
             Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
             Err(_) => c
@@ -409,7 +444,7 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), Sa
                 .map(|r| r.arn().to_string())
                 .unwrap_or_default(),
         };
-        ensure_buckets(&c, cfg, t).await?;
+        ensure_buckets(&c, org, t).await?;
         ensure_apis(&c, t).await?;
         for f in &t.functions {
             let name = f.rsplit(':').next().unwrap_or(f);
@@ -438,11 +473,11 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), Sa
                 .map_err(SandboxError::aws("bootstrap"))?;
             eprintln!(
                 "bootstrap: {}: function {name} in account {}",
-                t.name, t.account
+                t.label, t.account.id
             );
         }
     }
-    if cfg.iot().is_none() {
+    if !org.device {
         return Ok(());
     }
     let cert = iot
@@ -480,10 +515,10 @@ pub async fn bootstrap(state: &State, cfg: &Config, dir: &Path) -> Result<(), Sa
     std::fs::write(dir.join("device.id"), format!("{id}\n"))
         .map_err(SandboxError::io("cannot write device.id"))?;
     // the device's thing, in the thing groups and of the thing types that gate environments
-    let thing = format!("{}-device-1", cfg.fleet);
+    let thing = format!("{}-device-1", org.name);
     ensure_thing(
         &iot,
-        cfg,
+        org,
         &thing,
         cert.certificate_arn().unwrap_or_default(),
     )

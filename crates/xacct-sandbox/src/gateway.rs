@@ -6,8 +6,6 @@
 //! AWS-shaped AccessDenied errors. Admin credentials pass through.
 
 use super::{response, Body, Principal, State};
-use crate::arn::Arn;
-use crate::policy::eval::{evaluate, Case, Decision};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -15,6 +13,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value};
 use std::convert::Infallible;
 use std::sync::Arc;
+use xacct_policy::arn::Arn;
+use xacct_policy::eval::{evaluate, Case, Decision};
 
 /// Start the gateway on a free local port; returns its URL.
 pub async fn serve(state: Arc<State>) -> Result<String, super::SandboxError> {
@@ -63,8 +63,8 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| {
             (
-                crate::policy::percent_decode(&k.replace('+', " ")),
-                crate::policy::percent_decode(&v.replace('+', " ")),
+                xacct_policy::document::percent_decode(&k.replace('+', " ")),
+                xacct_policy::document::percent_decode(&v.replace('+', " ")),
             )
         })
         .collect()
@@ -113,7 +113,7 @@ fn unqualified(arn: &str) -> String {
 
 /// The keys AWS sets for a request of this session (the same builder the proof uses).
 pub(crate) fn context(p: &Principal) -> Map<String, Value> {
-    crate::policy::context::request_context(&crate::policy::context::Session {
+    xacct_policy::context::request_context(&xacct_policy::context::Session {
         role_arn: &p.role_arn,
         userid: p.userid.clone(),
         iot: p.iot.clone(),
@@ -125,15 +125,18 @@ pub(crate) async fn identity_policies(
     state: &State,
     p: &Principal,
     region: &str,
-) -> Result<(Vec<Value>, Option<Value>), crate::aws::AwsError> {
+) -> Result<(Vec<Value>, Option<Value>), crate::aws::CallError> {
     let c = state.admin.get(&p.account, region).await;
     let name = role_name(&p.role_arn);
-    let policies = crate::aws::read::role_identity_policies(&c, name).await?;
-    let boundary = match crate::aws::read::role_with_boundary(&c, name).await? {
-        Some((_, Some(arn))) => crate::aws::read::managed_policy_document(&c, &arn).await?,
+    let policies = crate::aws::identity_policies(&c, name).await?;
+    let boundary = match crate::aws::role(&c, name).await? {
+        Some(crate::aws::Role {
+            boundary: Some(arn),
+            ..
+        }) => crate::aws::managed_policy(&c, &arn).await?,
         _ => None,
     };
-    Ok((policies.into_iter().map(|(_, d)| d).collect(), boundary))
+    Ok((policies, boundary))
 }
 
 /// Authorize sts:AssumeRole of `role_arn` by `p`.
@@ -144,7 +147,7 @@ async fn authorize_assume(
     duration: Option<i64>,
     region: &str,
 ) -> Option<Response<Body>> {
-    if duration.is_some_and(|d| d > crate::config::ROLE_CHAINING_CAP as i64) {
+    if duration.is_some_and(|d| d > crate::ROLE_CHAINING_CAP) {
         return Some(sts_error(
             400,
             "ValidationError",
@@ -159,13 +162,8 @@ async fn authorize_assume(
         ))
     };
     let target = state.admin.get(&account_of(role_arn), region).await;
-    let trust = match crate::aws::read::role(&target, role_name(role_arn)).await {
-        Ok(Some(crate::model::Live {
-            spec: crate::model::Spec::IamRole {
-                assume_role_policy, ..
-            },
-            ..
-        })) => assume_role_policy,
+    let trust = match crate::aws::role(&target, role_name(role_arn)).await {
+        Ok(Some(r)) => r.trust,
         _ => return denied(""),
     };
     let identity = match identity_policies(state, p, region).await {
@@ -194,17 +192,17 @@ async fn authorize_assume(
 fn invoke_target(uri: &hyper::Uri, region: &str, account: &str) -> Option<String> {
     let path = uri.path();
     let rest = path.strip_prefix("/2015-03-31/functions/")?;
-    let name = crate::policy::percent_decode(rest.strip_suffix("/invocations")?);
+    let name = xacct_policy::document::percent_decode(rest.strip_suffix("/invocations")?);
     let qualifier = uri
         .query()
         .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("Qualifier=")))
-        .map(crate::policy::percent_decode);
+        .map(xacct_policy::document::percent_decode);
     let mut arn = if name.starts_with("arn:") {
         name
     } else {
         format!(
             "arn:{}:lambda:{region}:{account}:function:{name}",
-            crate::arn::partition_of(region)
+            xacct_policy::arn::partition_of(region)
         )
     };
     if let Some(q) = qualifier {
@@ -236,7 +234,7 @@ async fn authorize_invoke(
     {
         Ok(r) => r
             .policy()
-            .and_then(|d| crate::policy::parse_function_policy(d).ok()),
+            .and_then(|d| xacct_policy::document::parse_function_policy(d).ok()),
         Err(_) => None,
     };
     let (identity, boundary) = identity;
@@ -291,8 +289,8 @@ fn get_object_target(parts: &hyper::http::request::Parts) -> Option<(String, Str
         return None;
     }
     Some((
-        crate::policy::percent_decode(bucket),
-        crate::policy::percent_decode(key),
+        xacct_policy::document::percent_decode(bucket),
+        xacct_policy::document::percent_decode(key),
     ))
 }
 
@@ -300,7 +298,7 @@ fn get_object_target(parts: &hyper::http::request::Parts) -> Option<(String, Str
 async fn bucket_account(state: &State, bucket: &str, region: &str) -> Option<String> {
     for account in state.registry.accounts() {
         let c = state.admin.get(&account, region).await;
-        if let Ok(b) = crate::aws::read::owned_buckets(&c).await {
+        if let Ok(b) = crate::aws::owned_buckets(&c).await {
             if b.iter().any(|x| x == bucket) {
                 return Some(account);
             }
@@ -318,11 +316,10 @@ async fn authorize_get_object(
     key: &str,
     region: &str,
 ) -> Option<Response<Body>> {
-    use crate::model::live::Encryption;
     let account = bucket_account(state, bucket, region).await?;
     let c = state.admin.get(&account, region).await;
-    let partition = crate::arn::partition_of(region);
-    let facts = match crate::aws::read::bucket_facts(&c, region, partition, bucket).await {
+    let partition = xacct_policy::arn::partition_of(region);
+    let facts = match crate::aws::object_guard(&c, bucket, key).await {
         Ok(f) => f,
         Err(e) => return Some(s3_denied(&e.to_string())),
     };
@@ -336,7 +333,7 @@ async fn authorize_get_object(
         action: "s3:GetObject".into(),
         resource: arn.clone(),
         identity_policies: identity,
-        resource_policy: facts.policy.clone(),
+        resource_policy: facts.bucket_policy.clone(),
         context: context(p),
         permissions_boundary: boundary,
     };
@@ -355,12 +352,12 @@ async fn authorize_get_object(
         }
         Err(e) => return Some(s3_denied(&e.to_string())),
     }
-    let Encryption::KmsCustomer(k) = &facts.encryption else {
+    let Some((k, key_policy)) = &facts.key else {
         return None;
     };
     case.action = "kms:Decrypt".into();
     case.resource = k.clone();
-    case.resource_policy = Some(facts.key_policy.clone().unwrap_or(Value::Null));
+    case.resource_policy = Some(key_policy.clone().unwrap_or(Value::Null));
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => None,
         _ => Some(s3_denied(&format!(
@@ -523,11 +520,8 @@ async fn handle(
     let workload = if assume && principal.is_none() {
         let c = state.admin.get(&account_of(&role_arn), &region).await;
         matches!(
-            crate::aws::read::role(&c, role_name(&role_arn)).await,
-            Ok(Some(crate::model::Live {
-                spec: crate::model::Spec::IamRole { ref assume_role_policy, .. },
-                ..
-            })) if trusts_a_service(assume_role_policy)
+            crate::aws::role(&c, role_name(&role_arn)).await,
+            Ok(Some(ref r)) if trusts_a_service(&r.trust)
         )
     } else {
         false
