@@ -20,7 +20,7 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
     let mut v = BTreeMap::new();
     if let Some(iot) = cfg.iot() {
         v.insert("iot_account", Var::One(iot.account.clone()));
-        v.insert("alias_arn", Var::One(cfg.alias_arn()));
+        v.insert("alias_arn", Var::One(cfg.alias_arn(iot)));
         v.insert(
             "any_alias_arn",
             Var::One(format!(
@@ -159,7 +159,7 @@ fn iot_resources_with(
             addr: at(Kind::IotRoleAlias, iot.role_alias.clone()),
             spec: Spec::IotRoleAlias {
                 role_alias: iot.role_alias.clone(),
-                role_arn: cfg.iot_role_arn(),
+                role_arn: cfg.origin_role_arn(),
                 credential_duration: iot.credential_duration,
             },
         },

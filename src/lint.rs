@@ -182,7 +182,7 @@ pub fn lint_facts(cfg: &Config, f: &Facts) -> Vec<Finding> {
             });
         }
     };
-    if let Some(r) = &f.iot_role {
+    if let Some(r) = &f.origin_role {
         role(cfg.origin_role_name(), r, false);
     }
     // gated devices: each environment's own IoT role

@@ -33,6 +33,10 @@ pub enum Code {
     InvalidRequestException,
     /// xacct's own: the credentials act in another account than the file says.
     WrongAccount,
+    /// xacct's own: no source of the credential chain provided credentials.
+    NoCredentials,
+    /// xacct's own: an IAM Identity Center (SSO) profile has no valid cached token.
+    SsoLogin,
     Other(String),
 }
 
@@ -63,6 +67,8 @@ const NAMED: &[(Code, &str)] = &[
     (Code::MalformedPolicyDocument, "MalformedPolicyDocument"),
     (Code::InvalidRequestException, "InvalidRequestException"),
     (Code::WrongAccount, "WrongAccount"),
+    (Code::NoCredentials, "NoCredentials"),
+    (Code::SsoLogin, "SsoLogin"),
 ];
 
 impl Code {
@@ -139,6 +145,32 @@ impl fmt::Display for Code {
     }
 }
 
+/// What to tell the user when resolving credentials failed, from the credential chain's error text
+/// (`profile`: the profile in use, if any): no credentials at all, or an SSO profile that needs a
+/// login; None for any other failure (its own words are better).
+pub fn credentials_problem(text: &str, profile: Option<&str>) -> Option<(Code, String)> {
+    if text.contains("failed to load the cached SSO token") || text.contains("SSO token") {
+        let p = profile.unwrap_or("default");
+        return Some((
+            Code::SsoLogin,
+            format!("the IAM Identity Center (SSO) session of profile {p} has no valid token: run `aws sso login --profile {p}`"),
+        ));
+    }
+    // the chain's last source is the instance metadata: a failure there means nothing before it
+    // had credentials (on a laptop IMDS is unreachable or refuses)
+    let imds_last = text.contains("IMDS") && text.contains("credentials");
+    if text.contains("no providers in chain provided credentials")
+        || text.contains("no credentials found in chain")
+        || imds_last
+    {
+        return Some((
+            Code::NoCredentials,
+            "no AWS credentials found: tried the environment (AWS_ACCESS_KEY_ID, AWS_SESSION_TOKEN), the shared config and credentials files (AWS_PROFILE or the default profile: keys, credential_process, SSO, assume role), web identity, and the ECS and EC2 instance metadata. Provide them with a profile (AWS_PROFILE, or `profile:` for the account in the environment file), `aws sso login --profile NAME` for an SSO profile, environment variables, or `assume_role:` in the environment file".into(),
+        ));
+    }
+    None
+}
+
 /// Whether an SDK error's code (as the SDK reports it) is an access denial.
 pub fn denied(code: Option<&str>) -> bool {
     code.is_some_and(|c| Code::parse(c).access_denied())
@@ -170,5 +202,32 @@ mod tests {
         assert!(!Code::AccessDenied.eventual("Invalid principal"));
         assert!(denied(Some("AccessDeniedException")));
         assert!(!denied(None));
+    }
+
+    #[test]
+    fn credential_chain_failures_say_what_to_do() {
+        let (c, m) = credentials_problem(
+            "dispatch failure: other: failed to load the cached SSO token: …",
+            Some("dev"),
+        )
+        .unwrap();
+        assert_eq!(c, Code::SsoLogin);
+        assert!(m.contains("aws sso login --profile dev"), "{m}");
+        let (c, m) = credentials_problem(
+            "dispatch failure: other: no providers in chain provided credentials",
+            None,
+        )
+        .unwrap();
+        assert_eq!(c, Code::NoCredentials);
+        assert!(
+            m.contains("AWS_PROFILE") && m.contains("assume_role"),
+            "{m}"
+        );
+        let laptop = "dispatch failure: other: an error occurred while loading credentials: failed to load IMDS session token: service error: request forbidden";
+        assert_eq!(
+            credentials_problem(laptop, None).unwrap().0,
+            Code::NoCredentials
+        );
+        assert!(credentials_problem("AccessDenied: not authorized", None).is_none());
     }
 }

@@ -100,6 +100,8 @@ pub struct Clients {
 /// How a client set proves its account, and the outcome once it ran.
 struct Proof {
     how: Prove,
+    /// The profile the credentials come from (the file's, or AWS_PROFILE), for what to tell the user.
+    profile: Option<String>,
     done: tokio::sync::OnceCell<Result<(), AwsError>>,
 }
 
@@ -176,16 +178,31 @@ impl Clients {
                     .sdk
                     .credentials_provider()
                     .ok_or_else(|| fail("no credentials provider".into()))?;
-                provider
-                    .provide_credentials()
-                    .await
-                    .map_err(|e| fail(format!("cannot obtain credentials{how}: {}", chain(&e))))?;
+                provider.provide_credentials().await.map_err(|e| {
+                    let text = chain(&e);
+                    match error::credentials_problem(&text, self.proof.profile.as_deref()) {
+                        Some((code, message)) => AwsError {
+                            code: Some(code),
+                            message,
+                            ..fail(String::new())
+                        },
+                        None => fail(format!("cannot obtain credentials{how}: {text}")),
+                    }
+                })?;
                 Ok(())
             }
             Prove::CallerIdentity { how } => {
                 let who = self.sts().get_caller_identity().send().await.map_err(|e| {
                     let mut err = self.err("sts:GetCallerIdentity", "the account's credentials", e);
-                    err.message = format!("cannot obtain credentials{how}: {}", err.message);
+                    match error::credentials_problem(&err.message, self.proof.profile.as_deref()) {
+                        Some((code, message)) => {
+                            err.code = Some(code);
+                            err.message = message;
+                        }
+                        None => {
+                            err.message = format!("cannot obtain credentials{how}: {}", err.message)
+                        }
+                    }
                     err
                 })?;
                 let actual = who.account().unwrap_or_default();
@@ -429,10 +446,16 @@ impl aws_credential_types::provider::ProvideCredentials for AssumeRole {
 impl Clients {
     /// Clients from an SDK config (no identity check): used by the sandbox's own admin sessions.
     pub fn from_sdk(account: &str, scope: String, sdk: SdkConfig) -> Clients {
-        Clients::with_proof(account, scope, sdk, Prove::Nothing)
+        Clients::with_proof(account, scope, sdk, Prove::Nothing, None)
     }
 
-    fn with_proof(account: &str, scope: String, sdk: SdkConfig, how: Prove) -> Clients {
+    fn with_proof(
+        account: &str,
+        scope: String,
+        sdk: SdkConfig,
+        how: Prove,
+        profile: Option<String>,
+    ) -> Clients {
         Clients {
             account: account.to_string(),
             scope,
@@ -447,6 +470,7 @@ impl Clients {
             limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
             proof: Arc::new(Proof {
                 how,
+                profile,
                 done: Default::default(),
             }),
         }
@@ -501,11 +525,16 @@ async fn unproven(
         },
         None => Prove::CallerIdentity { how },
     };
+    let profile = access
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok());
     Clients::with_proof(
         account,
         scope,
         sdk_config_from(bases, region, access).await,
         how,
+        profile,
     )
 }
 

@@ -39,7 +39,7 @@ pub fn desired_facts(cfg: &Config) -> Facts {
             boundary: None,
         })
     };
-    f.iot_role = match &cfg.origin {
+    f.origin_role = match &cfg.origin {
         Origin::Iot(iot) => role(&iot.role_name, &iot.account),
         Origin::Role(src) => Some(RoleFacts {
             arn: src.arn.clone(),
@@ -119,7 +119,7 @@ pub fn desired_facts(cfg: &Config) -> Facts {
                     policies: iot_policy.clone().into_iter().collect(),
                 })
                 .collect(),
-            alias: Some((view.iot_role_arn(), iot.credential_duration)),
+            alias: Some((view.origin_role_arn(), iot.credential_duration)),
             iot_role: role(&iot.role_name, &iot.account),
         }
     };
@@ -132,7 +132,7 @@ pub fn desired_facts(cfg: &Config) -> Facts {
         let top = iot_facts(cfg, None);
         f.certs = top.certs;
         f.alias = top.alias;
-        f.iot_role = top.iot_role;
+        f.origin_role = top.iot_role;
     }
     f
 }

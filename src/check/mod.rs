@@ -18,7 +18,7 @@ pub use crate::model::live::{CertFacts, Facts, FunctionFacts, RoleFacts};
 use crate::model::Spec;
 use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision, Outcome};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// What the proof evaluates one at a time: a hop, or a part of one (`Step::place`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -220,13 +220,6 @@ fn session_arn(role_arn: &str, session: &str) -> String {
     )
 }
 
-fn ctx(pairs: &[(&str, &str)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-        .collect()
-}
-
 fn hop(
     step: Step,
     ok: bool,
@@ -261,7 +254,7 @@ fn depends(mut h: StepResult, case: &Case) -> StepResult {
 }
 
 fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
-    let alias = cfg.alias_arn();
+    let alias = cfg.alias_arn(iot);
     let mut ok = true;
     let mut detail = Vec::new();
     let mut statements = Vec::new();
@@ -298,7 +291,11 @@ fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
         }
         let docs: Vec<Value> = c.policies.iter().map(|(_, d)| d.clone()).collect();
         let names: Vec<&str> = c.policies.iter().map(|(n, _)| n.as_str()).collect();
-        match evaluate_identity(&docs, "iot:AssumeRoleWithCertificate", &alias, &Map::new()) {
+        // a certificate's own policies see its id; a thing group's apply whatever the certificate
+        let cert_id =
+            (!c.id.is_empty() && !c.id.starts_with("thinggroup/")).then_some(c.id.as_str());
+        let req = xacct_policy::requests::assume_role_with_certificate(&alias, cert_id, None);
+        match evaluate_identity(&docs, &req.action, &req.resource, &req.context) {
             Ok(o) if o.decision == Decision::Allow => {
                 detail.push(format!(
                     "{who}: iot:AssumeRoleWithCertificate on {alias} allowed"
@@ -334,7 +331,7 @@ fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
 }
 
 fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
-    let fix = json!({"role_alias": iot.role_alias, "role_arn": cfg.iot_role_arn(), "credential_duration": iot.credential_duration});
+    let fix = json!({"role_alias": iot.role_alias, "role_arn": cfg.origin_role_arn(), "credential_duration": iot.credential_duration});
     let Some((role_arn, duration)) = &f.alias else {
         return hop(
             Step::RoleAlias,
@@ -346,20 +343,20 @@ fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
     };
     let mut detail = Vec::new();
     let mut ok = true;
-    if role_arn != &cfg.iot_role_arn() {
+    if role_arn != &cfg.origin_role_arn() {
         ok = false;
         detail.push(format!(
             "role alias {} points at {role_arn}, not {}",
             iot.role_alias,
-            cfg.iot_role_arn()
+            cfg.origin_role_arn()
         ));
     }
-    match &f.iot_role {
+    match &f.origin_role {
         None => {
             ok = false;
             detail.push(format!(
                 "the IoT role {} does not exist",
-                cfg.iot_role_arn()
+                cfg.origin_role_arn()
             ));
         }
         Some(r) if *duration > r.max_session => {
@@ -387,40 +384,33 @@ fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
 }
 
 fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
-    let fix = json!({"trust_policy_of": cfg.iot_role_arn(), "statement": {"Effect":"Allow",
+    let fix = json!({"trust_policy_of": cfg.origin_role_arn(), "statement": {"Effect":"Allow",
         "Principal":{"Service":"credentials.iot.amazonaws.com"},"Action":"sts:AssumeRole",
-        "Condition":{"StringEquals":{"aws:SourceAccount":iot.account},"ArnEquals":{"aws:SourceArn":cfg.alias_arn()}}}});
-    let Some(r) = &f.iot_role else {
+        "Condition":{"StringEquals":{"aws:SourceAccount":iot.account},"ArnEquals":{"aws:SourceArn":cfg.alias_arn(iot)}}}});
+    let Some(r) = &f.origin_role else {
         return hop(
             Step::IotTrust,
             false,
             vec![format!(
                 "the IoT role {} does not exist",
-                cfg.iot_role_arn()
+                cfg.origin_role_arn()
             )],
             vec![],
             Some(fix),
         );
     };
-    let case = Case {
-        principal: "credentials.iot.amazonaws.com".into(),
-        action: "sts:AssumeRole".into(),
-        resource: r.arn.clone(),
-        identity_policies: vec![],
-        resource_policy: Some(r.trust.clone()),
-        context: ctx(&[
-            ("aws:SourceAccount", &iot.account),
-            ("aws:SourceArn", &cfg.alias_arn()),
-            ("aws:SecureTransport", "true"),
-        ]),
-        permissions_boundary: None,
-    };
+    let case = xacct_policy::requests::provider_assumes_role(
+        &r.arn,
+        r.trust.clone(),
+        &iot.account,
+        &cfg.alias_arn(iot),
+    );
     let trust_name = format!("trust policy of {}", iot.role_name);
     let h = match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => hop(
             Step::IotTrust,
             true,
-            vec![format!("credentials.iot.amazonaws.com may assume {} (SourceAccount {}, SourceArn {})", r.arn, iot.account, cfg.alias_arn())],
+            vec![format!("credentials.iot.amazonaws.com may assume {} (SourceAccount {}, SourceArn {})", r.arn, iot.account, cfg.alias_arn(iot))],
             labels(&o, &[], &trust_name),
             None,
         ),
@@ -431,7 +421,7 @@ fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
                 "the {trust_name} {} sts:AssumeRole by credentials.iot.amazonaws.com with aws:SourceAccount {} and aws:SourceArn {} (the file's iot.source_arn_condition is {}; relax it to account or none if the credentials provider sends another aws:SourceArn)",
                 if o.decision == Decision::ExplicitDeny { "explicitly denies" } else { "does not allow" },
                 iot.account,
-                cfg.alias_arn(),
+                cfg.alias_arn(iot),
                 serde_json::to_value(iot.source_arn_condition).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
             )],
             labels(&o, &[], &trust_name),
@@ -532,7 +522,7 @@ fn boundary_words(o: &Outcome, role: &RoleFacts, action: &str, resource: &str) -
 
 fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let target_arn = cfg.target_role_arn(t);
-    let Some(iot) = &f.iot_role else {
+    let Some(iot) = &f.origin_role else {
         return hop(
             Step::AssumeTarget,
             false,
@@ -551,7 +541,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
             false,
             vec![format!("the target role {target_arn} does not exist")],
             vec![],
-            Some(json!({"create_role": target_arn, "trusting": cfg.iot_role_arn()})),
+            Some(json!({"create_role": target_arn, "trusting": cfg.origin_role_arn()})),
         );
     };
     let names: Vec<&str> = iot.policies.iter().map(|(n, _)| n.as_str()).collect();
@@ -633,7 +623,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
 fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
     // direct mode: the IoT role's session invokes; otherwise the target role's
     let principal = if t.direct() {
-        f.iot_role.as_ref()
+        f.origin_role.as_ref()
     } else {
         f.targets.get(&t.name).and_then(|r| r.as_ref())
     };
@@ -739,7 +729,7 @@ fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
 /// nor proves them), so what the documents can show is that the role is there.
 fn hop_source(cfg: &Config, f: &Facts) -> StepResult {
     let arn = cfg.origin_role_arn();
-    match &f.iot_role {
+    match &f.origin_role {
         Some(src) => hop(
             Step::Source,
             true,
@@ -899,7 +889,7 @@ mod tests {
     fn alias_duration_above_role_max_session_fails() {
         let c = cfg();
         let mut f = desired_facts(&c);
-        f.alias = Some((c.iot_role_arn(), 7200));
+        f.alias = Some((c.origin_role_arn(), 7200));
         let r = prove(&c, &f, &[]);
         let alias = &r[0].hops[0].parts[1];
         assert_eq!(alias.part, Part::RoleAlias);
@@ -911,7 +901,7 @@ mod tests {
     fn a_condition_on_a_key_xacct_cannot_know_is_reported_as_depending_on_it() {
         let c = cfg();
         let mut f = desired_facts(&c);
-        let iot = c.iot_role_arn();
+        let iot = c.origin_role_arn();
         let t = f.targets.get_mut("b").unwrap().as_mut().unwrap();
         t.trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":iot},"Action":"sts:AssumeRole","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}]});
         let r = prove(&c, &f, &[]);
@@ -934,7 +924,7 @@ mod tests {
     fn the_keys_aws_sets_are_in_the_context() {
         let c = cfg();
         let mut f = desired_facts(&c);
-        let iot = c.iot_role_arn();
+        let iot = c.origin_role_arn();
         let t = f.targets.get_mut("b").unwrap().as_mut().unwrap();
         // conditions on keys AWS sets for this request hold
         t.trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":iot},"Action":"sts:AssumeRole","Condition":{

@@ -10,7 +10,7 @@ pub(super) fn hop_source_policy(cfg: &Config, t: &Target, f: &Facts) -> StepResu
     let policy_name = crate::desired::source_policy_name(cfg);
     let fix = json!({"inline_policy": policy_name, "of": cfg.origin_role_arn(),
         "statement": {"Effect":"Allow","Action":"sts:AssumeRole","Resource":target_arn}});
-    let Some(src) = &f.iot_role else {
+    let Some(src) = &f.origin_role else {
         return hop(
             Step::SourcePolicy,
             false,

@@ -467,19 +467,12 @@ impl Config {
             self.partition, i.account, i.role_name
         )
     }
-    /// The IoT role's ARN (for a `source:` file: the source role's).
-    pub fn iot_role_arn(&self) -> String {
-        self.origin_role_arn()
-    }
-    /// The role alias's ARN (empty for a `source:` file, which has none).
-    pub fn alias_arn(&self) -> String {
-        match self.iot() {
-            Some(i) => format!(
-                "arn:{}:iot:{}:{}:rolealias/{}",
-                self.partition, self.region, i.account, i.role_alias
-            ),
-            None => String::new(),
-        }
+    /// The ARN of the role alias of IoT account `iot` (a `source:` file has none).
+    pub fn alias_arn(&self, iot: &IotAccount) -> String {
+        format!(
+            "arn:{}:iot:{}:{}:rolealias/{}",
+            self.partition, self.region, iot.account, iot.role_alias
+        )
     }
     /// Whether devices are gated per environment (some environment names its `devices`): then every
     /// environment has its own role alias, IoT role and IoT policy.

@@ -29,7 +29,7 @@ fn defaults_are_derived_from_the_fleet() {
     );
     assert_eq!(c.iot_max_session(), 7200);
     assert_eq!(
-        c.alias_arn(),
+        c.alias_arn(c.iot().unwrap()),
         "arn:aws:iot:ap-northeast-1:111111111111:rolealias/telemetry-device"
     );
 }

@@ -151,7 +151,8 @@ pub struct Facts {
     /// the fleet's IoT policy.
     pub certs: Vec<CertFacts>,
     pub alias: Option<(String, i32)>,
-    pub iot_role: Option<RoleFacts>,
+    /// The role the chain starts at: the IoT role of a device chain, the source role of a workload's.
+    pub origin_role: Option<RoleFacts>,
     pub targets: BTreeMap<String, Option<RoleFacts>>,
     pub functions: BTreeMap<String, FunctionFacts>,
     /// REST APIs by `ACCOUNT/API-ID`.
@@ -178,7 +179,7 @@ impl Facts {
         if let Some(own) = self.per_env.get(env) {
             f.certs = own.certs.clone();
             f.alias = own.alias.clone();
-            f.iot_role = own.iot_role.clone();
+            f.origin_role = own.iot_role.clone();
         }
         f
     }

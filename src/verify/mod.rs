@@ -14,7 +14,7 @@ use crate::config::{Config, Target};
 pub use ephemeral::{
     cleanup_leftovers, ephemeral_cleanup, ephemeral_create, short_id, Ephemeral, EPHEMERAL_ATTR,
 };
-use mtls::{DeviceIdentity, IotCredentials};
+use mtls::{DeviceIdentity, SessionCredentials};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -248,7 +248,7 @@ pub async fn endpoint(opts: &Options, iot: &Clients) -> Result<String, AwsError>
 }
 
 /// IoT credentials in the shape of STS credentials (what the hops after the credentials take).
-pub fn as_sts_credentials(c: &IotCredentials) -> aws_sdk_sts::types::Credentials {
+pub fn as_sts_credentials(c: &SessionCredentials) -> aws_sdk_sts::types::Credentials {
     let expiration = aws_smithy_types::DateTime::from_str(
         &c.expiration,
         aws_smithy_types::date_time::Format::DateTime,
@@ -274,7 +274,7 @@ pub fn device_session_name(id: &DeviceIdentity) -> &str {
 pub async fn assume_target(
     cfg: &Config,
     t: &Target,
-    c: &IotCredentials,
+    c: &SessionCredentials,
     session_name: &str,
 ) -> Result<aws_sdk_sts::types::Credentials, HopError> {
     let sdk = with_creds(
@@ -464,7 +464,7 @@ pub async fn verify_env(
 pub(crate) async fn assume_and_reach(
     cfg: &Config,
     t: &Target,
-    creds: &IotCredentials,
+    creds: &SessionCredentials,
     session_name: &str,
     opts: &Options,
     proofs: &Proofs<'_>,

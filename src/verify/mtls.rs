@@ -10,22 +10,23 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Temporary credentials of the IoT role, as the credentials provider returns them.
+/// Temporary credentials of a session: the IoT role's as the credentials provider returns them, or a
+/// source role's session.
 #[derive(Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct IotCredentials {
+pub struct SessionCredentials {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub session_token: String,
     pub expiration: String,
 }
 
-impl std::fmt::Debug for IotCredentials {
+impl std::fmt::Debug for SessionCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         // never print the secret or the token
         write!(
             f,
-            "IotCredentials {{ access_key_id: {}, expiration: {} }}",
+            "SessionCredentials {{ access_key_id: {}, expiration: {} }}",
             self.access_key_id, self.expiration
         )
     }
@@ -158,7 +159,7 @@ pub async fn fetch(
     id: &DeviceIdentity,
     ca_bundle: Option<&Path>,
     thing: Option<&str>,
-) -> Result<IotCredentials, CredError> {
+) -> Result<SessionCredentials, CredError> {
     let fail = |m: String| CredError {
         status: None,
         message: m,
@@ -259,7 +260,7 @@ pub async fn fetch(
     }
     #[derive(serde::Deserialize)]
     struct Wrap {
-        credentials: IotCredentials,
+        credentials: SessionCredentials,
     }
     serde_json::from_str::<Wrap>(&text)
         .map(|w| w.credentials)

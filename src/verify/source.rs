@@ -2,7 +2,7 @@
 //! ambient credentials act as the source role (verify runs inside the workload, or a CI job with that
 //! role), or with `--assume-source` they assume it first; then the target role and its targets.
 
-use super::mtls::IotCredentials;
+use super::mtls::SessionCredentials;
 use super::{assume_and_reach, env_clients, not_reached, EnvOutcome, Hop, Options, Proofs};
 use crate::config::{Config, SourceRole, Target};
 use aws_credential_types::provider::ProvideCredentials;
@@ -10,7 +10,7 @@ use std::time::Instant;
 
 /// Credentials acting as the source role, and what proved it.
 pub struct SourceSession {
-    pub creds: IotCredentials,
+    pub creds: SessionCredentials,
     pub detail: String,
 }
 
@@ -31,8 +31,8 @@ pub fn is_session_of(caller: &str, role_arn: &str) -> bool {
             .is_some_and(|(n, _)| n == name)
 }
 
-fn to_session(c: &aws_credential_types::Credentials) -> IotCredentials {
-    IotCredentials {
+fn to_session(c: &aws_credential_types::Credentials) -> SessionCredentials {
+    SessionCredentials {
         access_key_id: c.access_key_id().to_string(),
         secret_access_key: c.secret_access_key().to_string(),
         session_token: c.session_token().unwrap_or_default().to_string(),
@@ -69,7 +69,7 @@ pub async fn source_session(
             .credentials()
             .ok_or("AssumeRole returned no credentials")?;
         return Ok(SourceSession {
-            creds: IotCredentials {
+            creds: SessionCredentials {
                 access_key_id: c.access_key_id().to_string(),
                 secret_access_key: c.secret_access_key().to_string(),
                 session_token: c.session_token().to_string(),

@@ -9,6 +9,7 @@
 //! - `devices`: the device side in the sandbox (gating, layouts, direct mode, device-config);
 //! - `ecosystem`: the schema, init, completions, help examples;
 //! - `reliability`: faults and kills between xacct and moto (the injector);
+//! - `signin`: credential_process and SSO profiles, no credentials at all;
 //! - `snapshots`: whole human outputs (insta);
 //! - `verify`: verify and creds in the sandbox, each link broken on its own;
 //! - `workload`: `source:` chains (API Gateway, S3, KMS) in the sandbox.
@@ -21,6 +22,7 @@ mod check;
 mod devices;
 mod ecosystem;
 mod reliability;
+mod signin;
 mod snapshots;
 mod verify;
 mod workload;

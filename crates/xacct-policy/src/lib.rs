@@ -7,6 +7,7 @@
 //!   including `xacct policy eval`'s batch input and output;
 //! - [`context`]: the request context keys AWS sets for a request, built once for whoever evaluates
 //!   (the proof and the sandbox's emulators alike);
+//! - [`requests`]: for each kind of request of a chain, what AWS authorizes and with which keys;
 //! - [`arn`]: the one parser and formatter of ARNs;
 //! - [`routes`]: how API Gateway matches a request path to a resource.
 //!
@@ -17,4 +18,5 @@ pub mod arn;
 pub mod context;
 pub mod document;
 pub mod eval;
+pub mod requests;
 pub mod routes;

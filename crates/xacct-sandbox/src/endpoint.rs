@@ -10,11 +10,11 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::sync::Arc;
-use xacct_policy::eval::{evaluate, evaluate_identity, Case, Decision};
+use xacct_policy::eval::{evaluate, evaluate_identity, Decision};
 
 /// Accepts any client certificate at the TLS layer (proof of key possession is still checked by
 /// rustls through the handshake signature); the request handler then looks the certificate up in IoT.
@@ -420,19 +420,9 @@ async fn credentials(
             docs.push(policy);
         }
     }
-    let mut ctx = Map::new();
-    ctx.insert("iot:Certificate.Id".into(), Value::String(cert.id.clone()));
-    if let Some(t) = thing {
-        ctx.insert(
-            "iot:Connection.Thing.ThingName".into(),
-            Value::String(t.to_string()),
-        );
-        ctx.insert(
-            "credentials-iot:ThingName".into(),
-            Value::String(t.to_string()),
-        );
-    }
-    match evaluate_identity(&docs, "iot:AssumeRoleWithCertificate", &alias_arn, &ctx) {
+    let req =
+        xacct_policy::requests::assume_role_with_certificate(&alias_arn, Some(&cert.id), thing);
+    match evaluate_identity(&docs, &req.action, &req.resource, &req.context) {
         Ok(o) if o.decision == Decision::Allow => {}
         _ => return error(403, "ForbiddenException", "Access Denied"),
     }
@@ -459,21 +449,8 @@ async fn credentials(
             &format!("The requested credential duration {duration} s exceeds the MaxSessionDuration {} s of {role_arn}", role.1),
         );
     }
-    let mut tctx = Map::new();
-    tctx.insert(
-        "aws:SourceAccount".into(),
-        Value::String(cert.account.clone()),
-    );
-    tctx.insert("aws:SourceArn".into(), Value::String(alias_arn.clone()));
-    let case = Case {
-        principal: "credentials.iot.amazonaws.com".into(),
-        action: "sts:AssumeRole".into(),
-        resource: role_arn.clone(),
-        identity_policies: vec![],
-        resource_policy: Some(role.0),
-        context: tctx,
-        permissions_boundary: None,
-    };
+    let case =
+        xacct_policy::requests::provider_assumes_role(&role_arn, role.0, &cert.account, &alias_arn);
     if !matches!(evaluate(&case), Ok(o) if o.decision == Decision::Allow) {
         return error(
             400,

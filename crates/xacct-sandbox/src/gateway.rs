@@ -328,43 +328,44 @@ async fn authorize_get_object(
         Err(e) => return Some(s3_denied(&e.to_string())),
     };
     let arn = format!("arn:{partition}:s3:::{bucket}/{key}");
-    let mut case = Case {
-        principal: p.session_arn.clone(),
-        action: "s3:GetObject".into(),
-        resource: arn.clone(),
-        identity_policies: identity,
-        resource_policy: facts.bucket_policy.clone(),
-        context: context(p),
-        permissions_boundary: boundary,
-    };
-    match evaluate(&case) {
-        Ok(o) if o.decision == Decision::Allow => {}
-        Ok(o) => {
-            return Some(s3_denied(&format!(
-            "User: {} is not authorized to perform: s3:GetObject on resource: \"{arn}\" because {}",
-            p.session_arn,
-            if o.decision == Decision::ExplicitDeny {
-                "an explicit deny applies"
-            } else {
-                "no policy allows the s3:GetObject action"
-            }
-        )))
+    let key_ref = facts.key.as_ref().map(|(k, p)| (k.as_str(), p.as_ref()));
+    for (action, resource, resource_policy) in
+        xacct_policy::requests::get_object(&arn, facts.bucket_policy.as_ref(), key_ref)
+    {
+        let case = Case {
+            principal: p.session_arn.clone(),
+            action: action.clone(),
+            resource: resource.clone(),
+            identity_policies: identity.clone(),
+            resource_policy,
+            context: context(p),
+            permissions_boundary: boundary.clone(),
+        };
+        let decision = match evaluate(&case) {
+            Ok(o) => o.decision,
+            Err(e) => return Some(s3_denied(&e.to_string())),
+        };
+        if decision == Decision::Allow {
+            continue;
         }
-        Err(e) => return Some(s3_denied(&e.to_string())),
+        return Some(s3_denied(&if action == "kms:Decrypt" {
+            format!(
+                "User: {} is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext ({resource}) because no key policy or identity policy allows it",
+                p.session_arn
+            )
+        } else {
+            format!(
+                "User: {} is not authorized to perform: s3:GetObject on resource: \"{arn}\" because {}",
+                p.session_arn,
+                if decision == Decision::ExplicitDeny {
+                    "an explicit deny applies"
+                } else {
+                    "no policy allows the s3:GetObject action"
+                }
+            )
+        }));
     }
-    let Some((k, key_policy)) = &facts.key else {
-        return None;
-    };
-    case.action = "kms:Decrypt".into();
-    case.resource = k.clone();
-    case.resource_policy = Some(key_policy.clone().unwrap_or(Value::Null));
-    match evaluate(&case) {
-        Ok(o) if o.decision == Decision::Allow => None,
-        _ => Some(s3_denied(&format!(
-            "User: {} is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext ({k}) because no key policy or identity policy allows it",
-            p.session_arn
-        ))),
-    }
+    None
 }
 
 /// Does a trust policy let a service (lambda.amazonaws.com, ecs-tasks, ec2, …) assume the role? Such a

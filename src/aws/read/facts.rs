@@ -457,7 +457,7 @@ pub(super) async fn proof_facts(
         Ok((top, per_env)) => {
             f.certs = top.certs;
             f.alias = top.alias;
-            f.iot_role = top.iot_role;
+            f.origin_role = top.iot_role;
             f.per_env = per_env;
         }
         Err(e) => errors.push(e),
