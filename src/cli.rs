@@ -10,7 +10,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const ABOUT: &str = "Plan, apply, check and verify cross-account IoT → Lambda access chains";
+const ABOUT: &str = "Plan, apply, prove and verify cross-account access chains on AWS: a device (its IoT \
+certificate → the IoT credentials provider → a role) or a workload (an existing role) assumes a role \
+in another account to invoke Lambda functions, call API Gateway methods with IAM authorization \
+(SigV4), or read S3 objects (SSE-KMS included)";
 const EXAMPLES: &str = "Examples:
   xacct validate -f environments/sandbox.yaml
   xacct plan -f environments/sandbox.yaml --out sandbox.plan
@@ -263,7 +266,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// The local sandbox (moto, an IAM-enforcing gateway, the IoT credentials endpoint)
+    /// The local sandbox: moto behind an IAM-enforcing gateway (STS, Lambda, S3 and KMS decisions),
+    /// an emulator of the IoT credentials provider (mutual TLS) and of API Gateway (SigV4)
     #[command(subcommand)]
     Sandbox(SandboxCommand),
     /// Remove everything xacct owns for this file (never anything it does not own)
@@ -289,7 +293,8 @@ pub enum PolicyCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum SandboxCommand {
-    /// Start the sandbox; prints the environment to use it, serves until SIGINT/SIGTERM
+    /// Start the sandbox (moto, the IAM-enforcing gateway, the IoT credentials provider and the API
+    /// Gateway emulator); prints the environment to use it, serves until SIGINT/SIGTERM
     #[command(after_help = "Example:\n  xacct sandbox up --bootstrap environments/sandbox.yaml")]
     Up {
         /// Use this moto server instead of starting one

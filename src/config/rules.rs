@@ -1,6 +1,7 @@
 //! The semantic rules of the environment file: names, accounts, regions, ARNs, durations and access,
 //! checked on the parsed file before any AWS call; each problem is recorded with its position.
 
+use super::targets::{apis, objects};
 use super::*;
 
 fn is_account(s: &str) -> bool {
@@ -204,9 +205,92 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         );
     }
     let partition = partition_of(&region).to_string();
+    let origin = validate_origin(c, raw.iot, raw.source, &fleet, fleet_ok);
+    if raw.environments.is_empty() {
+        c.at(
+            &["environments"],
+            "no-environments",
+            "`environments` is empty".into(),
+            Some("name at least one environment, e.g. prd: { account: \"222222222222\", functions: [ingest] }".into()),
+        );
+    }
+    let file = FileFacts {
+        fleet: &fleet,
+        fleet_ok,
+        region: &region,
+        partition: &partition,
+        is_iot: matches!(origin, Origin::Iot(_)),
+    };
+    let mut role_names: Vec<RoleName> = match &origin {
+        Origin::Iot(i) => vec![RoleName {
+            account: i.account.clone(),
+            name: i.role_name.clone(),
+            whose: "the IoT role".into(),
+            line: c.idx.value(&["iot", "role_name"]).line,
+        }],
+        Origin::Role(r) => vec![RoleName {
+            account: r.account.clone(),
+            name: r.role_name.clone(),
+            whose: "the source role".into(),
+            line: c.idx.value(&["source", "arn"]).line,
+        }],
+    };
+    let environments: Vec<Target> = raw
+        .environments
+        .into_iter()
+        .map(|(name, t)| validate_env(c, &file, &mut role_names, name, t))
+        .collect();
+    if file.is_iot && environments.iter().any(|t| t.devices.is_some()) {
+        gated_role_names(c, &file, &environments, &mut role_names);
+    }
+    Config {
+        source: path.to_path_buf(),
+        text: String::new(),
+        fleet,
+        region,
+        partition,
+        origin,
+        environments,
+    }
+}
 
-    let origin = match (raw.iot, raw.source) {
-        (Some(iot), None) => Origin::Iot(validate_iot(c, iot, &fleet, fleet_ok)),
+/// A role the file names or derives, to refuse two that IAM would take for one.
+struct RoleName {
+    account: String,
+    name: String,
+    /// "environment `prd`", "the IoT role", …
+    whose: String,
+    line: usize,
+}
+
+/// A role of `account` named `name` that IAM cannot create beside one already named: IAM role
+/// names are case-insensitive (`PRD` and `prd` are one role).
+fn role_collision<'a>(names: &'a [RoleName], account: &str, name: &str) -> Option<&'a RoleName> {
+    names
+        .iter()
+        .find(|r| r.account == account && r.name.eq_ignore_ascii_case(name))
+}
+
+/// What every section's validation needs to know of the file.
+struct FileFacts<'a> {
+    fleet: &'a str,
+    fleet_ok: bool,
+    region: &'a str,
+    partition: &'a str,
+    /// A device chain (`iot:`), not a workload's (`source:`).
+    is_iot: bool,
+}
+
+/// Where the chain starts: `iot:` or `source:`, exactly one of them.
+fn validate_origin(
+    c: &mut Checker,
+    iot: Option<RawIot>,
+    source: Option<RawSource>,
+    fleet: &str,
+    fleet_ok: bool,
+) -> Origin {
+    match (iot, source) {
+        (Some(iot), None) => Origin::Iot(validate_iot(c, iot, fleet, fleet_ok)),
         (None, Some(src)) => Origin::Role(validate_source(c, src)),
         (Some(iot), Some(_)) => {
             c.at_key(
@@ -215,7 +299,7 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
                 "the file has both `iot:` and `source:`".into(),
                 Some("a chain starts either at a device certificate (`iot:`) or at an existing workload role (`source:`): keep one, and put the other chain in a file of its own".into()),
             );
-            Origin::Iot(validate_iot(c, iot, &fleet, fleet_ok))
+            Origin::Iot(validate_iot(c, iot, fleet, fleet_ok))
         }
         (None, None) => {
             c.at(
@@ -234,283 +318,344 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
                 role_name: String::new(),
             })
         }
-    };
-    if raw.environments.is_empty() {
+    }
+}
+
+/// One environment. `role_names` holds the roles named so far, to refuse a second role of the same
+/// name (in any case) in one account.
+fn validate_env(
+    c: &mut Checker,
+    file: &FileFacts,
+    role_names: &mut Vec<RoleName>,
+    name: String,
+    t: RawTarget,
+) -> Target {
+    let base = ["environments", name.as_str()];
+    let env_ok = valid_env_name(&name);
+    if !env_ok {
         c.at(
-            &["environments"],
-            "no-environments",
-            "`environments` is empty".into(),
-            Some("name at least one environment, e.g. prd: { account: \"222222222222\", functions: [ingest] }".into()),
+            &base,
+            "environment-name",
+            format!("environment name `{name}` is not valid"),
+            Some("use 1-63 letters, digits and + = , . @ _ - (the default target role is <fleet>-<environment>)".into()),
         );
     }
-    let mut environments = Vec::new();
-    let mut role_names: Vec<(String, String, String)> = match &origin {
-        Origin::Iot(i) => vec![(
-            i.account.clone(),
-            i.role_name.clone(),
-            "the IoT role".into(),
-        )],
-        Origin::Role(r) => vec![(
-            r.account.clone(),
-            r.role_name.clone(),
-            "the source role".into(),
-        )],
-    };
-    for (name, t) in raw.environments {
-        let base = ["environments", name.as_str()];
-        let env_ok = valid_env_name(&name);
-        if !env_ok {
-            c.at(
-                &base,
-                "environment-name",
-                format!("environment name `{name}` is not valid"),
-                Some("use 1-63 letters, digits and + = , . @ _ - (the default target role is <fleet>-<environment>)".into()),
-            );
-        }
-        let p = |k: &'static str| -> Vec<&str> { vec!["environments", name.as_str(), k] };
-        let acct = account(c, &p("account"), t.account);
-        let acc = access(c, &base, &acct, t.profile, t.assume_role);
-        let tr_set = t.role_name.is_some();
-        let tr = t.role_name.unwrap_or_else(|| format!("{fleet}-{name}"));
-        if tr_set || (fleet_ok && env_ok) {
-            let spec = if tr_set {
-                ROLE_SPEC.to_string()
-            } else {
-                format!("{ROLE_SPEC}; the default is <fleet>-<environment>: set role_name for this environment")
-            };
-            name_rule(
-                c,
-                &p("role_name"),
-                "role_name",
-                &tr,
-                valid_role_name(&tr),
-                "role-name",
-                &spec,
-            );
-        }
-        if let Some((_, _, owner)) = role_names.iter().find(|(a, r, _)| a == &acct && r == &tr) {
-            c.at(
-                &p("role_name"),
-                "duplicate-role",
-                format!("role name `{tr}` in account {acct} is already used by {owner}"),
-                Some("give this environment its own role_name".into()),
-            );
-        }
-        role_names.push((acct.clone(), tr.clone(), format!("environment `{name}`")));
-        let session_duration = match t.session_duration {
-            None => ROLE_CHAINING_CAP,
-            Some(d) if d > ROLE_CHAINING_CAP as i64 => {
-                c.at(
-                    &p("session_duration"),
-                    "role-chaining",
-                    format!("session_duration {d} is impossible: the target role is assumed with role credentials (IoT-issued, or the source role's), and role chaining caps a session at 3600 seconds"),
-                    Some("use 900 to 3600 seconds".into()),
-                );
-                ROLE_CHAINING_CAP
-            }
-            Some(d) if d < 900 => {
-                c.at(
-                    &p("session_duration"),
-                    "duration",
-                    format!("session_duration {d} is below the AWS minimum of 900 seconds"),
-                    Some("use 900 to 3600 seconds".into()),
-                );
-                ROLE_CHAINING_CAP
-            }
-            Some(d) => d as i32,
+    let p = |k: &'static str| -> Vec<&str> { vec!["environments", name.as_str(), k] };
+    let acct = account(c, &p("account"), t.account);
+    let acc = access(c, &base, &acct, t.profile, t.assume_role);
+    let tr_set = t.role_name.is_some();
+    let tr = t
+        .role_name
+        .unwrap_or_else(|| format!("{}-{name}", file.fleet));
+    if tr_set || (file.fleet_ok && env_ok) {
+        let spec = if tr_set {
+            ROLE_SPEC.to_string()
+        } else {
+            format!("{ROLE_SPEC}; the default is <fleet>-<environment>: set role_name for this environment")
         };
-        if t.functions.is_empty() && t.apis.is_empty() && t.objects.is_empty() {
+        name_rule(
+            c,
+            &p("role_name"),
+            "role_name",
+            &tr,
+            valid_role_name(&tr),
+            "role-name",
+            &spec,
+        );
+    }
+    if let Some(other) = role_collision(role_names, &acct, &tr) {
+        let same = if other.name == tr {
+            String::new()
+        } else {
+            format!(" as `{}` (IAM role names are case-insensitive)", other.name)
+        };
+        c.at(
+            &p("role_name"),
+            "duplicate-role",
+            format!(
+                "role name `{tr}` in account {acct} is already used{same} by {} at line {}",
+                other.whose, other.line
+            ),
+            Some("give this environment its own role_name".into()),
+        );
+    }
+    role_names.push(RoleName {
+        account: acct.clone(),
+        name: tr.clone(),
+        whose: format!("environment `{name}`"),
+        line: c.idx.value(&p("role_name")).line,
+    });
+    let session_duration = session_duration(c, &p("session_duration"), t.session_duration);
+    if t.functions.is_empty() && t.apis.is_empty() && t.objects.is_empty() {
+        c.at(
+            &p("functions"),
+            "no-targets",
+            format!("environment `{name}` lists no functions, apis or objects"),
+            Some("list what the chain may reach: Lambda functions (`functions`), API Gateway methods (`apis`) or S3 objects (`objects`)".into()),
+        );
+    }
+    let functions = functions(c, file, &name, &acct, &t.functions);
+    let apis = apis(c, &name, &t.apis, file.partition, file.region, &acct);
+    let objects = objects(c, &name, &t.objects, file.partition);
+    let mode = t.mode.unwrap_or_default();
+    if mode == TargetMode::Direct {
+        let listed = (
+            !apis.is_empty() || !objects.is_empty(),
+            tr_set,
+            t.session_duration.is_some(),
+        );
+        direct_mode(c, file, &name, listed);
+    }
+    let devices = t.devices.and_then(|d| devices(c, file, &name, d));
+    Target {
+        name,
+        account: acct,
+        access: acc,
+        role_name: tr,
+        functions,
+        apis,
+        objects,
+        session_duration,
+        mode,
+        devices,
+    }
+}
+
+/// The target role's session duration: 900 s to the role-chaining cap (the default).
+fn session_duration(c: &mut Checker, path: &[&str], d: Option<i64>) -> i32 {
+    match d {
+        None => ROLE_CHAINING_CAP,
+        Some(d) if d > ROLE_CHAINING_CAP as i64 => {
             c.at(
-                &p("functions"),
-                "no-targets",
-                format!("environment `{name}` lists no functions, apis or objects"),
-                Some("list what the chain may reach: Lambda functions (`functions`), API Gateway methods (`apis`) or S3 objects (`objects`)".into()),
+                path,
+                "role-chaining",
+                format!("session_duration {d} is impossible: the target role is assumed with role credentials (IoT-issued, or the source role's), and role chaining caps a session at 3600 seconds"),
+                Some("use 900 to 3600 seconds".into()),
             );
+            ROLE_CHAINING_CAP
         }
-        let mut functions: Vec<String> = Vec::new();
-        for (i, f) in t.functions.iter().enumerate() {
-            let i_s = i.to_string();
-            let fp = ["environments", name.as_str(), "functions", i_s.as_str()];
-            let arn = if f.starts_with("arn:") {
-                let parsed = Arn::parse(f);
-                let ok = parsed.as_ref().is_some_and(|a| {
-                    let r = a.resource_parts();
-                    a.service == "lambda"
-                        && r.len() == 2
-                        && r[0] == "function"
-                        && valid_function_name(r[1])
-                        && is_account(&a.account)
-                });
-                if !ok {
-                    c.at(
-                        &fp,
-                        "function-arn",
-                        format!("`{f}` is not an unqualified Lambda function ARN"),
-                        Some(format!("write arn:{partition}:lambda:{region}:{acct}:function:NAME, or just NAME")),
-                    );
-                    continue;
-                }
-                let a = parsed.expect("checked above");
-                let fname = a.resource_name();
-                if a.account != *acct {
-                    c.at(
-                        &fp,
-                        "function-account",
-                        format!("function `{fname}` is in account {}, outside environment `{name}` (account {acct})", a.account),
-                        Some(format!("use arn:{partition}:lambda:{region}:{acct}:function:{fname} or move it to the environment of account {}", a.account)),
-                    );
-                }
-                if a.region != *region {
-                    c.at(
-                        &fp,
-                        "function-region",
-                        format!(
-                            "function `{fname}` is in region {}, but the fleet is in {region}",
-                            a.region
-                        ),
-                        Some(format!(
-                            "use arn:{partition}:lambda:{region}:{acct}:function:{fname}"
-                        )),
-                    );
-                }
-                f.clone()
-            } else {
-                if !valid_function_name(f) {
-                    c.at(
-                        &fp,
-                        "function-name",
-                        format!("`{f}` is not a Lambda function name"),
-                        Some("a function name is 1-64 letters, digits, - or _ (or give the full ARN)".into()),
-                    );
-                    continue;
-                }
-                format!("arn:{partition}:lambda:{region}:{acct}:function:{f}")
-            };
-            if functions.contains(&arn) {
+        Some(d) if d < 900 => {
+            c.at(
+                path,
+                "duration",
+                format!("session_duration {d} is below the AWS minimum of 900 seconds"),
+                Some("use 900 to 3600 seconds".into()),
+            );
+            ROLE_CHAINING_CAP
+        }
+        Some(d) => d as i32,
+    }
+}
+
+/// An environment's functions as unqualified ARNs in its account and the fleet's region: names, or
+/// ARNs that must be exactly there; each once.
+fn functions(
+    c: &mut Checker,
+    file: &FileFacts,
+    name: &str,
+    acct: &str,
+    list: &[String],
+) -> Vec<String> {
+    let (partition, region) = (file.partition, file.region);
+    let mut functions: Vec<String> = Vec::new();
+    for (i, f) in list.iter().enumerate() {
+        let i_s = i.to_string();
+        let fp = ["environments", name, "functions", i_s.as_str()];
+        let arn = if f.starts_with("arn:") {
+            let parsed = Arn::parse(f);
+            let ok = parsed.as_ref().is_some_and(|a| {
+                let r = a.resource_parts();
+                a.service == "lambda"
+                    && r.len() == 2
+                    && r[0] == "function"
+                    && valid_function_name(r[1])
+                    && is_account(&a.account)
+            });
+            if !ok {
                 c.at(
                     &fp,
-                    "duplicate-function",
-                    format!("function `{f}` is listed twice"),
-                    Some("list each function once".into()),
+                    "function-arn",
+                    format!("`{f}` is not an unqualified Lambda function ARN"),
+                    Some(format!(
+                        "write arn:{partition}:lambda:{region}:{acct}:function:NAME, or just NAME"
+                    )),
                 );
                 continue;
             }
-            functions.push(arn);
-        }
-        let apis = apis(c, &name, &t.apis, &partition, &region, &acct);
-        let objects = objects(c, &name, &t.objects, &partition);
-        let is_iot = matches!(origin, Origin::Iot(_));
-        let mode = t.mode.unwrap_or_default();
-        if mode == TargetMode::Direct {
-            if !is_iot {
+            let a = parsed.expect("checked above");
+            let fname = a.resource_name();
+            if a.account != *acct {
                 c.at(
-                    &p("mode"),
-                    "direct-mode",
-                    "mode: direct is for device chains (a file with `iot:`)".into(),
-                    Some("a workload role assumes the target role: remove `mode`".into()),
-                );
-            } else if !apis.is_empty() || !objects.is_empty() {
-                c.at(
-                    &p("mode"),
-                    "direct-mode",
-                    format!("environment `{name}` is in mode direct, which reaches Lambda functions only, but it lists apis or objects"),
-                    Some("use mode: assume_role (the default) for APIs and objects, or list only functions".into()),
-                );
-            } else if tr_set || t.session_duration.is_some() {
-                c.at(
-                    &p(if tr_set {
-                        "role_name"
-                    } else {
-                        "session_duration"
-                    }),
-                    "direct-mode",
-                    format!("environment `{name}` is in mode direct, which has no target role"),
-                    Some("remove role_name and session_duration, or use mode: assume_role".into()),
+                    &fp,
+                    "function-account",
+                    format!("function `{fname}` is in account {}, outside environment `{name}` (account {acct})", a.account),
+                    Some(format!("use arn:{partition}:lambda:{region}:{acct}:function:{fname} or move it to the environment of account {}", a.account)),
                 );
             }
-        }
-        let devices = match t.devices {
-            None => None,
-            Some(d) => {
-                let dp = ["environments", name.as_str(), "devices"];
-                let name_ok = |v: &str| {
-                    !v.is_empty()
-                        && v.len() <= 128
-                        && v.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b":_-".contains(&b))
-                };
-                match (d.thing_group, d.thing_type) {
-                    _ if !is_iot => {
-                        c.at(
-                            &dp,
-                            "devices",
-                            "devices gates device chains (a file with `iot:`)".into(),
-                            Some("remove `devices`".into()),
-                        );
-                        None
-                    }
-                    (Some(g), None) if name_ok(&g) => Some(Devices::ThingGroup(g)),
-                    (None, Some(ty)) if name_ok(&ty) => Some(Devices::ThingType(ty)),
-                    (Some(v), None) | (None, Some(v)) => {
-                        c.at(
-                            &dp,
-                            "devices",
-                            format!("`{v}` is not a thing group or thing type name"),
-                            Some("names are 1-128 letters, digits, : _ and -".into()),
-                        );
-                        None
-                    }
-                    _ => {
-                        c.at(
-                            &dp,
-                            "devices",
-                            "devices names neither or both of thing_group and thing_type".into(),
-                            Some("write devices: { thing_group: NAME } or devices: { thing_type: NAME }".into()),
-                        );
-                        None
-                    }
-                }
-            }
-        };
-        environments.push(Target {
-            name,
-            account: acct,
-            access: acc,
-            role_name: tr,
-            functions,
-            apis,
-            objects,
-            session_duration,
-            mode,
-            devices,
-        });
-    }
-
-    if matches!(origin, Origin::Iot(_)) && environments.iter().any(|t| t.devices.is_some()) {
-        // gated: every environment gets its own IoT role, alias and policy
-        for t in &environments {
-            let role = format!("{fleet}-{}-device", t.name);
-            if fleet_ok && !valid_role_name(&role) {
-                c.at_key(
-                    &["environments", t.name.as_str()],
-                    "role-name",
+            if a.region != *region {
+                c.at(
+                    &fp,
+                    "function-region",
                     format!(
-                        "gated devices give environment `{}` its own IoT role `{role}`, longer than IAM's 64 characters",
-                        t.name
+                        "function `{fname}` is in region {}, but the fleet is in {region}",
+                        a.region
                     ),
-                    Some("shorten the fleet or the environment name".into()),
+                    Some(format!(
+                        "use arn:{partition}:lambda:{region}:{acct}:function:{fname}"
+                    )),
                 );
             }
+            f.clone()
+        } else {
+            if !valid_function_name(f) {
+                c.at(
+                    &fp,
+                    "function-name",
+                    format!("`{f}` is not a Lambda function name"),
+                    Some(
+                        "a function name is 1-64 letters, digits, - or _ (or give the full ARN)"
+                            .into(),
+                    ),
+                );
+                continue;
+            }
+            format!("arn:{partition}:lambda:{region}:{acct}:function:{f}")
+        };
+        if functions.contains(&arn) {
+            c.at(
+                &fp,
+                "duplicate-function",
+                format!("function `{f}` is listed twice"),
+                Some("list each function once".into()),
+            );
+            continue;
+        }
+        functions.push(arn);
+    }
+    functions
+}
+
+/// `mode: direct`: device chains only, functions only, no target role. `listed`: whether the
+/// environment lists apis or objects, sets role_name, sets session_duration.
+fn direct_mode(c: &mut Checker, file: &FileFacts, name: &str, listed: (bool, bool, bool)) {
+    let (targets, role_name, duration) = listed;
+    let p = |k: &'static str| -> Vec<&str> { vec!["environments", name, k] };
+    if !file.is_iot {
+        c.at(
+            &p("mode"),
+            "direct-mode",
+            "mode: direct is for device chains (a file with `iot:`)".into(),
+            Some("a workload role assumes the target role: remove `mode`".into()),
+        );
+    } else if targets {
+        c.at(
+            &p("mode"),
+            "direct-mode",
+            format!("environment `{name}` is in mode direct, which reaches Lambda functions only, but it lists apis or objects"),
+            Some("use mode: assume_role (the default) for APIs and objects, or list only functions".into()),
+        );
+    } else if role_name || duration {
+        c.at(
+            &p(if role_name {
+                "role_name"
+            } else {
+                "session_duration"
+            }),
+            "direct-mode",
+            format!("environment `{name}` is in mode direct, which has no target role"),
+            Some("remove role_name and session_duration, or use mode: assume_role".into()),
+        );
+    }
+}
+
+/// The devices an environment admits: one thing group or one thing type (device chains only).
+fn devices(c: &mut Checker, file: &FileFacts, name: &str, d: RawDevices) -> Option<Devices> {
+    let dp = ["environments", name, "devices"];
+    let name_ok = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 128
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":_-".contains(&b))
+    };
+    match (d.thing_group, d.thing_type) {
+        _ if !file.is_iot => {
+            c.at(
+                &dp,
+                "devices",
+                "devices gates device chains (a file with `iot:`)".into(),
+                Some("remove `devices`".into()),
+            );
+            None
+        }
+        (Some(g), None) if name_ok(&g) => Some(Devices::ThingGroup(g)),
+        (None, Some(ty)) if name_ok(&ty) => Some(Devices::ThingType(ty)),
+        (Some(v), None) | (None, Some(v)) => {
+            c.at(
+                &dp,
+                "devices",
+                format!("`{v}` is not a thing group or thing type name"),
+                Some("names are 1-128 letters, digits, : _ and -".into()),
+            );
+            None
+        }
+        _ => {
+            c.at(
+                &dp,
+                "devices",
+                "devices names neither or both of thing_group and thing_type".into(),
+                Some(
+                    "write devices: { thing_group: NAME } or devices: { thing_type: NAME }".into(),
+                ),
+            );
+            None
         }
     }
-    Config {
-        source: path.to_path_buf(),
-        text: String::new(),
-        fleet,
-        region,
-        partition,
-        origin,
-        environments,
+}
+
+/// Gated devices give every environment its own IoT role, `<fleet>-<env>-device`, in the IoT
+/// account: a valid IAM name, and one no other role of that account takes (in any case).
+fn gated_role_names(
+    c: &mut Checker,
+    file: &FileFacts,
+    environments: &[Target],
+    role_names: &mut Vec<RoleName>,
+) {
+    let iot_account = role_names
+        .first()
+        .map(|r| r.account.clone())
+        .unwrap_or_default();
+    for t in environments {
+        let role = format!("{}-{}-device", file.fleet, t.name);
+        let here = c.idx.key(&["environments", t.name.as_str()]).line;
+        if let Some(other) = role_collision(role_names, &iot_account, &role) {
+            let message = format!(
+                "gated devices give environment `{}` the IoT role `{role}` in account {iot_account}, which {} at line {} already names (IAM role names are case-insensitive)",
+                t.name, other.whose, other.line
+            );
+            c.at_key(
+                &["environments", t.name.as_str()],
+                "duplicate-role",
+                message,
+                Some("rename the environment or the other role".into()),
+            );
+        }
+        role_names.push(RoleName {
+            account: iot_account.clone(),
+            name: role.clone(),
+            whose: format!("the IoT role of environment `{}`", t.name),
+            line: here,
+        });
+        if file.fleet_ok && !valid_role_name(&role) {
+            c.at_key(
+                &["environments", t.name.as_str()],
+                "role-name",
+                format!(
+                    "gated devices give environment `{}` its own IoT role `{role}`, longer than IAM's 64 characters",
+                    t.name
+                ),
+                Some("shorten the fleet or the environment name".into()),
+            );
+        }
     }
 }
 
@@ -672,218 +817,4 @@ fn validate_source(c: &mut Checker, src: RawSource) -> SourceRole {
         arn: src.role,
         role_name: name,
     }
-}
-
-const HTTP_METHODS: [&str; 8] = [
-    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "*",
-];
-
-/// The `apis` of one environment: full ARNs or `API-ID/STAGE/METHOD/PATH`, in the environment's
-/// account and region.
-fn apis(
-    c: &mut Checker,
-    env: &str,
-    list: &[String],
-    partition: &str,
-    region: &str,
-    acct: &str,
-) -> Vec<ApiMethod> {
-    let mut out: Vec<ApiMethod> = Vec::new();
-    for (i, a) in list.iter().enumerate() {
-        let i_s = i.to_string();
-        let at = ["environments", env, "apis", i_s.as_str()];
-        let example = format!(
-            "arn:{partition}:execute-api:{region}:{acct}:API-ID/STAGE/METHOD/PATH (e.g. a1b2c3d4e5/prod/GET/orders/*)"
-        );
-        let resource = if a.starts_with("arn:") {
-            let Some(arn) = Arn::parse(a).filter(|x| x.service == "execute-api") else {
-                c.at(
-                    &at,
-                    "api-arn",
-                    format!("`{a}` is not an execute-api ARN"),
-                    Some(format!("write {example}")),
-                );
-                continue;
-            };
-            if arn.account != acct {
-                c.at(
-                    &at,
-                    "api-account",
-                    format!(
-                        "API `{a}` is in account {}, outside environment `{env}` (account {acct})",
-                        arn.account
-                    ),
-                    Some(format!(
-                        "use arn:{partition}:execute-api:{region}:{acct}:{}, or move it to the environment of account {}",
-                        arn.resource, arn.account
-                    )),
-                );
-                continue;
-            }
-            if arn.region != region {
-                c.at(
-                    &at,
-                    "api-region",
-                    format!(
-                        "API `{a}` is in region {}, but the fleet is in {region}",
-                        arn.region
-                    ),
-                    Some(format!(
-                        "use arn:{partition}:execute-api:{region}:{acct}:{}",
-                        arn.resource
-                    )),
-                );
-                continue;
-            }
-            arn.resource
-        } else {
-            a.clone()
-        };
-        let parts: Vec<&str> = resource.splitn(4, '/').collect();
-        let id_ok = |s: &str| {
-            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
-        };
-        let stage_ok = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 128
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        };
-        if parts.len() < 4 {
-            c.at(
-                &at,
-                "api-method",
-                format!("`{a}` does not name a stage, an HTTP method and a path"),
-                Some(format!("write {example}")),
-            );
-            continue;
-        }
-        let (id, stage, method, path) = (parts[0], parts[1], parts[2], parts[3]);
-        let problem = if !id_ok(id) {
-            Some(format!("`{id}` is not an API id (letters and digits)"))
-        } else if !stage_ok(stage) {
-            Some(format!(
-                "`{stage}` is not a stage name (letters, digits, - and _)"
-            ))
-        } else if !HTTP_METHODS.contains(&method) {
-            Some(format!(
-                "`{method}` is not an HTTP method (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or *)"
-            ))
-        } else if path.starts_with('/') || path.contains("//") || path.contains(char::is_whitespace)
-        {
-            Some(format!("path `{path}` is not a resource path"))
-        } else {
-            None
-        };
-        if let Some(m) = problem {
-            c.at(
-                &at,
-                "api-method",
-                format!("API `{a}`: {m}"),
-                Some(format!("write {example}")),
-            );
-            continue;
-        }
-        let arn = format!("arn:{partition}:execute-api:{region}:{acct}:{resource}");
-        if out.iter().any(|x| x.arn == arn) {
-            c.at(
-                &at,
-                "duplicate-api",
-                format!("API method `{a}` is listed twice"),
-                Some("list each method once".into()),
-            );
-            continue;
-        }
-        out.push(ApiMethod {
-            arn,
-            api_id: id.into(),
-            stage: stage.into(),
-            method: method.into(),
-            path: path.into(),
-        });
-    }
-    out
-}
-
-/// S3 bucket names: 3-63 of lowercase letters, digits, `.` and `-`, starting and ending with a
-/// letter or digit, not an IP address, no `..`, none of the reserved prefixes and suffixes.
-pub fn valid_bucket_name(b: &str) -> bool {
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    (3..=63).contains(&b.len())
-        && b.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-        && edge(b.chars().next())
-        && edge(b.chars().last())
-        && !b.contains("..")
-        && b.parse::<std::net::Ipv4Addr>().is_err()
-        && !b.starts_with("xn--")
-        && !b.starts_with("sthree-")
-        && !b.ends_with("-s3alias")
-        && !b.ends_with("--ol-s3")
-}
-
-/// The `objects` of one environment: `arn:PARTITION:s3:::BUCKET/KEY` or `BUCKET/KEY`.
-fn objects(c: &mut Checker, env: &str, list: &[String], partition: &str) -> Vec<ObjectRef> {
-    let mut out: Vec<ObjectRef> = Vec::new();
-    for (i, o) in list.iter().enumerate() {
-        let i_s = i.to_string();
-        let at = ["environments", env, "objects", i_s.as_str()];
-        let example = format!(
-            "arn:{partition}:s3:::BUCKET/KEY or BUCKET/KEY (a KEY ending in * is a prefix)"
-        );
-        let rest = if o.starts_with("arn:") {
-            match Arn::parse(o) {
-                Some(a) if a.service == "s3" && a.region.is_empty() && a.account.is_empty() => {
-                    a.resource
-                }
-                _ => {
-                    c.at(
-                        &at,
-                        "object-arn",
-                        format!("`{o}` is not an S3 object ARN"),
-                        Some(format!("write {example}")),
-                    );
-                    continue;
-                }
-            }
-        } else {
-            o.clone()
-        };
-        let Some((bucket, key)) = rest.split_once('/').filter(|(_, k)| !k.is_empty()) else {
-            c.at(
-                &at,
-                "object-key",
-                format!("`{o}` names no object key"),
-                Some(format!(
-                    "write {example}; for every object of a bucket write BUCKET/*"
-                )),
-            );
-            continue;
-        };
-        if !valid_bucket_name(bucket) {
-            c.at(
-                &at,
-                "bucket-name",
-                format!("`{bucket}` is not a valid S3 bucket name"),
-                Some("bucket names are 3-63 lowercase letters, digits, . and -, begin and end with a letter or digit, and are not IP addresses".into()),
-            );
-            continue;
-        }
-        let arn = format!("arn:{partition}:s3:::{bucket}/{key}");
-        if out.iter().any(|x| x.arn == arn) {
-            c.at(
-                &at,
-                "duplicate-object",
-                format!("object `{o}` is listed twice"),
-                Some("list each object or prefix once".into()),
-            );
-            continue;
-        }
-        out.push(ObjectRef {
-            arn,
-            bucket: bucket.into(),
-            key: key.into(),
-        });
-    }
-    out
 }

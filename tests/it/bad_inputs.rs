@@ -62,6 +62,12 @@ const CASES: &[(&str, &str, &str)] = &[
         "credentials-endpoint",
         "5:25",
     ),
+    // the tab is on line 5; YAML's parser alone reports line 6 as an indentation mismatch
+    ("50-tab-indentation.yaml", "tab-indentation", "5:1"),
+    // IAM role names are case-insensitive: `Shared` and `shared` are one role
+    ("51-duplicate-role-case.yaml", "duplicate-role", "7:46"),
+    // a gated environment's derived IoT role `telemetry-prd-device` against a role of that account
+    ("52-duplicate-derived-role.yaml", "duplicate-role", "6:3"),
 ];
 
 #[test]

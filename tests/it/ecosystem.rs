@@ -282,3 +282,18 @@ fn the_ci_example_uses_actions_that_run_on_node24() {
         "the example's uses: lines were not found ({seen})"
     );
 }
+
+/// `--help` names every chain and target xacct serves; `sandbox --help` every emulator it runs.
+#[test]
+fn help_describes_every_chain_and_the_sandbox_every_emulator() {
+    let o = xacct_at("http://127.0.0.1:9", &["--help"], None);
+    let help = stdout(&o);
+    for words in ["device", "workload", "Lambda", "API Gateway", "S3", "IoT"] {
+        assert!(help.contains(words), "--help lacks {words}: {help}");
+    }
+    let o = xacct_at("http://127.0.0.1:9", &["sandbox", "--help"], None);
+    let help = stdout(&o);
+    for words in ["moto", "gateway", "credentials provider", "API Gateway"] {
+        assert!(help.contains(words), "sandbox --help lacks {words}: {help}");
+    }
+}
