@@ -31,6 +31,7 @@ pub enum Code {
     // what IAM's eventual consistency answers (with the words in `eventual`)
     MalformedPolicyDocument,
     InvalidRequestException,
+    InvalidParameterValueException,
     /// xacct's own: the credentials act in another account than the file says.
     WrongAccount,
     /// xacct's own: no source of the credential chain provided credentials.
@@ -66,6 +67,10 @@ const NAMED: &[(Code, &str)] = &[
     ),
     (Code::MalformedPolicyDocument, "MalformedPolicyDocument"),
     (Code::InvalidRequestException, "InvalidRequestException"),
+    (
+        Code::InvalidParameterValueException,
+        "InvalidParameterValueException",
+    ),
     (Code::WrongAccount, "WrongAccount"),
     (Code::NoCredentials, "NoCredentials"),
     (Code::SsoLogin, "SsoLogin"),
@@ -134,6 +139,8 @@ impl Code {
         match self {
             Code::MalformedPolicyDocument => m.contains("invalid principal"),
             Code::InvalidRequestException => m.contains("role") && m.contains("assume"),
+            // Lambda's AddPermission naming a role created moments ago
+            Code::InvalidParameterValueException => m.contains("provided principal was invalid"),
             _ => false,
         }
     }
@@ -200,6 +207,9 @@ mod tests {
         assert!(Code::MalformedPolicyDocument.eventual("Invalid principal in policy: \"AWS\""));
         assert!(!Code::MalformedPolicyDocument.eventual("Syntax errors in policy"));
         assert!(!Code::AccessDenied.eventual("Invalid principal"));
+        assert!(Code::parse("InvalidParameterValueException").eventual(
+            "The provided principal was invalid. Please check the principal and try again."
+        ));
         assert!(denied(Some("AccessDeniedException")));
         assert!(!denied(None));
     }

@@ -674,6 +674,12 @@ where
                 waited += delay;
                 delay = (delay * 2).min(Duration::from_secs(8));
             }
+            Err(mut e) if e.is(&Code::InvalidParameterValueException) && e.eventual() => {
+                // Lambda says the same when a statement already in the function's policy names a
+                // principal that no longer exists
+                e.message.push_str(" (retried for 90 s: either IAM has not propagated the role the statement names, or another statement of the function's policy names a principal that no longer exists: remove that statement)");
+                return Err(e);
+            }
             other => return other,
         }
     }

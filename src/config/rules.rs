@@ -243,6 +243,7 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
     if file.is_iot && environments.iter().any(|t| t.devices.is_some()) {
         gated_role_names(c, &file, &environments, &mut role_names);
     }
+    direct_statement_ids(c, &file, &environments);
     Config {
         source: path.to_path_buf(),
         text: String::new(),
@@ -656,6 +657,55 @@ fn gated_role_names(
                 Some("shorten the fleet or the environment name".into()),
             );
         }
+        // its own role alias and IoT policy, named after it
+        let alias = format!("{}-{}", file.fleet, t.name);
+        if file.fleet_ok && !valid_alias_name(&alias) {
+            c.at_key(
+                &["environments", t.name.as_str()],
+                "alias-name",
+                format!(
+                    "gated devices give environment `{}` its own role alias `{alias}`, which IoT refuses: {ALIAS_SPEC}",
+                    t.name
+                ),
+                Some("rename the environment without `.` or `+`".into()),
+            );
+        }
+        let policy = format!("{}-{}-credentials", file.fleet, t.name);
+        if file.fleet_ok && !valid_iot_policy_name(&policy) {
+            c.at_key(
+                &["environments", t.name.as_str()],
+                "policy-name",
+                format!(
+                    "gated devices give environment `{}` its own IoT policy `{policy}`, which IoT refuses: {POLICY_SPEC}",
+                    t.name
+                ),
+                Some("shorten the fleet or the environment name".into()),
+            );
+        }
+    }
+}
+
+/// Lambda statement ids: 1..100 of `[A-Za-z0-9_-]`.
+fn valid_statement_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Direct mode writes xacct's statement `xacct-<fleet>` into each function's policy: a valid
+/// statement id, or Lambda refuses it.
+fn direct_statement_ids(c: &mut Checker, file: &FileFacts, environments: &[Target]) {
+    let sid = format!("xacct-{}", file.fleet);
+    if file.fleet_ok && environments.iter().any(|t| t.direct()) && !valid_statement_id(&sid) {
+        c.at(
+            &["fleet"],
+            "statement-id",
+            format!(
+                "mode: direct names xacct's statement in each function's policy `{sid}`, which Lambda refuses: statement ids are 1-100 letters, digits, - and _"
+            ),
+            Some("use a fleet name of letters, digits, - and _ for a file with mode: direct".into()),
+        );
     }
 }
 

@@ -11,12 +11,14 @@ pub fn key_matches(listed: &str, key: &str) -> bool {
     crate::policy::eval::matching::glob(listed, key, false)
 }
 
-/// One object that matches the entry, listed with the environment's own credentials.
-async fn find_object(c: &Clients, o: &ObjectRef) -> Result<Option<String>, HopError> {
+/// One object that matches the entry, listed with the environment's own credentials: one with
+/// content if there is any (a "folder" marker is empty), and whether it is empty.
+async fn find_object(c: &Clients, o: &ObjectRef) -> Result<Option<(String, bool)>, HopError> {
     let fail = |m: String| HopError {
         denied: false,
         message: m,
     };
+    let mut empty: Option<String> = None;
     let mut pages = c
         .s3()
         .list_objects_v2()
@@ -32,24 +34,27 @@ async fn find_object(c: &Clients, o: &ObjectRef) -> Result<Option<String>, HopEr
                 o.arn, e.message
             ))
         })?;
-        if let Some(k) = page
-            .contents()
-            .iter()
-            .filter_map(|x| x.key())
-            .find(|k| key_matches(&o.key, k))
-        {
-            return Ok(Some(k.to_string()));
+        for x in page.contents() {
+            let Some(k) = x.key().filter(|k| key_matches(&o.key, k)) else {
+                continue;
+            };
+            if x.size().unwrap_or(0) > 0 {
+                return Ok(Some((k.to_string(), false)));
+            }
+            empty.get_or_insert_with(|| k.to_string());
         }
     }
-    Ok(None)
+    Ok(empty.map(|k| (k, true)))
 }
 
-/// Read the first byte of `bucket/key` with the chain's credentials.
+/// Read the first byte of `bucket/key` with the chain's credentials; an empty object whole (S3 answers
+/// a range of an empty object with 416 InvalidRange; both are authorized by s3:GetObject).
 async fn read_first_byte(
     cfg: &Config,
     creds: &aws_sdk_sts::types::Credentials,
     bucket: &str,
     key: &str,
+    empty: bool,
 ) -> Result<(), HopError> {
     let sdk = with_creds(
         &cfg.region,
@@ -63,7 +68,7 @@ async fn read_first_byte(
     s3.get_object()
         .bucket(bucket)
         .key(key)
-        .range("bytes=0-0")
+        .set_range((!empty).then(|| "bytes=0-0".to_string()))
         .send()
         .await
         .map(|_| ())
@@ -105,7 +110,7 @@ pub async fn get_object_hop(
         );
     };
     let results = futures::future::join_all(t.objects.iter().map(|o| async move {
-        let Some(key) = find_object(c, o).await? else {
+        let Some((key, empty)) = find_object(c, o).await? else {
             return Err(HopError {
                 denied: false,
                 message: format!(
@@ -114,8 +119,8 @@ pub async fn get_object_hop(
                 ),
             });
         };
-        settled(opts, proofs, &t.name, crate::check::Hop::GetObject, || {
-            read_first_byte(cfg, target, &o.bucket, &key)
+        settled(opts, proofs, &t.name, Hop::GetObject, || {
+            read_first_byte(cfg, target, &o.bucket, &key, empty)
         })
         .await?;
         Ok(format!("read s3://{}/{key}", o.bucket))

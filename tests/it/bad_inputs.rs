@@ -68,6 +68,10 @@ const CASES: &[(&str, &str, &str)] = &[
     ("51-duplicate-role-case.yaml", "duplicate-role", "7:46"),
     // a gated environment's derived IoT role `telemetry-prd-device` against a role of that account
     ("52-duplicate-derived-role.yaml", "duplicate-role", "6:3"),
+    // a gated environment named `eu.prod` makes the role alias `telemetry-eu.prod`: IoT refuses `.`
+    ("53-gated-alias-name.yaml", "alias-name", "6:3"),
+    // mode: direct writes the statement `xacct-tele.metry`: Lambda refuses `.` in statement ids
+    ("54-direct-statement-id.yaml", "statement-id", "1:8"),
 ];
 
 #[test]

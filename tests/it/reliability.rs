@@ -399,6 +399,39 @@ fn invalid_principal_right_after_role_creation_is_retried_until_iam_catches_up()
     assert_nothing_duplicated(&f);
 }
 
+/// Lambda refuses AddPermission naming a role created seconds ago ("The provided principal was
+/// invalid") until IAM propagates it: apply retries, as it does IAM's "Invalid principal in policy".
+#[test]
+fn lambda_add_permission_right_after_role_creation_is_retried() {
+    let (f, file) = fleet_with_cert(2, true);
+    // the first environment in direct mode: its functions' policies name the IoT role
+    let yaml = f.yaml().replacen(
+        &format!("    functions: [{}]\n", f.envs[0].functions.join(", ")),
+        &format!(
+            "    functions: [{}]\n    mode: direct\n",
+            f.envs[0].functions.join(", ")
+        ),
+        1,
+    );
+    assert!(yaml.contains("mode: direct"));
+    std::fs::write(&file, yaml).unwrap();
+    let inj = Injector::start(
+        moto(),
+        Config {
+            invalid_lambda_principal: 3,
+            ..Config::default()
+        },
+    );
+    let o = run_through(&inj, &["apply", "-f", &file_arg(&file), "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        inj.counters.invalid_lambda_principal.load(Ordering::SeqCst),
+        3,
+        "the error was injected 3 times"
+    );
+    run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 0);
+}
+
 #[test]
 fn saved_plan_whose_account_was_edited_is_refused_with_no_write() {
     let (f, file) = fleet_with_cert(2, false);

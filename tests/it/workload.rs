@@ -1005,3 +1005,53 @@ fn an_entry_that_matches_no_object_fails_verify_with_words_that_say_so() {
     );
     assert_eq!(report_env(&v, &s.api.0)["ok"], true);
 }
+
+/// S3 answers a ranged GET of an empty object 416: verify reads an object with content when one
+/// matches (a "folder" marker sorts first), and an empty one whole.
+#[test]
+fn an_empty_object_is_read_whole_and_one_with_content_is_preferred() {
+    let s = Setup::new();
+    let put_marker = async {
+        let t = admin(&s.s3.1, &s.region).await;
+        t.s3.put_object()
+            .bucket(&s.bucket)
+            .key("monthly/")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b""))
+            .send()
+            .await
+            .unwrap();
+    };
+    rt().block_on(put_marker);
+    let (code, v) = s.verify();
+    assert_eq!(code, 0, "{v}");
+    // the object with content is the one read, not the marker listed before it
+    let h = report_hop(&v, &s.s3.0, "get_object");
+    assert!(words(h).contains("/monthly/2026-11.csv"), "{h}");
+    // only the empty marker matches now: it is read whole
+    rt().block_on(async {
+        let t = admin(&s.s3.1, &s.region).await;
+        let listed =
+            t.s3.list_objects_v2()
+                .bucket(&s.bucket)
+                .prefix("monthly/")
+                .send()
+                .await
+                .unwrap();
+        for o in listed.contents() {
+            let k = o.key().unwrap();
+            if k != "monthly/" {
+                t.s3.delete_object()
+                    .bucket(&s.bucket)
+                    .key(k)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    let (code, v) = s.verify();
+    assert_eq!(code, 0, "{v}");
+    let h = report_hop(&v, &s.s3.0, "get_object");
+    let read = h["detail"].as_str().unwrap();
+    assert!(read.split("; ").any(|l| l.ends_with("/monthly/")), "{h}");
+}

@@ -43,6 +43,9 @@ pub struct Config {
     /// Answer this many sts:AssumeRole requests for a role whose ARN contains the text with
     /// AccessDenied, as AWS does for a few seconds after a trust or policy change (propagation).
     pub deny_assume: Option<(String, usize)>,
+    /// Answer this many Lambda AddPermission requests with "The provided principal was invalid", as
+    /// Lambda does while IAM has not propagated a role created moments ago.
+    pub invalid_lambda_principal: usize,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             fail_write_and_stop: None,
             invalid_principal: 0,
             deny_assume: None,
+            invalid_lambda_principal: 0,
         }
     }
 }
@@ -75,6 +79,7 @@ pub struct Counters {
     pub held: AtomicUsize,
     pub invalid_principal: AtomicUsize,
     pub denied_assume: AtomicUsize,
+    pub invalid_lambda_principal: AtomicUsize,
     /// Sum of the time each request took through the proxy (the cost of issuing them one by one).
     pub busy_us: AtomicU64,
 }
@@ -178,6 +183,7 @@ impl Injector {
             &self.counters.held,
             &self.counters.invalid_principal,
             &self.counters.denied_assume,
+            &self.counters.invalid_lambda_principal,
         ] {
             c.store(0, Ordering::SeqCst);
         }
@@ -328,6 +334,27 @@ async fn handle(
                 "User is not authorized to perform: sts:AssumeRole (injected: propagation)",
             ));
         }
+    }
+    if parts.method == hyper::Method::POST
+        && parts.uri.path().starts_with("/2015-03-31/functions/")
+        && parts.uri.path().ends_with("/policy")
+        && st.counters.invalid_lambda_principal.load(Ordering::SeqCst)
+            < cfg.invalid_lambda_principal
+    {
+        st.counters
+            .invalid_lambda_principal
+            .fetch_add(1, Ordering::SeqCst);
+        if write {
+            st.counters.writes.fetch_sub(1, Ordering::SeqCst);
+        }
+        return Ok(Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .header("x-amzn-ErrorType", "InvalidParameterValueException")
+            .body(Full::new(Bytes::from(
+                r#"{"Type":"User","message":"The provided principal was invalid. Please check the principal and try again."}"#,
+            )))
+            .unwrap());
     }
     if (action == "CreateRole" || action == "UpdateAssumeRolePolicy")
         && text.contains("%22AWS%22")
