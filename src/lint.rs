@@ -145,6 +145,28 @@ pub fn lint_document(document: &str, doc: &Value, kind: DocKind) -> Vec<Finding>
             );
         }
     }
+    // in any statement, Deny included (where it matters most): a condition that can never hold
+    for s in &policy.statements {
+        for c in &s.conditions {
+            if let Some(why) = c.type_mismatch() {
+                out.push(Finding {
+                    severity: Severity::Error,
+                    rule: "condition-type-mismatch",
+                    document: document.to_string(),
+                    statement: s.label(),
+                    message: format!(
+                        "{} {why}: a value of the wrong type for the operator never matches, so this condition never holds{}",
+                        c.operator,
+                        if s.effect == Effect::Deny {
+                            " and the Deny never applies"
+                        } else {
+                            ""
+                        }
+                    ),
+                });
+            }
+        }
+    }
     out
 }
 
@@ -283,7 +305,8 @@ mod tests {
         let id = json!({"Statement":[
             {"Sid":"a","Effect":"Allow","Action":"lambda:*","Resource":"*"},
             {"Sid":"b","Effect":"Allow","NotAction":"iam:*","NotResource":"arn:aws:iam::1:role/x"},
-            {"Sid":"c","Effect":"Deny","Action":"*","Resource":"*"}]});
+            {"Sid":"c","Effect":"Deny","Action":"*","Resource":"*"},
+            {"Sid":"d","Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":"foo"}}}]});
         let rules: Vec<&str> = lint_document("p", &id, DocKind::Identity)
             .iter()
             .map(|f| f.rule)
@@ -294,7 +317,8 @@ mod tests {
                 "resource-star",
                 "wildcard-action",
                 "not-action-allow",
-                "not-resource-allow"
+                "not-resource-allow",
+                "condition-type-mismatch"
             ]
         );
     }

@@ -289,6 +289,10 @@ pub(crate) fn compare(op: BaseOp, c: f64, p: f64) -> bool {
 }
 
 pub(crate) fn condition_holds(cond: &Condition, vars: bool, ctx: &Context) -> bool {
+    // a policy value of the wrong type for the operator: the condition never holds
+    if cond.type_mismatch().is_some() {
+        return false;
+    }
     let op = cond.operator;
     let present = ctx.get(&cond.key);
     if op.base == BaseOp::Null {

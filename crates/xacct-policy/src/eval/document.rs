@@ -738,10 +738,9 @@ pub(crate) fn parse_conditions(v: &Value) -> Result<Vec<Condition>, String> {
                     format!("{op_name}: {key}: values must be strings, numbers or booleans, found {other}")
                 })?],
             };
-            for value in &values {
-                validate_condition_value(operator.base, value)
-                    .map_err(|d| format!("{op_name}: {key}: {d}"))?;
-            }
+            // A value of the wrong type for its operator (`NumericEquals` with "foo") is accepted,
+            // as IAM accepts the document (Access Analyzer reports a type mismatch); the condition
+            // then never holds (`Condition::type_mismatch`, and `lint` reports it).
             out.push(Condition {
                 operator,
                 key: key.clone(),
@@ -750,6 +749,19 @@ pub(crate) fn parse_conditions(v: &Value) -> Result<Vec<Condition>, String> {
         }
     }
     Ok(out)
+}
+
+impl Condition {
+    /// The first of its values whose type does not fit the operator (a number for `Numeric*`, a date
+    /// for `Date*`, `true`/`false` for `Bool` and `Null`, base64 for `BinaryEquals`, an address or
+    /// CIDR block for `IpAddress`), and why: such a condition never holds.
+    pub fn type_mismatch(&self) -> Option<String> {
+        self.values.iter().find_map(|v| {
+            validate_condition_value(self.operator.base, v)
+                .err()
+                .map(|d| format!("{}: {d}", self.key))
+        })
+    }
 }
 
 pub(crate) fn validate_condition_value(op: BaseOp, value: &str) -> Result<(), String> {

@@ -26,6 +26,9 @@ pub(crate) enum CallerKind {
     Other,
 }
 
+/// The session name of the session a role-ARN caller is evaluated as.
+pub(crate) const ROLE_CALLER_SESSION: &str = "session";
+
 pub(crate) struct Caller {
     pub(crate) raw: String,
     pub(crate) arn: Option<Arn>,
@@ -58,6 +61,26 @@ impl Caller {
                 }
             }
         };
+        // AWS never sees a role as the caller: a role acts through its sessions. A caller given as a
+        // role ARN is evaluated as a session of that role, so a resource policy naming the role ARN
+        // (not the session's) leaves the role's permissions boundary in force.
+        if let (CallerKind::Role, Some(a)) = (&kind, &arn) {
+            let role_name = a
+                .resource
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let session = format!(
+                "arn:{}:sts::{}:assumed-role/{role_name}/{ROLE_CALLER_SESSION}",
+                a.partition, a.account
+            );
+            return Caller {
+                arn: parse_arn(&session),
+                raw: session,
+                kind: CallerKind::Session { role_name },
+            };
+        }
         Caller {
             raw: raw.to_string(),
             arn,
