@@ -67,6 +67,12 @@ pub fn permission_sid(cfg: &Config) -> String {
     format!("xacct-{}", cfg.fleet)
 }
 
+/// The statement that stands beside xacct's own while it is replaced (`<sid>-next`), so that an
+/// update never leaves the principal without a working statement.
+pub fn permission_next_sid(sid: &str) -> String {
+    format!("{sid}-next")
+}
+
 /// The name of xacct's inline policy on a source role it does not own: in xacct's namespace and
 /// per fleet, so fleets that share a source role do not overwrite each other.
 pub fn source_policy_name(cfg: &Config) -> String {

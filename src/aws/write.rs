@@ -302,29 +302,41 @@ pub async fn update(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             statement_id,
             principal,
         } => {
-            // a statement cannot be edited in place: remove xacct's (if there) and add it again
+            // A statement cannot be edited in place. So that the principal is never without a
+            // working statement: add `-next`, remove the old statement, add it anew, remove `-next`.
+            // Interrupted in between, the `-next` statement is read as a change the next plan
+            // repairs.
+            let next = crate::desired::permission_next_sid(statement_id);
+            remove_permission(c, function, &next).await?;
+            add_permission(c, function, &next, principal).await?;
             remove_permission(c, function, statement_id).await?;
-            retry_consistency(|| async {
-                c.lambda()
-                    .add_permission()
-                    .function_name(function)
-                    .statement_id(statement_id)
-                    .action("lambda:InvokeFunction")
-                    .principal(principal)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        c.err(
-                            "lambda:AddPermission",
-                            &format!("{function}/{statement_id}"),
-                            e,
-                        )
-                    })
-            })
-            .await
+            add_permission(c, function, statement_id, principal).await?;
+            remove_permission(c, function, &next).await
         }
     }
+}
+
+/// Add the statement `sid` letting `principal` invoke `function` (retried while IAM propagates a
+/// role created moments ago).
+async fn add_permission(
+    c: &Clients,
+    function: &str,
+    sid: &str,
+    principal: &str,
+) -> Result<(), AwsError> {
+    retry_consistency(|| async {
+        c.lambda()
+            .add_permission()
+            .function_name(function)
+            .statement_id(sid)
+            .action("lambda:InvokeFunction")
+            .principal(principal)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| c.err("lambda:AddPermission", &format!("{function}/{sid}"), e))
+    })
+    .await
 }
 
 /// Delete the resource `s` describes (absent already is done).
@@ -488,7 +500,9 @@ pub async fn delete(c: &Clients, s: &Spec) -> Result<(), AwsError> {
             ..
         } => {
             drop(_slot);
-            remove_permission(c, function, statement_id).await
+            remove_permission(c, function, statement_id).await?;
+            let next = crate::desired::permission_next_sid(statement_id);
+            remove_permission(c, function, &next).await
         }
     }
 }

@@ -399,12 +399,8 @@ fn invalid_principal_right_after_role_creation_is_retried_until_iam_catches_up()
     assert_nothing_duplicated(&f);
 }
 
-/// Lambda refuses AddPermission naming a role created seconds ago ("The provided principal was
-/// invalid") until IAM propagates it: apply retries, as it does IAM's "Invalid principal in policy".
-#[test]
-fn lambda_add_permission_right_after_role_creation_is_retried() {
-    let (f, file) = fleet_with_cert(2, true);
-    // the first environment in direct mode: its functions' policies name the IoT role
+/// A direct-mode environment's file (its first environment in `mode: direct`).
+fn direct_file(f: &Fleet, file: &std::path::Path) {
     let yaml = f.yaml().replacen(
         &format!("    functions: [{}]\n", f.envs[0].functions.join(", ")),
         &format!(
@@ -414,7 +410,99 @@ fn lambda_add_permission_right_after_role_creation_is_retried() {
         1,
     );
     assert!(yaml.contains("mode: direct"));
-    std::fs::write(&file, yaml).unwrap();
+    std::fs::write(file, yaml).unwrap();
+}
+
+/// The statement ids of a function's resource policy, and the principal of `sid`.
+async fn statements(s: &Sdk, function: &str, sid: &str) -> (Vec<String>, String) {
+    let p = s
+        .lambda
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(p.policy().unwrap()).unwrap();
+    let all = doc["Statement"].as_array().cloned().unwrap_or_default();
+    let mut sids: Vec<String> = all
+        .iter()
+        .filter_map(|st| st["Sid"].as_str().map(String::from))
+        .collect();
+    sids.sort();
+    let principal = all
+        .iter()
+        .find(|st| st["Sid"] == sid)
+        .map(|st| st["Principal"].to_string())
+        .unwrap_or_default();
+    (sids, principal)
+}
+
+/// Updating xacct's statement in a function's policy never leaves the principal without a working
+/// statement: `-next` is added before the old statement goes; an update stopped between its steps
+/// leaves `-next`, which the next plan sees and the next apply removes.
+#[test]
+fn an_interrupted_statement_update_keeps_a_working_statement_and_is_repaired() {
+    let (f, file) = fleet_with_cert(2, true);
+    direct_file(&f, &file);
+    apply_converges(&file);
+    let function = f.envs[0].functions[0].clone();
+    let sid = format!("xacct-{}", f.fleet);
+    let next = format!("{sid}-next");
+    // the statement edited out of band: another principal under xacct's statement id
+    rt().block_on(async {
+        let s = sdk(&f.envs[0].account, &f.region).await;
+        s.lambda
+            .remove_permission()
+            .function_name(&function)
+            .statement_id(&sid)
+            .send()
+            .await
+            .unwrap();
+        s.lambda
+            .add_permission()
+            .function_name(&function)
+            .statement_id(&sid)
+            .action("lambda:InvokeFunction")
+            .principal(format!("arn:aws:iam::{}:role/other", f.iot_account))
+            .send()
+            .await
+            .unwrap();
+    });
+    // the update stops at its third write (the new statement): -next stands for the principal
+    let inj = Injector::start(
+        moto(),
+        Config {
+            fail_write_and_stop: Some(3),
+            ..Config::default()
+        },
+    );
+    let o = run_through(&inj, &["apply", "-f", &file_arg(&file), "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    rt().block_on(async {
+        let s = sdk(&f.envs[0].account, &f.region).await;
+        let (sids, principal) = statements(&s, &function, &next).await;
+        assert!(sids.contains(&next), "{sids:?}");
+        assert!(principal.contains(&f.iot_role_arn()), "{principal}");
+    });
+    // the next plan sees it, the next apply repairs it
+    let o = run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 2);
+    assert!(stdout(&o).contains("lambda_permission"), "{}", stdout(&o));
+    apply_converges(&file);
+    rt().block_on(async {
+        let s = sdk(&f.envs[0].account, &f.region).await;
+        let (sids, principal) = statements(&s, &function, &sid).await;
+        assert_eq!(sids, vec![sid.clone()]);
+        assert!(principal.contains(&f.iot_role_arn()), "{principal}");
+    });
+}
+
+/// Lambda refuses AddPermission naming a role created seconds ago ("The provided principal was
+/// invalid") until IAM propagates it: apply retries, as it does IAM's "Invalid principal in policy".
+#[test]
+fn lambda_add_permission_right_after_role_creation_is_retried() {
+    let (f, file) = fleet_with_cert(2, true);
+    // the first environment in direct mode: its functions' policies name the IoT role
+    direct_file(&f, &file);
     let inj = Injector::start(
         moto(),
         Config {

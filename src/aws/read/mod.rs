@@ -195,9 +195,21 @@ pub async fn lambda_permission(
         Some(v) => vec![v.clone()],
         None => vec![],
     };
+    let sid_of = |s: &serde_json::Value| s.get("Sid").and_then(|x| x.as_str()).map(String::from);
+    // an update interrupted between its steps leaves xacct's `-next` statement beside (or
+    // instead of) its own: read as a change, so the next plan updates it and the update removes it
+    let next = crate::desired::permission_next_sid(sid);
+    let leftover = statements
+        .iter()
+        .any(|s| sid_of(s).as_deref() == Some(&next));
     let Some(st) = statements
         .iter()
-        .find(|s| s.get("Sid").and_then(|x| x.as_str()) == Some(sid))
+        .find(|s| sid_of(s).as_deref() == Some(sid))
+        .or_else(|| {
+            statements
+                .iter()
+                .find(|s| sid_of(s).as_deref() == Some(&next))
+        })
     else {
         return Ok(None);
     };
@@ -218,7 +230,8 @@ pub async fn lambda_permission(
     let exact = action.eq_ignore_ascii_case("lambda:InvokeFunction")
         && resource == function
         && st.get("Effect").and_then(|e| e.as_str()) == Some("Allow")
-        && st.get("Condition").is_none();
+        && st.get("Condition").is_none()
+        && !leftover;
     Ok(Some(Live {
         spec: Spec::LambdaPermission {
             function: function.to_string(),
