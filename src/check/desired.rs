@@ -1,6 +1,6 @@
 //! The proof's facts of the desired state (`check --desired`): what the chain will be after apply.
 
-use super::*;
+use super::{json, CertFacts, Config, Facts, FunctionFacts, Origin, RoleFacts, Spec, Target};
 
 /// The facts of the desired state: what the chain will be after apply.
 pub fn desired_facts(cfg: &Config) -> Facts {

@@ -1,6 +1,6 @@
 //! `check`'s human output: env × hop with ✓/✗/?, then the details of every failure.
 
-use super::*;
+use super::{EnvReport, Hop, Value, NOT_MODELLED};
 
 /// Human table: env × hop with ✓/✗, then the details of every ✗.
 pub fn render_human(reports: &[EnvReport], style: crate::output::Style) -> String {

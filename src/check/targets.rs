@@ -1,7 +1,11 @@
-//! The hops of a chain's source role and of the new targets: `source_policy`, `call_api` and
-//! `get_object` (the route matching of API Gateway included).
+//! The proof of the source role's side of `assume_role` (its part `source_policy`) and of the API
+//! and object targets (`call_api`, `get_object`), with how a listed method reaches an API's method
+//! (API Gateway's own routing is the policy engine's `routes`).
 
-use super::*;
+use super::{
+    boundary_words, depends, hop, json, labels, removal, serves, two_sided, Case, Config, Decision,
+    Facts, RoleFacts, Step, StepResult, Target, Value,
+};
 
 /// The source role's own side of `sts:AssumeRole` on the target role: its identity policies and its
 /// permissions boundary (the trust is `assume_target`'s).

@@ -2,7 +2,11 @@
 //! checked on the parsed file before any AWS call; each problem is recorded with its position.
 
 use super::targets::{apis, objects};
-use super::*;
+use super::{
+    Access, AccountField, CertificateId, Checker, Config, Devices, IotAccount, Origin, Path,
+    RawDevices, RawFile, RawIot, RawSource, RawTarget, SourceRole, Target, TargetMode,
+    DEFAULT_CREDENTIAL_DURATION, ROLE_CHAINING_CAP,
+};
 
 fn is_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())

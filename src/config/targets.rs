@@ -1,7 +1,7 @@
 //! Validation of an environment's targets as written: API Gateway methods (`apis`, long and short
 //! forms) and S3 objects (`objects`), and the S3 bucket-name rules.
 
-use super::*;
+use super::{ApiMethod, Checker, ObjectRef};
 use crate::arn::Arn;
 
 const HTTP_METHODS: [&str; 8] = [

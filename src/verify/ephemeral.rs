@@ -2,7 +2,7 @@
 //! always removed afterwards — after success, failure, Ctrl-C or SIGTERM; a marker thing lets the
 //! next run clean up after a hard kill.
 
-use super::*;
+use super::{AwsError, Clients, Config, DeviceIdentity, Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------------
 // Ephemeral certificates

@@ -1,6 +1,6 @@
 //! Discovery before planning: the source role, the buckets' owners and their KMS keys.
 
-use super::*;
+use super::{role, Accounts, AwsError, BTreeMap, Clients, Config, Discovered, Encryption, Live};
 
 // ---------------------------------------------------------------------------------------------------
 // Discovery: what the desired state depends on besides the file

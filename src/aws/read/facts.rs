@@ -1,7 +1,11 @@
 //! The proof's facts: what only `check` (and verify's explanations) reads besides the managed
 //! resources — roles' policies and boundaries, certificates and thing groups, functions, APIs, buckets.
 
-use super::*;
+use super::{
+    bucket_encryption, iot_policy, parse_err, policy, role_policy, role_with_boundary, Accounts,
+    Addr, ApiFacts, AwsError, BTreeMap, BucketFacts, CertFacts, Clients, Config, Encryption, Facts,
+    FunctionFacts, IotFacts, Kind, Live, MethodFacts, RoleFacts, Snapshot, Spec,
+};
 
 // ---------------------------------------------------------------------------------------------------
 // Facts for `xacct check`
