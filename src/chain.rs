@@ -62,14 +62,6 @@ pub enum Part {
 }
 
 impl Part {
-    /// The hop this is a part of.
-    pub fn hop(self) -> Hop {
-        match self {
-            Part::IotPolicy | Part::RoleAlias | Part::IotTrust => Hop::Credentials,
-            Part::SourcePolicy | Part::TargetTrust => Hop::AssumeRole,
-        }
-    }
-
     pub fn title(self) -> &'static str {
         match self {
             Part::IotPolicy => "iot-policy",
