@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// Run xacct against moto with only what `env` gives: no access keys in the environment, the AWS
-/// config file `config`, an empty home.
+/// config file `config`, an empty home, no instance metadata (unless `env` enables it).
 fn xacct_signed(home: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xacct"))
         .args(args)
@@ -127,4 +127,15 @@ fn no_credentials_at_all_is_said_once_with_what_to_do() {
         !err.contains("IMDS") && !err.contains("dispatch failure"),
         "{err}"
     );
+    // as on a laptop: the instance metadata is tried too (the chain's last source), and fails
+    let o = xacct_signed(
+        &f.dir,
+        &config,
+        &["plan", "-f", &file_arg(&file)],
+        &[("AWS_EC2_METADATA_DISABLED", "false")],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("no AWS credentials found").count(), 1, "{err}");
+    assert!(!err.contains("dispatch failure"), "{err}");
 }
