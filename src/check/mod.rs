@@ -117,24 +117,28 @@ fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
         h.ok &= s.ok;
         h.detail.extend(s.detail.iter().cloned());
         h.statements.extend(s.statements.iter().cloned());
-        if h.fix.is_none() && !s.ok {
-            h.fix = s.fix.clone();
-        }
         for k in &s.depends_on {
             if !h.depends_on.contains(k) {
                 h.depends_on.push(k.clone());
             }
         }
         match part {
-            Some(part) => h.parts.push(PartResult {
-                part,
-                ok: s.ok,
-                detail: s.detail,
-                statements: s.statements,
-                fix: s.fix,
-                depends_on: s.depends_on,
-            }),
-            None => h.fix = h.fix.take().or(s.fix),
+            // a hop of parts: the first failing part's fix
+            Some(part) => {
+                if h.fix.is_none() && !s.ok {
+                    h.fix = s.fix.clone();
+                }
+                h.parts.push(PartResult {
+                    part,
+                    ok: s.ok,
+                    detail: s.detail,
+                    statements: s.statements,
+                    fix: s.fix,
+                    depends_on: s.depends_on,
+                })
+            }
+            // a hop of one step: the step's own
+            None => h.fix = s.fix,
         }
     }
     hops.sort_by_key(|h| h.hop);

@@ -425,16 +425,20 @@ pub(crate) async fn target_hops(
 ) -> (Vec<HopOutcome>, Vec<Invocation>) {
     let mut hops = Vec::new();
     let mut invocations = Vec::new();
-    if !t.functions.is_empty() {
-        let (h, inv) = invoke_hop(cfg, t, target, opts, proofs).await;
-        hops.push(h);
-        invocations = inv;
-    }
-    if !t.apis.is_empty() {
-        hops.push(api::call_api_hop(cfg, t, target, opts, proofs, env).await);
-    }
-    if !t.objects.is_empty() {
-        hops.push(objects::get_object_hop(cfg, t, target, opts, proofs, env).await);
+    for hop in crate::chain::target_hops(t) {
+        match hop {
+            Hop::Invoke => {
+                let (h, inv) = invoke_hop(cfg, t, target, opts, proofs).await;
+                hops.push(h);
+                invocations = inv;
+            }
+            Hop::CallApi => hops.push(api::call_api_hop(cfg, t, target, opts, proofs, env).await),
+            Hop::GetObject => {
+                hops.push(objects::get_object_hop(cfg, t, target, opts, proofs, env).await)
+            }
+            // not hops after the target role
+            Hop::Credentials | Hop::Source | Hop::AssumeRole => {}
+        }
     }
     (hops, invocations)
 }

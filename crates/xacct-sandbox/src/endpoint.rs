@@ -11,7 +11,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::sync::Arc;
 use xacct_policy::eval::{evaluate, evaluate_identity, Decision};
@@ -188,10 +187,7 @@ async fn describe_if_same(
 /// has seen: where the gateway saw IoT create or register it (or where it was found before) first,
 /// then AWS's id (SHA-256 of the DER) in every account, then a scan.
 async fn find_certificate(state: &State, der: &[u8]) -> Option<Found> {
-    let digest: String = Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = crate::certificate_id(der);
     let known = state
         .registry
         .certificates
@@ -427,10 +423,7 @@ async fn credentials(
         _ => return error(403, "ForbiddenException", "Access Denied"),
     }
     // the role: must exist, allow the duration, and trust the credentials provider
-    let der_id: String = Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let der_id = crate::certificate_id(der);
     let role_name = role_arn.rsplit('/').next().unwrap_or("");
     let role = match crate::aws::role(&c, role_name).await {
         Ok(Some(r)) => (r.trust, r.max_session_duration),

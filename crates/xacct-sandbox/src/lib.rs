@@ -214,6 +214,15 @@ impl Ca {
     }
 }
 
+/// AWS's id of a certificate: the SHA-256 of its DER, in lower-case hex.
+pub fn certificate_id(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// What the gateway has learned: enforced access keys, and the accounts and regions in use.
 #[derive(Default)]
 pub struct Registry {
@@ -260,16 +269,11 @@ impl Registry {
     /// IoT holds the certificate `pem` as `id` in (account, region).
     pub fn saw_certificate(&self, pem: &str, account: &str, region: &str, id: &str) {
         use rustls::pki_types::pem::PemObject;
-        use sha2::Digest;
         let Ok(der) = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()) else {
             return;
         };
-        let digest: String = sha2::Sha256::digest(der.as_ref())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         self.certificates.lock().unwrap().insert(
-            digest,
+            certificate_id(der.as_ref()),
             (account.to_string(), region.to_string(), id.to_string()),
         );
     }
