@@ -2,8 +2,9 @@
 //! parallel, each change written only with the clients of the account its address names. Progress
 //! goes to the `Reporter` the caller passes in; this module prints nothing.
 
-use crate::aws::{write, Accounts, AwsError, Clients};
-use crate::model::{Kind, Lane, Spec};
+use crate::aws::{Accounts, AwsError, Clients};
+use crate::model::kinds::Writing;
+use crate::model::{IotRoleAlias, Kind, Lane, Managed};
 use crate::plan::{Change, Op, Plan};
 use std::collections::BTreeMap;
 
@@ -20,25 +21,26 @@ impl Reporter for Quiet {
 }
 
 /// Carry out one change with the clients of its account.
-async fn apply_change(c: &Clients, ch: &Change) -> Result<(), AwsError> {
+async fn apply_change(c: &Clients, ch: &Change, w: &Writing) -> Result<(), AwsError> {
     match &ch.op {
-        Op::Create { after } => write::create(c, after).await,
-        Op::Update { after, .. } | Op::Adopt { after, .. } => write::update(c, after).await,
+        Op::Create { after } => after.create(c, w).await,
+        Op::Update { after, .. } | Op::Adopt { after, .. } => after.update(c).await,
         Op::Replace { before, after } => {
-            write::delete(c, before).await?;
-            write::create(c, after).await
+            before.delete(c).await?;
+            after.create(c, w).await
         }
-        Op::Delete { before } => write::delete(c, before).await,
+        Op::Delete { before } => before.delete(c).await,
     }
 }
 
 async fn run_lane(
     lane: Vec<(&Change, &Clients)>,
+    w: &Writing,
     reporter: &dyn Reporter,
 ) -> Result<usize, AwsError> {
     let mut n = 0;
     for (ch, c) in lane {
-        apply_change(c, ch).await?;
+        apply_change(c, ch, w).await?;
         n += 1;
         reporter.landed(ch);
     }
@@ -59,13 +61,12 @@ async fn run_lane(
 pub fn stages(plan: &Plan) -> Vec<Vec<Vec<&Change>>> {
     let is_delete = |ch: &Change| matches!(ch.op, Op::Delete { .. });
     let lowers_duration = |ch: &Change| match &ch.op {
-        Op::Update { before, after } | Op::Adopt { before, after } => matches!(
-            (before, after),
-            (
-                Spec::IotRoleAlias { credential_duration: b, .. },
-                Spec::IotRoleAlias { credential_duration: a, .. },
-            ) if a < b
-        ),
+        Op::Update { before, after } | Op::Adopt { before, after } => {
+            match (IotRoleAlias::of(before), IotRoleAlias::of(after)) {
+                (Some(b), Some(a)) => a.credential_duration < b.credential_duration,
+                (None, _) | (_, None) => false,
+            }
+        }
         _ => false,
     };
     // the role can only be lowered after the alias when it already exists
@@ -110,12 +111,17 @@ pub fn stages(plan: &Plan) -> Vec<Vec<Vec<&Change>>> {
 /// converge, but the next stage does not start.
 ///
 /// Before any write, every change's clients are looked up and checked to act in the change's
-/// account; one mismatch refuses the whole plan with nothing written.
+/// account; one mismatch refuses the whole plan with nothing written. A create that finds its
+/// resource already there (made since the plan) takes it over only when xacct owns it for this fleet
+/// and environment, or with `adopt` (`--adopt`); otherwise that lane stops with an error naming the
+/// owner.
 pub async fn apply(
     plan: &Plan,
     accts: &Accounts,
+    adopt: bool,
     reporter: &dyn Reporter,
 ) -> Result<usize, (usize, Vec<AwsError>)> {
+    let w = &Writing::new(&plan.config, adopt);
     let mut errors = Vec::new();
     for ch in &plan.changes {
         if let Err(e) = accts.for_addr(&ch.addr) {
@@ -132,7 +138,7 @@ pub async fn apply(
             for ch in lane {
                 bound.push((ch, accts.for_addr(&ch.addr)?));
             }
-            run_lane(bound, reporter).await
+            run_lane(bound, w, reporter).await
         }))
         .await;
         for r in results {

@@ -1,18 +1,29 @@
 //! Config → the resources that must exist, least privilege: pure, no network.
 
-use crate::config::{Config, IotAccount, Origin, SourceArnCondition, OWNER_TAG};
+use crate::config::{Config, IotAccount, Origin, SourceArnCondition, ENV_TAG, OWNER_TAG};
 use crate::model::live::Discovered;
-use crate::model::{Addr, Kind, Resource, Spec};
+use crate::model::{
+    Addr, IamRole, IamRolePolicy, IotPolicy, IotPolicyAttachment, IotRoleAlias, Kind,
+    LambdaPermission, Resource, SourceRolePolicy, Spec,
+};
 use crate::policy::{render, render_nonempty, Var};
 use std::collections::BTreeMap;
 
 /// Name of the inline policy on the IoT role.
 pub const IOT_ROLE_POLICY: &str = "xacct-assume-targets";
-/// Name of the inline policy on each target role.
+/// Name of the inline policy on each target role. It grants calls of every target type (functions,
+/// API methods, objects), but keeps the name it had when functions were the only targets: renaming
+/// it would make every applied environment's next plan delete and recreate it.
 pub const TARGET_ROLE_POLICY: &str = "xacct-invoke-functions";
 
-pub fn owner_tags(cfg: &Config) -> BTreeMap<String, String> {
-    BTreeMap::from([(OWNER_TAG.to_string(), cfg.fleet.clone())])
+/// The tags of a role xacct creates: its fleet, and the environment it belongs to (a target role,
+/// a gated environment's IoT role); the fleet's shared IoT role belongs to no one environment.
+pub fn owner_tags(cfg: &Config, env: Option<&str>) -> BTreeMap<String, String> {
+    let mut t = BTreeMap::from([(OWNER_TAG.to_string(), cfg.fleet.clone())]);
+    if let Some(e) = env {
+        t.insert(ENV_TAG.to_string(), e.to_string());
+    }
+    t
 }
 
 /// The variables every template may use.
@@ -67,12 +78,6 @@ pub fn permission_sid(cfg: &Config) -> String {
     format!("xacct-{}", cfg.fleet)
 }
 
-/// The statement that stands beside xacct's own while it is replaced (`<sid>-next`), so that an
-/// update never leaves the principal without a working statement.
-pub fn permission_next_sid(sid: &str) -> String {
-    format!("{sid}-next")
-}
-
 /// The name of xacct's inline policy on a source role it does not own: in xacct's namespace and
 /// per fleet, so fleets that share a source role do not overwrite each other.
 pub fn source_policy_name(cfg: &Config) -> String {
@@ -102,11 +107,11 @@ fn origin_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Ve
                     kind: Kind::SourceRolePolicy,
                     name: format!("{}/{}", src.role_name, policy_name),
                 },
-                spec: Spec::SourceRolePolicy {
+                spec: Spec::SourceRolePolicy(SourceRolePolicy {
                     role_name: src.role_name.clone(),
                     policy_name,
                     policy: render("source-role-permissions", vars),
-                },
+                }),
             }]
         }
     }
@@ -135,7 +140,7 @@ fn iot_resources_with(
     let mut out = vec![
         Resource {
             addr: at(Kind::IamRole, iot.role_name.clone()),
-            spec: Spec::IamRole {
+            spec: Spec::IamRole(IamRole {
                 role_name: iot.role_name.clone(),
                 path: "/".into(),
                 assume_role_policy: render(
@@ -147,34 +152,34 @@ fn iot_resources_with(
                     vars,
                 ),
                 max_session_duration: cfg.iot_max_session(),
-                tags: owner_tags(cfg),
-            },
+                tags: owner_tags(cfg, gated.map(|t| t.name.as_str())),
+            }),
         },
         Resource {
             addr: at(
                 Kind::IamRolePolicy,
                 format!("{}/{}", iot.role_name, IOT_ROLE_POLICY),
             ),
-            spec: Spec::IamRolePolicy {
+            spec: Spec::IamRolePolicy(IamRolePolicy {
                 role_name: iot.role_name.clone(),
                 policy_name: IOT_ROLE_POLICY.into(),
                 policy: iot_role_permissions(vars, gated),
-            },
+            }),
         },
         Resource {
             addr: at(Kind::IotRoleAlias, iot.role_alias.clone()),
-            spec: Spec::IotRoleAlias {
+            spec: Spec::IotRoleAlias(IotRoleAlias {
                 role_alias: iot.role_alias.clone(),
                 role_arn: cfg.origin_role_arn(),
                 credential_duration: iot.credential_duration,
-            },
+            }),
         },
         Resource {
             addr: at(Kind::IotPolicy, iot.policy_name.clone()),
-            spec: Spec::IotPolicy {
+            spec: Spec::IotPolicy(IotPolicy {
                 policy_name: iot.policy_name.clone(),
                 policy: render("iot-policy", vars),
-            },
+            }),
         },
     ];
     match gated.and_then(|t| t.devices.as_ref()) {
@@ -227,36 +232,36 @@ pub fn other_layout(cfg: &Config, mine: &[Resource]) -> Vec<Resource> {
         let mut out = Vec::new();
         out.push(Resource {
             addr: at(Kind::IamRole, role.clone()),
-            spec: Spec::IamRole {
+            spec: Spec::IamRole(IamRole {
                 role_name: role.clone(),
                 path: "/".into(),
                 assume_role_policy: serde_json::Value::Null,
                 max_session_duration: 3600,
                 tags: BTreeMap::new(),
-            },
+            }),
         });
         out.push(Resource {
             addr: at(Kind::IamRolePolicy, format!("{role}/{IOT_ROLE_POLICY}")),
-            spec: Spec::IamRolePolicy {
+            spec: Spec::IamRolePolicy(IamRolePolicy {
                 role_name: role,
                 policy_name: IOT_ROLE_POLICY.into(),
                 policy: serde_json::Value::Null,
-            },
+            }),
         });
         out.push(Resource {
             addr: at(Kind::IotRoleAlias, alias.clone()),
-            spec: Spec::IotRoleAlias {
+            spec: Spec::IotRoleAlias(IotRoleAlias {
                 role_alias: alias,
                 role_arn: String::new(),
                 credential_duration: 3600,
-            },
+            }),
         });
         out.push(Resource {
             addr: at(Kind::IotPolicy, policy.clone()),
-            spec: Spec::IotPolicy {
+            spec: Spec::IotPolicy(IotPolicy {
                 policy_name: policy,
                 policy: serde_json::Value::Null,
-            },
+            }),
         });
         groups.push(out);
     }
@@ -296,11 +301,11 @@ pub fn attachment(cfg: &Config, iot: &IotAccount, cert: &str) -> Resource {
             kind: Kind::IotPolicyAttachment,
             name: format!("{}/{}", iot.policy_name, cert),
         },
-        spec: Spec::IotPolicyAttachment {
+        spec: Spec::IotPolicyAttachment(IotPolicyAttachment {
             policy_name: iot.policy_name.clone(),
             certificate_id: cert.to_string(),
             target: cfg.certificate_arn(cert),
-        },
+        }),
     }
 }
 
@@ -315,7 +320,7 @@ pub fn group_attachment(cfg: &Config, policy_name: &str, group: &str) -> Resourc
             kind: Kind::IotPolicyAttachment,
             name: format!("{policy_name}/{id}"),
         },
-        spec: Spec::IotPolicyAttachment {
+        spec: Spec::IotPolicyAttachment(IotPolicyAttachment {
             policy_name: policy_name.to_string(),
             target: format!(
                 "arn:{}:iot:{}:{}:{id}",
@@ -324,7 +329,7 @@ pub fn group_attachment(cfg: &Config, policy_name: &str, group: &str) -> Resourc
                 cfg.origin_account()
             ),
             certificate_id: id,
-        },
+        }),
     }
 }
 
@@ -356,11 +361,11 @@ fn target_resources_with(
                     kind: Kind::LambdaPermission,
                     name: format!("{}/{sid}", f.rsplit(':').next().unwrap_or(f)),
                 },
-                spec: Spec::LambdaPermission {
+                spec: Spec::LambdaPermission(LambdaPermission {
                     function: f.clone(),
                     statement_id: sid.clone(),
                     principal: cfg.iot_role_arn_for(t),
-                },
+                }),
             })
             .collect();
     }
@@ -397,7 +402,7 @@ fn target_resources_with(
     vec![
         Resource {
             addr: at(Kind::IamRole, t.role_name.clone()),
-            spec: Spec::IamRole {
+            spec: Spec::IamRole(IamRole {
                 role_name: t.role_name.clone(),
                 path: "/".into(),
                 assume_role_policy: render(
@@ -408,19 +413,19 @@ fn target_resources_with(
                     &vars,
                 ),
                 max_session_duration: crate::config::ROLE_CHAINING_CAP,
-                tags: owner_tags(cfg),
-            },
+                tags: owner_tags(cfg, Some(&t.name)),
+            }),
         },
         Resource {
             addr: at(
                 Kind::IamRolePolicy,
                 format!("{}/{}", t.role_name, TARGET_ROLE_POLICY),
             ),
-            spec: Spec::IamRolePolicy {
+            spec: Spec::IamRolePolicy(IamRolePolicy {
                 role_name: t.role_name.clone(),
                 policy_name: TARGET_ROLE_POLICY.into(),
                 policy: render_nonempty("target-role-permissions", &vars),
-            },
+            }),
         },
     ]
 }
@@ -446,6 +451,7 @@ pub fn desired_with(cfg: &Config, found: &Discovered) -> Vec<Resource> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Managed;
     use std::path::Path;
 
     fn cfg() -> Config {
@@ -465,7 +471,7 @@ mod tests {
         assert!(!text.contains("\"*\""), "no bare * anywhere: {text}");
         assert!(!text.contains(":root"));
         // the IoT role may assume exactly the two target roles
-        let Spec::IamRolePolicy { policy, .. } = &all[1].spec else {
+        let Spec::IamRolePolicy(IamRolePolicy { policy, .. }) = &all[1].spec else {
             panic!()
         };
         assert_eq!(
@@ -476,9 +482,9 @@ mod tests {
             ])
         );
         // target trust names the exact IoT role
-        let Spec::IamRole {
+        let Spec::IamRole(IamRole {
             assume_role_policy, ..
-        } = &all[5].spec
+        }) = &all[5].spec
         else {
             panic!()
         };
@@ -486,7 +492,7 @@ mod tests {
             assume_role_policy["Statement"][0]["Principal"]["AWS"],
             "arn:aws:iam::111111111111:role/f-device"
         );
-        let Spec::IamRolePolicy { policy, .. } = &all[8].spec else {
+        let Spec::IamRolePolicy(IamRolePolicy { policy, .. }) = &all[8].spec else {
             panic!()
         };
         assert_eq!(
@@ -499,9 +505,9 @@ mod tests {
             ])
         );
         // the IoT role's trust carries the confused-deputy guard
-        let Spec::IamRole {
+        let Spec::IamRole(IamRole {
             assume_role_policy, ..
-        } = &all[0].spec
+        }) = &all[0].spec
         else {
             panic!()
         };
@@ -521,9 +527,9 @@ mod tests {
                 &format!("fleet: f\nregion: eu-west-1\niot: {{account: \"111111111111\", source_arn_condition: {setting}}}\nenvironments:\n  a: {{account: \"222222222222\", functions: [x]}}\n"),
             )
             .unwrap();
-            let Spec::IamRole {
+            let Spec::IamRole(IamRole {
                 assume_role_policy, ..
-            } = &desired(&c)[0].spec
+            }) = &desired(&c)[0].spec
             else {
                 panic!()
             };
@@ -581,11 +587,11 @@ mod tests {
         assert!(!all
             .iter()
             .any(|r| r.addr.kind == Kind::IamRole && r.addr.name == "fn"));
-        let Spec::SourceRolePolicy {
+        let Spec::SourceRolePolicy(SourceRolePolicy {
             role_name,
             policy_name,
             policy,
-        } = &all[0].spec
+        }) = &all[0].spec
         else {
             panic!("{:?}", all[0])
         };
@@ -601,9 +607,9 @@ mod tests {
             ])
         );
         // target trust: exactly the source role's ARN, path included
-        let Spec::IamRole {
+        let Spec::IamRole(IamRole {
             assume_role_policy, ..
-        } = &all[1].spec
+        }) = &all[1].spec
         else {
             panic!()
         };
@@ -612,7 +618,7 @@ mod tests {
             "arn:aws:iam::111111111111:role/service-role/fn"
         );
         // the API environment: only execute-api:Invoke
-        let Spec::IamRolePolicy { policy, .. } = &all[2].spec else {
+        let Spec::IamRolePolicy(IamRolePolicy { policy, .. }) = &all[2].spec else {
             panic!()
         };
         let st = policy["Statement"].as_array().unwrap();
@@ -623,7 +629,7 @@ mod tests {
             "arn:aws:execute-api:eu-west-1:222222222222:a1b2c3d4e5/prod/GET/orders/*"
         );
         // the logs environment: functions, objects and the bucket's key
-        let Spec::IamRolePolicy { policy, .. } = &all[4].spec else {
+        let Spec::IamRolePolicy(IamRolePolicy { policy, .. }) = &all[4].spec else {
             panic!()
         };
         let sids: Vec<&str> = policy["Statement"]
@@ -685,12 +691,9 @@ mod tests {
         assert!(!names(Kind::IamRole).contains(&"f-stg".to_string()));
         let doc = |role: &str| {
             all.iter()
-                .find_map(|r| match &r.spec {
-                    Spec::IamRolePolicy {
-                        role_name, policy, ..
-                    } if role_name == role => Some(policy.clone()),
-                    _ => None,
-                })
+                .filter_map(|r| IamRolePolicy::of(&r.spec))
+                .find(|p| p.role_name == role)
+                .map(|p| p.policy.clone())
                 .unwrap()
         };
         // each IoT role reaches its own environment only
@@ -707,7 +710,7 @@ mod tests {
             "Gw"
         );
         // the direct statement names the exact IoT role of its environment
-        let Some(Spec::LambdaPermission { principal, .. }) = all
+        let Some(Spec::LambdaPermission(LambdaPermission { principal, .. })) = all
             .iter()
             .find(|r| r.addr.kind == Kind::LambdaPermission)
             .map(|r| &r.spec)

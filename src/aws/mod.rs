@@ -1,8 +1,8 @@
 //! The operator's side of AWS: one client set per account (standard credential chain, profile,
 //! assume_role, `AWS_ENDPOINT_URL`) over one HTTP client for the whole process, the reads that build
-//! the live model (`read`), the writes of each resource kind (`write`), what an error means (`error`)
-//! and retries. The client sets are made here for everyone; the calls of the plan's resources are
-//! made here. Elsewhere: the calls made with the chain's own credentials (the hops `verify` performs,
+//! the live model (`read`), what an error means (`error`) and retries. The client sets are made here
+//! for everyone. Each managed kind's own reads and writes are in its file under `model::kinds`,
+//! through these clients (their slots, retries and error context). Elsewhere: the calls made with the chain's own credentials (the hops `verify` performs,
 //! a device's `creds`), the throw-away certificate of `verify --ephemeral` and `device-config`'s
 //! endpoint lookup (with this module's clients and `AwsError`), and the sandbox's emulators.
 //! It depends on the model and the environment file's access settings only, never on the plan or the
@@ -10,7 +10,6 @@
 
 pub mod error;
 pub mod read;
-pub mod write;
 
 pub use error::Code;
 

@@ -1,35 +1,28 @@
 //! The proof's facts of the desired state (`check --desired`): what the chain will be after apply.
 
-use super::{json, CertFacts, Config, Facts, FunctionFacts, Origin, RoleFacts, Spec, Target};
+use super::{json, CertFacts, Config, Facts, FunctionFacts, Origin, RoleFacts, Target};
+use crate::model::{
+    IamRole, IamRolePolicy, IotPolicy, LambdaPermission, Managed, Resource, SourceRolePolicy,
+};
 
 /// The facts of the desired state: what the chain will be after apply.
 pub fn desired_facts(cfg: &Config) -> Facts {
     let all = crate::desired::desired(cfg);
     let mut f = Facts::default();
     let role = |name: &str, account: &str| -> Option<RoleFacts> {
-        let spec = all.iter().find_map(|r| match &r.spec {
-            Spec::IamRole {
-                role_name,
-                assume_role_policy,
-                max_session_duration,
-                ..
-            } if role_name == name && r.addr.account == account => {
-                Some((assume_role_policy.clone(), *max_session_duration))
-            }
-            _ => None,
-        })?;
+        let here = |r: &&Resource| r.addr.account == account;
+        let spec = all
+            .iter()
+            .filter(here)
+            .filter_map(|r| IamRole::of(&r.spec))
+            .find(|x| x.role_name == name)
+            .map(|x| (x.assume_role_policy.clone(), x.max_session_duration))?;
         let policies = all
             .iter()
-            .filter_map(|r| match &r.spec {
-                Spec::IamRolePolicy {
-                    role_name,
-                    policy_name,
-                    policy,
-                } if role_name == name && r.addr.account == account => {
-                    Some((policy_name.clone(), policy.clone()))
-                }
-                _ => None,
-            })
+            .filter(here)
+            .filter_map(|r| IamRolePolicy::of(&r.spec))
+            .filter(|x| x.role_name == name)
+            .map(|x| (x.policy_name.clone(), x.policy.clone()))
             .collect();
         Some(RoleFacts {
             arn: format!("arn:{}:iam::{account}:role/{name}", cfg.partition),
@@ -47,14 +40,8 @@ pub fn desired_facts(cfg: &Config) -> Facts {
             max_session: 3600,
             policies: all
                 .iter()
-                .filter_map(|r| match &r.spec {
-                    Spec::SourceRolePolicy {
-                        policy_name,
-                        policy,
-                        ..
-                    } => Some((policy_name.clone(), policy.clone())),
-                    _ => None,
-                })
+                .filter_map(|r| SourceRolePolicy::of(&r.spec))
+                .map(|x| (x.policy_name.clone(), x.policy.clone()))
                 .collect(),
             boundary: None,
         }),
@@ -74,11 +61,11 @@ pub fn desired_facts(cfg: &Config) -> Facts {
     }
     // direct mode: each function's policy holds xacct's statement
     for r in &all {
-        if let Spec::LambdaPermission {
+        if let Some(LambdaPermission {
             function,
             statement_id,
             principal,
-        } = &r.spec
+        }) = LambdaPermission::of(&r.spec)
         {
             f.functions.insert(
                 function.clone(),
@@ -97,13 +84,11 @@ pub fn desired_facts(cfg: &Config) -> Facts {
     // the IoT facts of a layout (`view` names its role, alias and policy)
     let iot_facts = |view: &Config, gate: Option<&Target>| {
         let iot = view.iot().expect("an iot file");
-        let iot_policy = all.iter().find_map(|r| match &r.spec {
-            Spec::IotPolicy {
-                policy_name,
-                policy,
-            } if *policy_name == iot.policy_name => Some((policy_name.clone(), policy.clone())),
-            _ => None,
-        });
+        let iot_policy = all
+            .iter()
+            .filter_map(|r| IotPolicy::of(&r.spec))
+            .find(|x| x.policy_name == iot.policy_name)
+            .map(|x| (x.policy_name.clone(), x.policy.clone()));
         let ids: Vec<String> = match gate.and_then(|t| t.devices.as_ref()) {
             Some(crate::config::Devices::ThingGroup(g)) => vec![format!("thinggroup/{g}")],
             _ if iot.certificates.is_empty() => vec![String::new()],

@@ -15,7 +15,6 @@ pub use xacct_policy::routes::serves;
 pub use crate::chain::{Hop, Part};
 use crate::config::{Config, IotAccount, Origin, Target};
 pub use crate::model::live::{CertFacts, Facts, FunctionFacts, RoleFacts};
-use crate::model::Spec;
 use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision, Outcome};
 use serde::Serialize;
 use serde_json::{json, Value};

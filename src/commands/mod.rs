@@ -183,9 +183,11 @@ impl crate::apply::Reporter for Progress {
     }
 }
 
-pub async fn execute(plan: &Plan, accts: &aws::Accounts) -> Result<ExitCode, Error> {
+/// Apply `plan`; `adopt` (`--adopt`) lets a create that meets a resource xacct does not own take it
+/// over.
+pub async fn execute(plan: &Plan, accts: &aws::Accounts, adopt: bool) -> Result<ExitCode, Error> {
     eprintln!("Applying {} change(s)…", plan.changes.len());
-    match crate::apply::apply(plan, accts, &Progress).await {
+    match crate::apply::apply(plan, accts, adopt, &Progress).await {
         Ok(n) => {
             eprintln!("Apply complete: {n} change(s).");
             Ok(ExitCode::SUCCESS)

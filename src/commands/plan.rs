@@ -77,7 +77,7 @@ pub async fn apply_cmd(
                 println!("No changes. Nothing to apply.");
                 return Ok(ExitCode::SUCCESS);
             }
-            execute(&saved, &accts).await
+            execute(&saved, &accts, adopt).await
         }
         (None, Some(f)) => {
             let cfg = config::load(f)?;
@@ -107,7 +107,7 @@ pub async fn apply_cmd(
                     auto_approve,
                 )?;
             }
-            execute(&plan, &accts).await
+            execute(&plan, &accts, adopt).await
         }
         _ => Err(Error::Usage(
             "apply needs either -f FILE or a PLANFILE".into(),
@@ -127,5 +127,5 @@ pub async fn destroy_cmd(file: &Path, auto_approve: bool, style: Style) -> Resul
         "Do you really want to destroy these resources?",
         auto_approve,
     )?;
-    execute(&plan, &accts).await
+    execute(&plan, &accts, false).await
 }

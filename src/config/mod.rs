@@ -24,6 +24,8 @@ pub const ROLE_CHAINING_CAP: i32 = 3600;
 pub const DEFAULT_CREDENTIAL_DURATION: i32 = 3600;
 /// The tag key that marks IAM roles as owned by xacct; its value is the fleet.
 pub const OWNER_TAG: &str = "xacct:fleet";
+/// The tag that says which environment of the fleet a role belongs to.
+pub const ENV_TAG: &str = "xacct:env";
 
 // ---------------------------------------------------------------------------------------------------
 // The file as written

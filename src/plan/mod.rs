@@ -9,12 +9,11 @@
 pub mod file;
 pub mod render;
 
-use crate::config::{Config, OWNER_TAG};
+use crate::config::Config;
+use crate::model::kinds::{each_spec, Diff, Owners, Step};
 pub use crate::model::live::Snapshot;
-use crate::model::{Addr, Kind, Lane, Live, Ownership, Resource, Spec};
-use crate::policy;
+use crate::model::{Addr, Lane, Managed, Resource, Spec};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::cmp::Reverse;
 
 pub const FORMAT_VERSION: &str = "1";
@@ -121,7 +120,7 @@ impl Change {
             Op::Delete { .. } => vec![],
             op => op
                 .after()
-                .map(|a| (addr.kind.def().broadens)(op.before(), a))
+                .map(|a| a.broadens(op.before()))
                 .unwrap_or_default(),
         };
         Change {
@@ -310,200 +309,6 @@ impl Plan {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Ownership, by the rule of each kind in the table
-
-/// Does the live role carry our ownership tag?
-fn role_owned(cfg: &Config, live: &Live) -> bool {
-    matches!(&live.spec, Spec::IamRole { tags, .. } if tags.get(OWNER_TAG) == Some(&cfg.fleet))
-}
-
-/// The IoT role ARNs and role alias ARNs the fleet may have, in either layout (one shared alias and
-/// role, or one per environment when devices are gated).
-fn fleet_iot_arns(cfg: &Config) -> (Vec<String>, Vec<String>) {
-    let Some(iot) = cfg.iot() else {
-        return (vec![], vec![]);
-    };
-    let role = |n: &str| format!("arn:{}:iam::{}:role/{n}", cfg.partition, iot.account);
-    let alias = |n: &str| {
-        format!(
-            "arn:{}:iot:{}:{}:rolealias/{n}",
-            cfg.partition, cfg.region, iot.account
-        )
-    };
-    let mut roles = vec![role(&iot.role_name)];
-    let mut aliases = vec![alias(&iot.role_alias)];
-    for t in &cfg.environments {
-        roles.push(role(&format!("{}-{}-device", cfg.fleet, t.name)));
-        aliases.push(alias(&format!("{}-{}", cfg.fleet, t.name)));
-    }
-    (roles, aliases)
-}
-
-/// An IoT policy is ours when it grants nothing but `iot:AssumeRoleWithCertificate` on one of the
-/// fleet's aliases.
-pub fn iot_policy_owned(cfg: &Config, doc: &Value) -> bool {
-    let (_, aliases) = fleet_iot_arns(cfg);
-    let Ok(p) = policy::parse(doc) else {
-        return false;
-    };
-    p.statements.iter().all(|s| {
-        s.effect == policy::eval::Effect::Deny
-            || (!s.action.negated
-                && s.action
-                    .values
-                    .iter()
-                    .all(|a| a.eq_ignore_ascii_case("iot:AssumeRoleWithCertificate"))
-                && s.resource
-                    .as_ref()
-                    .is_some_and(|r| !r.negated && r.values.iter().all(|x| aliases.contains(x))))
-    })
-}
-
-/// What ownership depends on besides the resource itself.
-struct Owners<'a> {
-    cfg: &'a Config,
-    snap: &'a Snapshot,
-    /// The fleet is established in the IoT account when our tagged IoT role exists there. xacct
-    /// creates (or adopts) the alias and the IoT policy together with that role, so while it exists
-    /// they are ours even if someone repointed or broadened them out of band: that is drift to
-    /// repair, not a conflict.
-    established: bool,
-}
-
-impl<'a> Owners<'a> {
-    fn new(cfg: &'a Config, desired: &'a [Resource], snap: &'a Snapshot) -> Owners<'a> {
-        // (with gated devices every environment has its own IoT role: any of them will do)
-        let established = desired
-            .iter()
-            .filter(|r| r.addr.kind == Kind::IamRole && r.addr.lane() == Lane::Source)
-            .filter_map(|r| snap.live.get(&r.addr))
-            .any(|l| role_owned(cfg, l));
-        Owners {
-            cfg,
-            snap,
-            established,
-        }
-    }
-
-    /// Is the live resource at `addr` xacct's, by its kind's ownership rule?
-    fn owned(&self, addr: &Addr, live: &Live) -> bool {
-        let cfg = self.cfg;
-        match addr.kind.def().ownership {
-            Ownership::Tag => role_owned(cfg, live),
-            Ownership::ParentRole => {
-                let Spec::IamRolePolicy { role_name, .. } = &live.spec else {
-                    return false;
-                };
-                self.snap
-                    .live
-                    .iter()
-                    .find(|(a, _)| {
-                        a.kind == Kind::IamRole
-                            && a.account == addr.account
-                            && a.env == addr.env
-                            && a.name == *role_name
-                    })
-                    .is_some_and(|(_, rl)| role_owned(cfg, rl))
-            }
-            Ownership::FleetOrContent => {
-                self.established
-                    || match &live.spec {
-                        Spec::IotRoleAlias { role_arn, .. } => {
-                            fleet_iot_arns(cfg).0.contains(role_arn)
-                        }
-                        Spec::IotPolicy { policy, .. } => iot_policy_owned(cfg, policy),
-                        _ => false,
-                    }
-            }
-            Ownership::Name => true,
-            Ownership::ParentPolicy => {
-                let Spec::IotPolicyAttachment { policy_name, .. } = &live.spec else {
-                    return false;
-                };
-                self.snap
-                    .live
-                    .iter()
-                    .find(|(a, _)| a.kind == Kind::IotPolicy && a.name == *policy_name)
-                    .is_some_and(|(a, pl)| self.owned(a, pl))
-            }
-        }
-    }
-}
-
-fn ownership_note(cfg: &Config, spec: &Spec) -> String {
-    match spec {
-        Spec::IamRole { tags, .. } => match tags.get(OWNER_TAG) {
-            Some(f) => format!("conflict: role is owned by fleet `{f}` (tag {OWNER_TAG}={f}), not `{}`", cfg.fleet),
-            None => format!("conflict: role exists without the {OWNER_TAG} tag; xacct does not own it"),
-        },
-        Spec::IotRoleAlias { role_arn, .. } => {
-            format!("conflict: alias points at {role_arn}, which is not one of the fleet's IoT roles")
-        }
-        Spec::IotPolicy { .. } => "conflict: policy grants more than iot:AssumeRoleWithCertificate on the fleet's role aliases; xacct does not own it".to_string(),
-        _ => "conflict: not owned by xacct".into(),
-    }
-}
-
-fn differs(want: &Spec, have: &Spec) -> bool {
-    match (want, have) {
-        (
-            Spec::IamRole {
-                assume_role_policy: a,
-                max_session_duration: m,
-                tags: t,
-                ..
-            },
-            Spec::IamRole {
-                assume_role_policy: b,
-                max_session_duration: n,
-                tags: u,
-                ..
-            },
-        ) => !policy::same(a, b) || m != n || t.iter().any(|(k, v)| u.get(k) != Some(v)),
-        (Spec::IamRolePolicy { policy: a, .. }, Spec::IamRolePolicy { policy: b, .. })
-        | (Spec::IotPolicy { policy: a, .. }, Spec::IotPolicy { policy: b, .. })
-        | (Spec::SourceRolePolicy { policy: a, .. }, Spec::SourceRolePolicy { policy: b, .. }) => {
-            !policy::same(a, b)
-        }
-        (
-            Spec::IotRoleAlias {
-                role_arn: a,
-                credential_duration: d,
-                ..
-            },
-            Spec::IotRoleAlias {
-                role_arn: b,
-                credential_duration: e,
-                ..
-            },
-        ) => a != b || d != e,
-        (Spec::IotPolicyAttachment { .. }, Spec::IotPolicyAttachment { .. }) => false,
-        (
-            Spec::LambdaPermission { principal: a, .. },
-            Spec::LambdaPermission { principal: b, .. },
-        ) => a != b,
-        _ => true,
-    }
-}
-
-fn aroa_notes(live: &Spec) -> Vec<String> {
-    let mut notes = Vec::new();
-    if let Spec::IamRole {
-        assume_role_policy, ..
-    } = live
-    {
-        for p in policy::aws_principals(assume_role_policy) {
-            if p.starts_with("AROA") || p.starts_with("AIDA") {
-                notes.push(format!(
-                    "trust names {p}: AWS replaced a deleted role's ARN with its unique id, so re-creating the role did not restore trust; the update names the role ARN again"
-                ));
-            }
-        }
-    }
-    notes
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Order, from the table: creates by (lane, rank); deletes in reverse rank, the source lane last
 
 /// Sort the changes of an apply plan: the source account's resources first, then each environment
@@ -539,103 +344,39 @@ fn delete_key(a: &Addr) -> (bool, Reverse<u8>, Option<String>, String) {
 // ---------------------------------------------------------------------------------------------------
 // Diff and destroy
 
-/// Compare the desired resources with the live snapshot. Unchanged resources are omitted.
+/// Compare the desired resources with the live snapshot. Unchanged resources are omitted. Each
+/// kind decides its own step (`Managed::plan`); the planner keeps what later steps depend on (what
+/// is created or replaced, what is adopted).
 pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> {
     let mut changes = Vec::new();
-    // roles that are (re)created or unowned, by (account, role name)
-    let mut fresh_roles: Vec<(String, String)> = Vec::new();
-    let mut unowned_roles: Vec<(String, String)> = Vec::new();
-    let owners = Owners::new(cfg, desired, snap);
-    let mut iot_policy_ok = true;
-
+    let mut d = Diff {
+        owners: Owners::new(cfg, desired, snap),
+        fresh: Vec::new(),
+        adopted: Vec::new(),
+    };
     for r in desired {
-        let live = snap.live.get(&r.addr);
         let after = r.spec.clone();
-        let change = |op, notes| Change::new(r.addr.clone(), op, notes);
-        let Some(l) = live else {
-            if r.addr.kind == Kind::IamRole {
-                fresh_roles.push((r.addr.account.clone(), r.addr.name.clone()));
-            }
-            changes.push(change(Op::Create { after }, vec![]));
+        let Some(l) = snap.live.get(&r.addr) else {
+            d.fresh.push(r.addr.clone());
+            changes.push(Change::new(r.addr.clone(), Op::Create { after }, vec![]));
             continue;
         };
         let before = l.spec.clone();
-        let owned = owners.owned(&r.addr, l);
-        match &r.spec {
-            Spec::IamRole { path, .. } => {
-                let key = (r.addr.account.clone(), r.addr.name.clone());
-                if !owned {
-                    unowned_roles.push(key);
-                    let note = ownership_note(cfg, &before);
-                    changes.push(change(Op::Adopt { before, after }, vec![note]));
-                } else if matches!(&l.spec, Spec::IamRole { path: p, .. } if p != path) {
-                    fresh_roles.push(key);
-                    changes.push(change(
-                        Op::Replace { before, after },
-                        vec![format!(
-                            "the role's path must be {path}; IAM cannot change a path in place"
-                        )],
-                    ));
-                } else if differs(&r.spec, &l.spec) {
-                    let notes = aroa_notes(&before);
-                    changes.push(change(Op::Update { before, after }, notes));
-                }
+        let step = step(&r.spec, &l.spec, &r.addr, &d);
+        let (op, notes) = match step {
+            Step::Keep => continue,
+            Step::Create => (Op::Create { after }, vec![]),
+            Step::Update(n) => (Op::Update { before, after }, n),
+            Step::Replace(n) => {
+                d.fresh.push(r.addr.clone());
+                (Op::Replace { before, after }, n)
             }
-            Spec::IamRolePolicy { role_name, .. } => {
-                let key = (r.addr.account.clone(), role_name.clone());
-                if fresh_roles.contains(&key) {
-                    // the role is created or replaced: its inline policy goes with it
-                    changes.push(change(Op::Create { after }, vec![]));
-                } else if differs(&r.spec, &l.spec) {
-                    let notes = if unowned_roles.contains(&key) {
-                        vec!["part of adopting the role".to_string()]
-                    } else {
-                        vec![]
-                    };
-                    changes.push(change(Op::Update { before, after }, notes));
-                }
+            Step::Adopt(n) => {
+                d.adopted.push(r.addr.clone());
+                (Op::Adopt { before, after }, n)
             }
-            Spec::IotRoleAlias { role_arn, .. } => {
-                if !owned {
-                    let note = ownership_note(cfg, &before);
-                    changes.push(change(Op::Adopt { before, after }, vec![note]));
-                } else if differs(&r.spec, &l.spec) {
-                    let notes = match &l.spec {
-                        Spec::IotRoleAlias { role_arn: a, .. } if a != role_arn => {
-                            vec![format!("the alias was repointed to {a} out of band")]
-                        }
-                        _ => vec![],
-                    };
-                    changes.push(change(Op::Update { before, after }, notes));
-                }
-            }
-            Spec::IotPolicy { .. } => {
-                if !owned {
-                    iot_policy_ok = false;
-                    let note = ownership_note(cfg, &before);
-                    changes.push(change(Op::Adopt { before, after }, vec![note]));
-                } else if differs(&r.spec, &l.spec) {
-                    changes.push(change(Op::Update { before, after }, vec![]));
-                }
-            }
-            Spec::SourceRolePolicy { .. } => {
-                if differs(&r.spec, &l.spec) {
-                    changes.push(change(Op::Update { before, after }, vec![]));
-                }
-            }
-            Spec::LambdaPermission { .. } => {
-                if differs(&r.spec, &l.spec) {
-                    changes.push(change(
-                        Op::Update { before, after },
-                        vec![
-                            "xacct's statement in the function policy was changed out of band"
-                                .into(),
-                        ],
-                    ));
-                }
-            }
-            Spec::IotPolicyAttachment { .. } => {}
-        }
+        };
+        changes.push(Change::new(r.addr.clone(), op, notes));
     }
     // live attachments of our policies that are no longer wanted, and what the other layout of the
     // IoT account left (one shared alias and role, or one per environment): deleted once the new
@@ -644,36 +385,31 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
         if desired.iter().any(|r| &r.addr == addr) || addr.env.is_some() {
             continue;
         }
-        let note = match addr.kind {
-            Kind::IotPolicyAttachment if iot_policy_ok && owners.owned(addr, l) => match &l.spec {
-                Spec::IotPolicyAttachment { certificate_id, .. }
-                    if certificate_id.starts_with("thinggroup/") =>
-                {
-                    "the thing group no longer gates an environment of this policy"
-                }
-                _ => "certificate is no longer listed in iot.certificates",
-            },
-            Kind::IamRole | Kind::IamRolePolicy | Kind::IotRoleAlias | Kind::IotPolicy
-                if owners.owned(addr, l) =>
-            {
-                if cfg.gated() {
-                    "replaced by the environments' own roles, aliases and policies (devices are gated)"
-                } else {
-                    "replaced by the fleet's shared role, alias and policy (no environment gates its devices)"
-                }
-            }
-            _ => continue,
+        let Some(note) = each_spec!(&l.spec, x => x.leftover(addr, &d)) else {
+            continue;
         };
         changes.push(Change::new(
             addr.clone(),
             Op::Delete {
                 before: l.spec.clone(),
             },
-            vec![note.into()],
+            vec![note],
         ));
     }
     order_apply(cfg, &mut changes);
     changes
+}
+
+/// The step of the desired `want` against the live `live`: the kind's own rule when both are of
+/// the kind (a live state of another kind is replaced).
+fn step(want: &Spec, live: &Spec, addr: &Addr, d: &Diff) -> Step {
+    fn of<M: Managed>(want: &M, live: &Spec, addr: &Addr, d: &Diff) -> Step {
+        match M::of(live) {
+            Some(l) => want.plan(l, addr, d),
+            None => Step::Replace(vec![]),
+        }
+    }
+    each_spec!(want, x => of(x, live, addr, d))
 }
 
 /// Changes that remove everything xacct owns among `desired`, in reverse dependency order; and the

@@ -1,7 +1,8 @@
 //! Unit tests of the planner: diff, order, destroy, ownership, broadening marks and plan validation.
 use super::*;
-use crate::model::Live;
+use crate::model::{IamRole, IamRolePolicy, IotRoleAlias, Kind, Live};
 use serde_json::json;
+use serde_json::Value;
 use std::path::Path;
 
 fn cfg() -> Config {
@@ -31,9 +32,9 @@ fn applied(cfg: &Config) -> (Vec<Resource>, Snapshot) {
 fn set_trust(snap: &mut Snapshot, env: &str, trust: Value) {
     for (a, l) in snap.live.iter_mut() {
         if a.env.as_deref() == Some(env) && a.kind == Kind::IamRole {
-            if let Spec::IamRole {
+            if let Spec::IamRole(IamRole {
                 assume_role_policy, ..
-            } = &mut l.spec
+            }) = &mut l.spec
             {
                 *assume_role_policy = trust.clone();
             }
@@ -89,7 +90,7 @@ fn untagged_role_is_a_conflict_and_destroy_leaves_it() {
     let (desired, mut snap) = applied(&c);
     for (a, l) in snap.live.iter_mut() {
         if a.env.is_some() && a.kind == Kind::IamRole {
-            if let Spec::IamRole { tags, .. } = &mut l.spec {
+            if let Spec::IamRole(IamRole { tags, .. }) = &mut l.spec {
                 tags.clear();
             }
         }
@@ -112,7 +113,7 @@ fn foreign_alias_is_a_conflict_in_a_fresh_account_but_drift_once_the_fleet_exist
     let (desired, mut snap) = applied(&c);
     let other = "arn:aws:iam::111111111111:role/other".to_string();
     for l in snap.live.values_mut() {
-        if let Spec::IotRoleAlias { role_arn, .. } = &mut l.spec {
+        if let Spec::IotRoleAlias(IotRoleAlias { role_arn, .. }) = &mut l.spec {
             *role_arn = other.clone();
         }
     }
@@ -136,7 +137,7 @@ fn role_with_another_path_is_replaced_with_its_policy() {
     let (desired, mut snap) = applied(&c);
     for (a, l) in snap.live.iter_mut() {
         if a.env.is_some() {
-            if let Spec::IamRole { path, .. } = &mut l.spec {
+            if let Spec::IamRole(IamRole { path, .. }) = &mut l.spec {
                 *path = "/legacy/".into();
             }
         }
@@ -242,7 +243,7 @@ fn a_plan_is_valid_only_as_its_environment_file_could_have_made_it() {
     // a document that is not the desired one
     let mut ch = good.clone();
     if let Op::Create {
-        after: Spec::IamRolePolicy { policy, .. },
+        after: Spec::IamRolePolicy(IamRolePolicy { policy, .. }),
     } = &mut ch[1].op
     {
         *policy = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:*","Resource":"*"}]});
@@ -307,4 +308,56 @@ fn removing_a_deny_or_a_condition_broadens_access() {
         "{b:?}"
     );
     assert!(!b.iter().any(|x| x.starts_with("new ")), "{b:?}");
+}
+
+/// A role of one environment carries `xacct:env=<env>` beside the fleet tag. A role of the fleet
+/// without it (made by an older xacct) is still ours and gains it in an update the plan shows; a
+/// role of the fleet tagged for another environment is not ours.
+#[test]
+fn roles_of_an_environment_are_owned_by_fleet_and_environment() {
+    let c = cfg();
+    let (desired, snap) = applied(&c);
+    fn target(snap: &mut Snapshot) -> &mut IamRole {
+        let l = snap
+            .live
+            .iter_mut()
+            .find(|(a, _)| a.kind == Kind::IamRole && a.env.as_deref() == Some("a"))
+            .unwrap()
+            .1;
+        match &mut l.spec {
+            Spec::IamRole(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+    let shared = desired
+        .iter()
+        .find_map(|r| IamRole::of(&r.spec).filter(|_| r.addr.env.is_none()))
+        .unwrap();
+    assert!(!shared.tags.contains_key(crate::config::ENV_TAG));
+
+    let mut legacy = snap.clone();
+    target(&mut legacy).tags.remove(crate::config::ENV_TAG);
+    let ch = diff(&c, &desired, &legacy);
+    assert_eq!(ch.len(), 1, "{ch:?}");
+    assert_eq!(ch[0].action(), Action::Update);
+    assert!(ch[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("gains the tag xacct:env=a")));
+
+    let mut other = snap.clone();
+    target(&mut other)
+        .tags
+        .insert(crate::config::ENV_TAG.into(), "b".into());
+    let ch = diff(&c, &desired, &other);
+    assert_eq!(ch[0].action(), Action::Adopt, "{ch:?}");
+    assert!(ch[0].notes[0].contains("owned by environment `b` of fleet `f`"));
+    // destroy leaves it alone
+    let (del, untouched) = destroy(&c, &desired, &other);
+    assert!(untouched
+        .iter()
+        .any(|a| a.kind == Kind::IamRole && a.env.is_some()));
+    assert!(!del
+        .iter()
+        .any(|d| d.addr.kind == Kind::IamRole && d.addr.env.is_some()));
 }

@@ -520,6 +520,67 @@ fn lambda_add_permission_right_after_role_creation_is_retried() {
     run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 0);
 }
 
+/// A role created by someone else between plan and apply: IAM answers CreateRole with
+/// EntityAlreadyExists, and apply refuses to take it over (naming what owns it) instead of
+/// overwriting its trust; with --adopt it takes it over.
+#[test]
+fn create_meeting_a_role_xacct_does_not_own_is_refused_unless_adopted() {
+    let (f, file) = fleet_with_cert(2, false);
+    let target = f.target_role(&f.envs[1]);
+    let inj = Injector::start(
+        moto(),
+        Config {
+            squat_create_role: Some(target.clone()),
+            ..Config::default()
+        },
+    );
+    let o = run_through(&inj, &["apply", "-f", &file_arg(&file), "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("iam:CreateRole on {target}"))
+            && err.contains("xacct does not own it")
+            && err.contains("has no xacct:fleet tag")
+            && err.contains("--adopt"),
+        "{err}"
+    );
+    let tags = |account: &str| {
+        rt().block_on(async {
+            let s = sdk(account, &f.region).await;
+            let r = s.iam.get_role().role_name(&target).send().await.unwrap();
+            r.role()
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| format!("{}={}", t.key(), t.value()))
+                .collect::<Vec<_>>()
+        })
+    };
+    assert!(
+        tags(&f.envs[1].account).is_empty(),
+        "the role was left as it was"
+    );
+    // the next plan shows it as a conflict; --adopt takes it over and tags it
+    let o = run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 2);
+    assert!(
+        stdout(&o).contains("without the xacct:fleet tag"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run_through(
+        &Injector::start(moto(), Config::default()),
+        &["apply", "-f", &file_arg(&file), "--auto-approve", "--adopt"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = tags(&f.envs[1].account);
+    assert!(
+        t.contains(&format!("xacct:fleet={}", f.fleet))
+            && t.contains(&format!("xacct:env={}", f.envs[1].name)),
+        "{t:?}"
+    );
+    run_ok(&["plan", "-f", &file_arg(&file), "--detailed-exitcode"], 0);
+}
+
 #[test]
 fn saved_plan_whose_account_was_edited_is_refused_with_no_write() {
     let (f, file) = fleet_with_cert(2, false);

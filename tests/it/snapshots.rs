@@ -4,7 +4,7 @@
 use serde_json::json;
 use std::path::Path;
 use xacct::check::{desired_facts, prove, render_human as check_human};
-use xacct::model::{Live, Spec};
+use xacct::model::{IamRole, IamRolePolicy, Live, Spec};
 use xacct::plan::render::{human, Style};
 use xacct::plan::{diff, Mode, Plan, Snapshot};
 use xacct::verify::{render_human as verify_human, EnvOutcome, Hop, HopOutcome, Invocation};
@@ -39,22 +39,22 @@ fn plan_human_output() {
     {
         let mut spec = r.spec.clone();
         if r.addr.env.as_deref() == Some("prd") {
-            if let Spec::IamRole {
+            if let Spec::IamRole(IamRole {
                 assume_role_policy, ..
-            } = &mut spec
+            }) = &mut spec
             {
                 *assume_role_policy = json!({"Version":"2012-10-17","Statement":[{"Sid":"IotDeviceRole","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]});
             }
         }
-        if let Spec::IamRolePolicy {
+        if let Spec::IamRolePolicy(IamRolePolicy {
             role_name, policy, ..
-        } = &mut spec
+        }) = &mut spec
         {
             if role_name == "telemetry-device" {
                 *policy = json!({"Version":"2012-10-17","Statement":[{"Sid":"AssumeTargetRoles","Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::222222222222:role/telemetry-prd"}]});
             }
         }
-        if matches!(spec, Spec::IotPolicyAttachment { .. }) {
+        if matches!(spec, Spec::IotPolicyAttachment(_)) {
             continue;
         }
         snap.live.insert(r.addr.clone(), Live { spec, arn: None });

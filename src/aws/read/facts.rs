@@ -2,10 +2,12 @@
 //! resources — roles' policies and boundaries, certificates and thing groups, functions, APIs, buckets.
 
 use super::{
-    bucket_encryption, iot_policy, parse_err, policy, role_policy, role_with_boundary, Accounts,
-    Addr, ApiFacts, AwsError, BTreeMap, BucketFacts, CertFacts, Clients, Config, Encryption, Facts,
-    FunctionFacts, IotFacts, Kind, Live, MethodFacts, RoleFacts, Snapshot, Spec,
+    bucket_encryption, parse_err, policy, Accounts, Addr, ApiFacts, AwsError, BTreeMap,
+    BucketFacts, CertFacts, Clients, Config, Encryption, Facts, FunctionFacts, IotFacts, Kind,
+    MethodFacts, RoleFacts, Snapshot,
 };
+use crate::model::kinds::{iam_role, iam_role_policy, iot_policy};
+use crate::model::{IamRole, IotPolicy, IotRoleAlias, Managed};
 
 // ---------------------------------------------------------------------------------------------------
 // Facts for `xacct check`
@@ -29,11 +31,7 @@ pub async fn role_identity_policies(
             .map_err(|e| c.err("iam:ListRolePolicies", role, e))?
     };
     for n in &names {
-        if let Some(Live {
-            spec: Spec::IamRolePolicy { policy, .. },
-            ..
-        }) = role_policy(c, role, n).await?
-        {
+        if let Some(policy) = iam_role_policy::read(c, role, n).await? {
             out.push((n.clone(), policy));
         }
     }
@@ -151,10 +149,9 @@ async fn attached_iot_policies(
         let Some(name) = p.policy_name() else {
             continue;
         };
-        if let Some(Live {
-            spec: Spec::IotPolicy { policy, .. },
-            ..
-        }) = iot_policy(c, name).await?
+        if let Some(policy) = iot_policy::read(c, name)
+            .await?
+            .and_then(|f| IotPolicy::of(&f.live.spec).map(|p| p.policy.clone()))
         {
             policies.push((name.to_string(), policy));
         }
@@ -209,15 +206,17 @@ async fn role_facts_from(
     snap: &Snapshot,
     addr: &Addr,
 ) -> Result<Option<RoleFacts>, AwsError> {
-    let Some(Live {
-        spec:
-            Spec::IamRole {
-                assume_role_policy,
-                max_session_duration,
-                ..
-            },
+    let Some((
+        IamRole {
+            assume_role_policy,
+            max_session_duration,
+            ..
+        },
         arn,
-    }) = snap.live.get(addr)
+    )) = snap
+        .live
+        .get(addr)
+        .and_then(|l| Some((IamRole::of(&l.spec)?, &l.arn)))
     else {
         return Ok(None);
     };
@@ -267,17 +266,11 @@ async fn iot_facts(
         Some(crate::config::Devices::ThingGroup(g)) => vec![group_facts(c, g).await?],
         _ if iot.certificates.is_empty() => {
             // no certificate listed: one pseudo certificate carrying the IoT policy
-            let policies = match by(Kind::IotPolicy, &iot.policy_name) {
-                Some(Live {
-                    spec:
-                        Spec::IotPolicy {
-                            policy_name,
-                            policy,
-                        },
-                    ..
-                }) => vec![(policy_name.clone(), policy.clone())],
-                _ => vec![],
-            };
+            let policies = by(Kind::IotPolicy, &iot.policy_name)
+                .and_then(|l| IotPolicy::of(&l.spec))
+                .map(|p| (p.policy_name.clone(), p.policy.clone()))
+                .into_iter()
+                .collect();
             vec![CertFacts {
                 id: String::new(),
                 status: None,
@@ -291,18 +284,9 @@ async fn iot_facts(
         }
     };
     let iot_role = role_facts_from(c, snap, &role_addr(&iot.account, None, &iot.role_name)).await?;
-    let alias = match by(Kind::IotRoleAlias, &iot.role_alias) {
-        Some(Live {
-            spec:
-                Spec::IotRoleAlias {
-                    role_arn,
-                    credential_duration,
-                    ..
-                },
-            ..
-        }) => Some((role_arn.clone(), *credential_duration)),
-        _ => None,
-    };
+    let alias = by(Kind::IotRoleAlias, &iot.role_alias)
+        .and_then(|l| IotRoleAlias::of(&l.spec))
+        .map(|a| (a.role_arn.clone(), a.credential_duration));
     Ok(IotFacts {
         certs,
         alias,
@@ -390,11 +374,11 @@ pub(super) async fn proof_facts(
                 // the source role is not managed, so not in the snapshot: read it here
                 let addr = role_addr(&src.account, None, &src.role_name);
                 let mut own = Snapshot::default();
-                if let Some((l, b)) = role_with_boundary(iot, &src.role_name).await? {
-                    if let Some(b) = b {
+                if let Some(found) = iam_role::read(iot, &src.role_name).await? {
+                    if let Some(b) = found.boundary {
                         own.boundaries.insert(addr.clone(), b);
                     }
-                    own.live.insert(addr.clone(), l);
+                    own.live.insert(addr.clone(), found.live);
                 }
                 IotFacts {
                     iot_role: role_facts_from(iot, &own, &addr).await?,

@@ -46,6 +46,9 @@ pub struct Config {
     /// Answer this many Lambda AddPermission requests with "The provided principal was invalid", as
     /// Lambda does while IAM has not propagated a role created moments ago.
     pub invalid_lambda_principal: usize,
+    /// Before forwarding the CreateRole of the role with this name, create that role without xacct's
+    /// tags (as someone else would have between plan and apply), so IAM answers EntityAlreadyExists.
+    pub squat_create_role: Option<String>,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             invalid_principal: 0,
             deny_assume: None,
             invalid_lambda_principal: 0,
+            squat_create_role: None,
         }
     }
 }
@@ -402,6 +406,25 @@ async fn handle(
                     "injected drop",
                 )),
             };
+        }
+    }
+    if let Some(name) = cfg.squat_create_role.as_deref() {
+        if action == "CreateRole" && text.split('&').any(|kv| kv == format!("RoleName={name}")) {
+            let squat: Vec<&str> = text
+                .split('&')
+                .filter(|kv| !kv.starts_with("Tags.member"))
+                .collect();
+            let (mut p, _) = Request::builder()
+                .method(parts.method.clone())
+                .uri(parts.uri.clone())
+                .body(())
+                .unwrap()
+                .into_parts();
+            p.headers = parts.headers.clone();
+            p.headers.remove(hyper::header::CONTENT_LENGTH);
+            let _ =
+                xacct_sandbox::forward(&st.client, &st.upstream, &p, Bytes::from(squat.join("&")))
+                    .await;
         }
     }
     let key = request_key(&parts, &body);
