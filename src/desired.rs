@@ -377,22 +377,9 @@ fn target_resources_with(
         vars.own
             .insert("iot_role_arn", Var::One(cfg.iot_role_arn_for(t)));
     }
-    let mut functions = Vec::new();
-    for f in &t.functions {
-        functions.push(f.clone());
-        functions.push(format!("{f}:*"));
+    for ty in crate::targets::TYPES {
+        ty.vars(t, found, &mut vars.own);
     }
-    vars.own.insert("function_arns", Var::List(functions));
-    vars.own.insert(
-        "api_arns",
-        Var::List(t.apis.iter().map(|a| a.arn.clone()).collect()),
-    );
-    vars.own.insert(
-        "object_arns",
-        Var::List(t.objects.iter().map(|o| o.arn.clone()).collect()),
-    );
-    vars.own
-        .insert("key_arns", Var::List(found.keys_of(&t.name)));
     let at = |kind, name: String| Addr {
         account: t.account.clone(),
         env: Some(t.name.clone()),

@@ -1,5 +1,6 @@
-//! xacct: plan, apply, check and verify the chain that lets an AWS IoT device certificate invoke
-//! Lambda functions in other accounts.
+//! xacct: plan, apply, check and verify cross-account access chains on AWS: a device's IoT
+//! certificate or a workload's role, through a role in another account, to Lambda functions, API
+//! Gateway methods and S3 objects.
 
 pub mod apply;
 pub use xacct_policy::arn;
@@ -15,4 +16,5 @@ pub mod model;
 pub mod output;
 pub mod plan;
 pub mod policy;
+pub mod targets;
 pub mod verify;

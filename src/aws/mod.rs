@@ -222,6 +222,17 @@ impl Clients {
         }
     }
 
+    /// A document AWS returned that does not parse, as an `AwsError` naming the action and resource.
+    pub fn unreadable(&self, action: &str, resource: &str, m: impl fmt::Display) -> AwsError {
+        AwsError {
+            scope: self.scope.clone(),
+            action: action.into(),
+            resource: resource.into(),
+            code: None,
+            message: m.to_string(),
+        }
+    }
+
     /// Turn an SDK error into an `AwsError` naming the action and resource.
     pub fn err<E, R>(
         &self,

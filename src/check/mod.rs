@@ -3,63 +3,24 @@
 //! desired state of the file (`--desired`).
 
 mod desired;
+pub mod proof;
 mod render;
-mod targets;
+mod source_policy;
 
+pub use crate::targets::apis::{method_matches, serves};
 pub use desired::desired_facts;
+use proof::{
+    boundary_words, depends, device_of, hop, labels, removal, two_sided_as, Step, StepResult,
+};
 pub use render::render_human;
-pub use targets::method_matches;
-use targets::{hop_call_api, hop_get_object, hop_source_policy};
-pub use xacct_policy::routes::serves;
+use source_policy::hop_source_policy;
 
 pub use crate::chain::{Hop, Part};
 use crate::config::{Config, IotAccount, Origin, Target};
 pub use crate::model::live::{CertFacts, Facts, FunctionFacts, RoleFacts};
-use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision, Outcome};
+use crate::policy::eval::{evaluate, evaluate_identity, Decision};
 use serde::Serialize;
 use serde_json::{json, Value};
-
-/// What the proof evaluates one at a time: a hop, or a part of one (`Step::place`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Step {
-    IotPolicy,
-    RoleAlias,
-    IotTrust,
-    Source,
-    SourcePolicy,
-    AssumeTarget,
-    Invoke,
-    CallApi,
-    GetObject,
-}
-
-impl Step {
-    /// The hop this step proves, and the part of it when it is one.
-    fn place(self) -> (Hop, Option<Part>) {
-        match self {
-            Step::IotPolicy => (Hop::Credentials, Some(Part::IotPolicy)),
-            Step::RoleAlias => (Hop::Credentials, Some(Part::RoleAlias)),
-            Step::IotTrust => (Hop::Credentials, Some(Part::IotTrust)),
-            Step::Source => (Hop::Source, None),
-            Step::SourcePolicy => (Hop::AssumeRole, Some(Part::SourcePolicy)),
-            Step::AssumeTarget => (Hop::AssumeRole, Some(Part::TargetTrust)),
-            Step::Invoke => (Hop::Invoke, None),
-            Step::CallApi => (Hop::CallApi, None),
-            Step::GetObject => (Hop::GetObject, None),
-        }
-    }
-}
-
-/// One step's result, before the steps are grouped into hops.
-#[derive(Debug, Clone)]
-struct StepResult {
-    step: Step,
-    ok: bool,
-    detail: Vec<String>,
-    statements: Vec<String>,
-    fix: Option<Value>,
-    depends_on: Vec<String>,
-}
 
 /// The result of one hop for one environment (`check --json`'s `hops`).
 #[derive(Debug, Clone, Serialize)]
@@ -156,104 +117,6 @@ pub struct EnvReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub devices: Option<String>,
     pub hops: Vec<HopResult>,
-}
-
-fn label(names: &[&str], resource_name: &str, s: &str) -> String {
-    // "identity[1].Sid" → "policy NAME statement Sid"; "resource.Sid" → "RESOURCE statement Sid"
-    if let Some(rest) = s.strip_prefix("identity[") {
-        if let Some((i, sid)) = rest.split_once("].") {
-            let name = i
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| names.get(i))
-                .copied()
-                .unwrap_or("?");
-            return format!("policy {name} statement {sid}");
-        }
-    }
-    if let Some(sid) = s.strip_prefix("resource.") {
-        return format!("{resource_name} statement {sid}");
-    }
-    if let Some(sid) = s.strip_prefix("boundary.") {
-        return format!("the permissions boundary statement {sid}");
-    }
-    if s == "boundary" {
-        return "the permissions boundary (none of its statements allows it)".into();
-    }
-    s.to_string()
-}
-
-/// The statements of an outcome, saying what they did: allowed, denied, or allowed one side only.
-fn labels(o: &Outcome, names: &[&str], resource_name: &str) -> Vec<String> {
-    let how = match o.decision {
-        Decision::Allow => "allowed by",
-        Decision::ExplicitDeny => "denied by",
-        Decision::ImplicitDeny => "allowed on one side only by",
-    };
-    o.statements
-        .iter()
-        .map(|s| format!("{how} {}", label(names, resource_name, s)))
-        .collect()
-}
-
-/// The fix for an explicit deny: remove the statements that deny.
-fn removal(o: &Outcome, names: &[&str], resource_name: &str) -> Value {
-    let stmts: Vec<String> = o
-        .statements
-        .iter()
-        .map(|s| label(names, resource_name, s))
-        .collect();
-    json!({ "remove": stmts })
-}
-
-fn allow_all() -> Value {
-    json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})
-}
-
-fn session_arn(role_arn: &str, session: &str) -> String {
-    // arn:aws:iam::ACCT:role/path/name → arn:aws:sts::ACCT:assumed-role/name/session
-    let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
-    if parts.len() < 6 {
-        return role_arn.to_string();
-    }
-    let name = parts[5].rsplit('/').next().unwrap_or("");
-    format!(
-        "arn:{}:sts::{}:assumed-role/{name}/{session}",
-        parts[1], parts[4]
-    )
-}
-
-fn hop(
-    step: Step,
-    ok: bool,
-    detail: Vec<String>,
-    statements: Vec<String>,
-    fix: Option<Value>,
-) -> StepResult {
-    StepResult {
-        step,
-        ok,
-        detail,
-        statements,
-        fix,
-        depends_on: vec![],
-    }
-}
-
-/// Mark a hop that failed as depending on condition keys xacct cannot know, if the case has any.
-fn depends(mut h: StepResult, case: &Case) -> StepResult {
-    if h.ok {
-        return h;
-    }
-    if let Ok(keys) = crate::policy::eval::missing_condition_keys(case) {
-        for k in keys {
-            h.detail.push(format!(
-                "depends on {k}: a condition on a key xacct cannot know the value of"
-            ));
-            h.depends_on.push(k);
-        }
-    }
-    h
 }
 
 fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
@@ -435,94 +298,6 @@ fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
     depends(h, &case)
 }
 
-/// Evaluate a cross-account (or same-account) request and say which side is missing. Also returns
-/// the case, to tell what the decision depends on.
-fn two_sided(
-    principal_role: &RoleFacts,
-    action: &str,
-    resource: &str,
-    resource_policy: Option<&Value>,
-) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
-    two_sided_as(principal_role, action, resource, resource_policy, None)
-}
-
-/// The device an environment admits, as the request context of its sessions (a thing type gate
-/// is a condition on `credentials-iot:ThingTypeName`).
-fn device_of(t: &Target) -> Option<crate::policy::context::IotDevice> {
-    match &t.devices {
-        Some(crate::config::Devices::ThingType(ty)) => Some(crate::policy::context::IotDevice {
-            thing_type: Some(ty.clone()),
-            ..Default::default()
-        }),
-        _ => None,
-    }
-}
-
-fn two_sided_as(
-    principal_role: &RoleFacts,
-    action: &str,
-    resource: &str,
-    resource_policy: Option<&Value>,
-    device: Option<crate::policy::context::IotDevice>,
-) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
-    let session = session_arn(&principal_role.arn, "device");
-    let context = crate::policy::context::request_context(&crate::policy::context::Session {
-        role_arn: &principal_role.arn,
-        iot: device,
-        ..Default::default()
-    });
-    let docs: Vec<Value> = principal_role
-        .policies
-        .iter()
-        .map(|(_, d)| d.clone())
-        .collect();
-    let case = Case {
-        principal: session.clone(),
-        action: action.into(),
-        resource: resource.into(),
-        identity_policies: docs.clone(),
-        resource_policy: resource_policy.cloned(),
-        context: context.clone(),
-        permissions_boundary: principal_role.boundary.as_ref().map(|(_, d)| d.clone()),
-    };
-    let o = evaluate(&case)?;
-    let id_ok = evaluate_identity(&docs, action, resource, &context)?.decision == Decision::Allow;
-    let res_ok = match resource_policy {
-        None => true,
-        Some(_) => {
-            let mut c = case.clone();
-            c.identity_policies = vec![allow_all()];
-            c.permissions_boundary = None;
-            evaluate(&c)?.decision == Decision::Allow
-        }
-    };
-    Ok((o, id_ok, res_ok, case))
-}
-
-/// Words for a denial that the caller's permissions boundary causes, if it does.
-fn boundary_words(o: &Outcome, role: &RoleFacts, action: &str, resource: &str) -> Option<String> {
-    let (arn, _) = role.boundary.as_ref()?;
-    let blocking: Vec<&str> = o
-        .statements
-        .iter()
-        .filter_map(|s| s.strip_prefix("boundary."))
-        .collect();
-    if !blocking.is_empty() {
-        Some(format!(
-            "the permissions boundary {arn} of {} denies {action} on {resource} (statement {})",
-            role.arn,
-            blocking.join(", ")
-        ))
-    } else if o.statements.iter().any(|s| s == "boundary") {
-        Some(format!(
-            "the permissions boundary {arn} of {} does not allow {action} on {resource}, whatever the role's policies allow",
-            role.arn
-        ))
-    } else {
-        None
-    }
-}
-
 fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let target_arn = cfg.target_role_arn(t);
     let Some(iot) = &f.origin_role else {
@@ -623,111 +398,6 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     }
 }
 
-fn hop_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
-    // direct mode: the IoT role's session invokes; otherwise the target role's
-    let principal = if t.direct() {
-        f.origin_role.as_ref()
-    } else {
-        f.targets.get(&t.name).and_then(|r| r.as_ref())
-    };
-    let Some(target) = principal else {
-        return hop(
-            Step::Invoke,
-            false,
-            vec![if t.direct() {
-                format!("the IoT role {} does not exist", cfg.iot_role_arn_for(t))
-            } else {
-                format!("the target role {} does not exist", cfg.target_role_arn(t))
-            }],
-            vec![],
-            None,
-        );
-    };
-    let role_words = if t.direct() {
-        "IoT role"
-    } else {
-        "target role"
-    };
-    let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
-    let mut ok = true;
-    let mut detail = Vec::new();
-    let mut statements = Vec::new();
-    let mut fixes = Vec::new();
-    let mut failing = Vec::new();
-    for func in &t.functions {
-        let facts = f.functions.get(func);
-        if let Some(FunctionFacts {
-            exists: Some(false),
-            ..
-        }) = facts
-        {
-            ok = false;
-            detail.push(format!("function {func} does not exist"));
-            continue;
-        }
-        let policy = facts.and_then(|x| x.policy.as_ref());
-        let fname = format!(
-            "resource policy of {}",
-            func.rsplit(':').next().unwrap_or(func)
-        );
-        match two_sided_as(target, "lambda:InvokeFunction", func, policy, device_of(t)) {
-            Err(e) => {
-                ok = false;
-                detail.push(format!("{func}: malformed policy: {e}"));
-            }
-            Ok((o, _, _, _)) if o.decision == Decision::Allow => {
-                detail.push(format!("{} may invoke {func}", target.arn));
-                statements.extend(labels(&o, &names, &fname));
-            }
-            Ok((o, id_ok, res_ok, case)) => {
-                ok = false;
-                failing.push(case);
-                if let Some(w) = boundary_words(&o, target, "lambda:InvokeFunction", func) {
-                    detail.push(format!("{func}: {w}"));
-                } else if o.decision == Decision::ExplicitDeny {
-                    detail.push(format!(
-                        "{func}: an explicit Deny blocks lambda:InvokeFunction"
-                    ));
-                } else if !id_ok {
-                    detail.push(format!(
-                        "{func}: the {role_words}'s policies do not allow lambda:InvokeFunction"
-                    ));
-                } else if !res_ok || t.direct() {
-                    detail.push(format!(
-                        "{func}: the function policy of {} does not allow {} (cross-account, the function's resource policy must name the role: xacct's statement {} is missing or changed)",
-                        func.rsplit(':').next().unwrap_or(func),
-                        target.arn,
-                        crate::desired::permission_sid(cfg)
-                    ));
-                }
-                statements.extend(labels(&o, &names, &fname));
-                if o.decision == Decision::ExplicitDeny {
-                    fixes.push(removal(&o, &names, &fname));
-                } else if !id_ok {
-                    fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":[func, format!("{func}:*")]}}));
-                } else if !res_ok || t.direct() {
-                    fixes.push(json!({"function_policy_of": func, "statement": {"Sid": crate::desired::permission_sid(cfg), "Effect":"Allow","Principal":{"AWS":target.arn},"Action":"lambda:InvokeFunction","Resource":func}}));
-                }
-            }
-        }
-    }
-    let mut h = hop(
-        Step::Invoke,
-        ok,
-        detail,
-        statements,
-        if fixes.is_empty() {
-            None
-        } else {
-            Some(Value::Array(fixes))
-        },
-    );
-    for case in &failing {
-        h = depends(h, case);
-    }
-    h
-}
-
 /// A workload chain's start: the source role's sessions are the workload's own (xacct neither makes
 /// nor proves them), so what the documents can show is that the role is there.
 fn hop_source(cfg: &Config, f: &Facts) -> StepResult {
@@ -799,14 +469,8 @@ pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport>
             if !t.direct() {
                 hops.push(hop_assume_target(cfg, t, facts));
             }
-            if !t.functions.is_empty() {
-                hops.push(hop_invoke(t, facts, cfg));
-            }
-            if !t.apis.is_empty() {
-                hops.push(hop_call_api(cfg, t, facts));
-            }
-            if !t.objects.is_empty() {
-                hops.push(hop_get_object(cfg, t, facts));
+            for ty in crate::targets::listed(t) {
+                hops.push(ty.prove(cfg, t, facts));
             }
             EnvReport {
                 env: t.name.clone(),

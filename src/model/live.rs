@@ -173,6 +173,13 @@ pub struct IotFacts {
 }
 
 impl Facts {
+    /// Add the facts a target type read (`targets::TargetType::facts`).
+    pub fn merge(&mut self, other: Facts) {
+        self.functions.extend(other.functions);
+        self.apis.extend(other.apis);
+        self.buckets.extend(other.buckets);
+    }
+
     /// The facts as environment `env`'s devices see them: its own IoT facts when gated.
     pub fn for_env(&self, env: &str) -> Facts {
         let mut f = self.clone();

@@ -2,11 +2,10 @@
 //! `check` proves under): a device's credentials (mTLS to the credentials provider) or a workload's
 //! source session, sts:AssumeRole into the target role, then each target's call.
 
-pub mod api;
 mod ephemeral;
+pub(crate) mod hops;
 pub mod mtls;
-pub mod objects;
-mod report;
+pub(crate) mod report;
 pub mod source;
 
 use crate::aws::{AwsError, Clients};
@@ -15,10 +14,11 @@ use crate::config::{Config, Target};
 pub use ephemeral::{
     cleanup_leftovers, ephemeral_cleanup, ephemeral_create, short_id, Ephemeral, EPHEMERAL_ATTR,
 };
+pub(crate) use hops::{hop_done, not_reached, settled, with_creds};
+pub use hops::{HopError, Options, Proofs};
 use mtls::{DeviceIdentity, SessionCredentials};
 pub use report::{explain, render_human, EnvOutcome, HopOutcome, Invocation, VerifyOutput};
 use serde::Serialize;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What `xacct creds` prints: the `credential_process` format the AWS SDKs read.
@@ -30,124 +30,6 @@ pub struct CredentialProcess<'a> {
     pub secret_access_key: &'a str,
     pub session_token: &'a str,
     pub expiration: &'a str,
-}
-
-/// What verify needs besides the config.
-pub struct Options {
-    pub endpoint: Option<String>,
-    pub ca_bundle: Option<PathBuf>,
-    pub thing_name: Option<String>,
-    pub function: Option<String>,
-    pub payload: String,
-    /// Invoke for real (`RequestResponse` with `payload`) instead of `DryRun`.
-    pub execute: bool,
-    /// How long an AccessDenied at the assume and invoke hops is retried when the documents prove the
-    /// call should work (IAM propagation right after an apply).
-    pub settle: Duration,
-    /// For a `source:` file: assume the source role with the ambient credentials first.
-    pub assume_source: bool,
-    /// What replaces a `*` in an API method's path.
-    pub api_path_arg: String,
-    /// host:port to connect API calls to instead of the API's host.
-    pub execute_api_endpoint: Option<String>,
-}
-
-/// A hop that failed, and whether AWS refused it as access denied.
-#[derive(Debug, Clone)]
-pub struct HopError {
-    pub denied: bool,
-    pub message: String,
-}
-
-/// Whether the static proof of the live documents says a hop should work, read once on first use
-/// (verify retries a denial only when it should).
-pub struct Proofs<'a> {
-    cfg: &'a Config,
-    envs: &'a [String],
-    proved: tokio::sync::OnceCell<Option<Vec<crate::check::EnvReport>>>,
-}
-
-impl<'a> Proofs<'a> {
-    pub fn new(cfg: &'a Config, envs: &'a [String]) -> Proofs<'a> {
-        Proofs {
-            cfg,
-            envs,
-            proved: tokio::sync::OnceCell::new(),
-        }
-    }
-
-    /// Some(true) when the documents allow `hop` for `env`, Some(false) when they do not, None when
-    /// they cannot be read (no credentials for the accounts).
-    pub async fn holds(&self, env: &str, hop: crate::check::Hop) -> Option<bool> {
-        let proved = self
-            .proved
-            .get_or_init(|| async {
-                let accts = crate::aws::connect_all(self.cfg, self.envs).await.ok()?;
-                let facts = crate::aws::read::check_facts(self.cfg, self.envs, &accts)
-                    .await
-                    .ok()?;
-                Some(crate::check::prove(self.cfg, &facts, self.envs))
-            })
-            .await
-            .as_ref()?;
-        let r = proved.iter().find(|r| r.env == env)?;
-        r.hops.iter().find(|h| h.hop == hop).map(|h| h.ok)
-    }
-}
-
-/// Run `attempt` again while AWS denies it, the documents prove it should work and `settle` has not
-/// passed (IAM propagation); a denial the documents explain, or any other error, is final at once.
-pub(crate) async fn settled<T, F, Fut>(
-    opts: &Options,
-    proofs: &Proofs<'_>,
-    env: &str,
-    hop: crate::check::Hop,
-    mut attempt: F,
-) -> Result<T, HopError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, HopError>>,
-{
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(500);
-    loop {
-        match attempt().await {
-            Err(e) if e.denied && start.elapsed() < opts.settle => {
-                if proofs.holds(env, hop).await != Some(true) {
-                    return Err(e);
-                }
-                let left = opts.settle.saturating_sub(start.elapsed());
-                tokio::time::sleep(delay.min(left)).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
-    }
-}
-
-fn ms(t: Instant) -> u64 {
-    t.elapsed().as_millis() as u64
-}
-
-/// An SDK config acting with the given temporary credentials (endpoint from the environment), on the
-/// process's one HTTP client.
-pub(crate) async fn with_creds(
-    region: &str,
-    akid: &str,
-    secret: &str,
-    token: &str,
-) -> aws_config::SdkConfig {
-    crate::aws::loader(region)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            akid,
-            secret,
-            (!token.is_empty()).then(|| token.to_string()),
-            None,
-            "xacct-verify",
-        ))
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
 }
 
 /// The credentials endpoint: the option, or DescribeEndpoint(iot:CredentialProvider).
@@ -233,58 +115,6 @@ pub async fn assume_target(
     out.credentials().cloned().ok_or_else(|| HopError {
         denied: false,
         message: "AssumeRole returned no credentials".into(),
-    })
-}
-
-async fn invoke(
-    cfg: &Config,
-    creds: &aws_sdk_sts::types::Credentials,
-    function: &str,
-    opts: &Options,
-) -> Result<Invocation, HopError> {
-    let sdk = with_creds(
-        &cfg.region,
-        creds.access_key_id(),
-        creds.secret_access_key(),
-        creds.session_token(),
-    )
-    .await;
-    let lambda = aws_sdk_lambda::Client::new(&sdk);
-    // DryRun proves the permission and runs no code; --execute runs it. Never LogType=Tail: AWS
-    // refuses it across accounts.
-    let mut req = lambda.invoke().function_name(function);
-    req = if opts.execute {
-        req.invocation_type(aws_sdk_lambda::types::InvocationType::RequestResponse)
-            .payload(aws_smithy_types::Blob::new(
-                opts.payload.as_bytes().to_vec(),
-            ))
-    } else {
-        req.invocation_type(aws_sdk_lambda::types::InvocationType::DryRun)
-    };
-    let out = req.send().await.map_err(|e| {
-        use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-        let denied = crate::aws::error::denied(e.code());
-        let message = match (e.code(), e.message()) {
-            (Some(c), m) if denied => {
-                format!("Invoke of {function} denied: {}", m.unwrap_or(c))
-            }
-            (Some(c), _) if crate::aws::Code::parse(c).not_found() => {
-                format!("function {function} does not exist")
-            }
-            (Some(c), m) => format!("Invoke of {function} failed: {c}: {}", m.unwrap_or("")),
-            _ => format!("Invoke of {function} failed: {}", crate::aws::chain(&e)),
-        };
-        HopError { denied, message }
-    })?;
-    let payload = out
-        .payload()
-        .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
-        .unwrap_or_default();
-    Ok(Invocation {
-        function: function.to_string(),
-        status: Some(out.status_code()),
-        function_error: out.function_error().map(String::from),
-        payload_excerpt: payload.chars().take(120).collect(),
     })
 }
 
@@ -414,7 +244,7 @@ pub(crate) async fn assume_and_reach(
     outcome(hops, invocations)
 }
 
-/// The hops after the target role: invoke the functions, call the API methods, read the objects.
+/// The hops after the target role: one per target type the environment lists (`targets`).
 pub(crate) async fn target_hops(
     cfg: &Config,
     t: &Target,
@@ -423,101 +253,22 @@ pub(crate) async fn target_hops(
     proofs: &Proofs<'_>,
     env: Option<&Clients>,
 ) -> (Vec<HopOutcome>, Vec<Invocation>) {
+    let reach = crate::targets::Reach {
+        cfg,
+        t,
+        creds: target,
+        opts,
+        proofs,
+        env,
+    };
     let mut hops = Vec::new();
     let mut invocations = Vec::new();
-    for hop in crate::chain::target_hops(t) {
-        match hop {
-            Hop::Invoke => {
-                let (h, inv) = invoke_hop(cfg, t, target, opts, proofs).await;
-                hops.push(h);
-                invocations = inv;
-            }
-            Hop::CallApi => hops.push(api::call_api_hop(cfg, t, target, opts, proofs, env).await),
-            Hop::GetObject => {
-                hops.push(objects::get_object_hop(cfg, t, target, opts, proofs, env).await)
-            }
-            // not hops after the target role
-            Hop::Credentials | Hop::Source | Hop::AssumeRole => {}
-        }
+    for ty in crate::targets::listed(t) {
+        let (h, inv) = ty.perform(&reach).await;
+        hops.push(h);
+        invocations.extend(inv);
     }
     (hops, invocations)
-}
-
-async fn invoke_hop(
-    cfg: &Config,
-    t: &Target,
-    target: &aws_sdk_sts::types::Credentials,
-    opts: &Options,
-    proofs: &Proofs<'_>,
-) -> (HopOutcome, Vec<Invocation>) {
-    let t3 = Instant::now();
-    let functions: Vec<String> = match &opts.function {
-        Some(f) => t
-            .functions
-            .iter()
-            .filter(|a| a.rsplit(':').next() == Some(f.as_str()) || *a == f)
-            .cloned()
-            .collect(),
-        None => t.functions.clone(),
-    };
-    let mut errors = Vec::new();
-    let mut invocations = Vec::new();
-    let results = futures::future::join_all(functions.iter().map(|f| {
-        settled(opts, proofs, &t.name, crate::check::Hop::Invoke, || {
-            invoke(cfg, target, f, opts)
-        })
-    }))
-    .await;
-    for r in results {
-        match r {
-            Ok(i) => {
-                if let Some(fe) = &i.function_error {
-                    errors.push(format!(
-                        "{} answered {:?} with FunctionError {fe}",
-                        i.function, i.status
-                    ));
-                }
-                invocations.push(i);
-            }
-            Err(e) => errors.push(e.message),
-        }
-    }
-    if functions.is_empty() {
-        errors.push(format!(
-            "no function of environment {} matches --function",
-            t.name
-        ));
-    }
-    let detail = if errors.is_empty() {
-        format!("invoked {} function(s)", invocations.len())
-    } else {
-        errors.join("; ")
-    };
-    (
-        hop_done(Hop::Invoke, errors.is_empty(), t3, detail),
-        invocations,
-    )
-}
-
-/// The lines of the parts of a hop that passed, and the words of those that failed.
-pub(crate) fn split_results(results: Vec<Result<String, HopError>>) -> (Vec<String>, Vec<String>) {
-    let mut ok_lines = Vec::new();
-    let mut errors = Vec::new();
-    for r in results {
-        match r {
-            Ok(l) => ok_lines.push(l),
-            Err(e) => errors.push(e.message),
-        }
-    }
-    (ok_lines, errors)
-}
-
-pub(crate) fn hop_done(hop: Hop, ok: bool, start: Instant, detail: String) -> HopOutcome {
-    HopOutcome::finished(hop, ok, ms(start), detail)
-}
-
-pub(crate) fn not_reached(hop: Hop) -> HopOutcome {
-    HopOutcome::not_reached(hop)
 }
 
 /// The IoT certificate id of a device identity in the IoT account: AWS's id (SHA-256 of the DER) when

@@ -1,13 +1,14 @@
 //! The proof's facts: what only `check` (and verify's explanations) reads besides the managed
-//! resources — roles' policies and boundaries, certificates and thing groups, functions, APIs, buckets.
+//! resources — roles' policies and boundaries, certificates and thing groups; each target type reads
+//! its own (`targets`), per environment, beside the target role.
 
 use super::{
-    bucket_encryption, parse_err, policy, Accounts, Addr, ApiFacts, AwsError, BTreeMap,
-    BucketFacts, CertFacts, Clients, Config, Encryption, Facts, FunctionFacts, IotFacts, Kind,
-    MethodFacts, RoleFacts, Snapshot,
+    policy, Accounts, Addr, AwsError, BTreeMap, CertFacts, Clients, Config, Facts, IotFacts, Kind,
+    RoleFacts, Snapshot,
 };
 use crate::model::kinds::{iam_role, iam_role_policy, iot_policy};
 use crate::model::{IamRole, IotPolicy, IotRoleAlias, Managed};
+use crate::targets::gather;
 
 // ---------------------------------------------------------------------------------------------------
 // Facts for `xacct check`
@@ -83,7 +84,7 @@ pub async fn managed_policy_document(
     match ver.policy_version().and_then(|v| v.document()) {
         Some(doc) => {
             Ok(Some(policy::parse_document(doc).map_err(|m| {
-                parse_err(c, "iam:GetPolicyVersion", arn, m)
+                c.unreadable("iam:GetPolicyVersion", arn, m)
             })?))
         }
         None => Ok(None),
@@ -157,47 +158,6 @@ async fn attached_iot_policies(
         }
     }
     Ok(policies)
-}
-
-async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsError> {
-    let _slot = c.slot().await?;
-    if let Err(e) = c.lambda().get_function().function_name(arn).send().await {
-        let e = c.err("lambda:GetFunction", arn, e);
-        return if e.not_found() {
-            Ok(FunctionFacts {
-                exists: Some(false),
-                policy: None,
-            })
-        } else {
-            Err(e)
-        };
-    }
-    match c.lambda().get_policy().function_name(arn).send().await {
-        Ok(p) => {
-            let doc = match p.policy() {
-                Some(d) => Some(
-                    policy::parse_function_policy(d)
-                        .map_err(|m| parse_err(c, "lambda:GetPolicy", arn, m))?,
-                ),
-                None => None,
-            };
-            Ok(FunctionFacts {
-                exists: Some(true),
-                policy: doc,
-            })
-        }
-        Err(e) => {
-            let e = c.err("lambda:GetPolicy", arn, e);
-            if e.not_found() {
-                Ok(FunctionFacts {
-                    exists: Some(true),
-                    policy: None,
-                })
-            } else {
-                Err(e)
-            }
-        }
-    }
 }
 
 /// A role of the chain as the proof needs it, from its snapshot entry plus its policies and boundary.
@@ -342,22 +302,6 @@ async fn group_facts(c: &Clients, group: &str) -> Result<CertFacts, AwsError> {
     })
 }
 
-/// Keyed results into `map`, their errors into `errors`.
-fn collect<V>(
-    map: &mut BTreeMap<String, V>,
-    results: impl IntoIterator<Item = (String, Result<V, AwsError>)>,
-    errors: &mut Vec<AwsError>,
-) {
-    for (k, r) in results {
-        match r {
-            Ok(v) => {
-                map.insert(k, v);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-}
-
 /// The proof's facts, completing the snapshot: all accounts in parallel.
 pub(super) async fn proof_facts(
     cfg: &Config,
@@ -410,32 +354,11 @@ pub(super) async fn proof_facts(
         let c = accts.env(&t.name)?;
         let addr = role_addr(&t.account, Some(&t.name), &t.role_name);
         Some(async move {
-            let role = role_facts_from(c, snap, &addr).await;
-            let funcs = futures::future::join_all(
-                t.functions
-                    .iter()
-                    .map(|f| async move { (f.clone(), function_facts(c, f).await) }),
-            )
-            .await;
-            let mut api_ids: Vec<&str> = t.apis.iter().map(|a| a.api_id.as_str()).collect();
-            api_ids.sort();
-            api_ids.dedup();
-            let apis =
-                futures::future::join_all(api_ids.into_iter().map(|id| async move {
-                    (format!("{}/{id}", t.account), api_facts(c, id).await)
-                }))
-                .await;
-            let mut buckets: Vec<&str> = t.objects.iter().map(|o| o.bucket.as_str()).collect();
-            buckets.sort();
-            buckets.dedup();
-            let buckets = futures::future::join_all(buckets.into_iter().map(|b| async move {
-                (
-                    b.to_string(),
-                    bucket_facts(c, &cfg.region, &cfg.partition, b).await,
-                )
-            }))
-            .await;
-            (t.name.clone(), role, funcs, apis, buckets)
+            let (role, targets) = tokio::join!(
+                role_facts_from(c, snap, &addr),
+                futures::future::join_all(crate::targets::listed(t).map(|ty| ty.facts(cfg, t, c)))
+            );
+            (t.name.clone(), role, targets)
         })
     }));
     let (origin, targets) = tokio::join!(origin, targets);
@@ -450,198 +373,16 @@ pub(super) async fn proof_facts(
         }
         Err(e) => errors.push(e),
     }
-    for (name, role, funcs, apis, buckets) in targets {
-        collect(&mut f.apis, apis, &mut errors);
-        collect(&mut f.buckets, buckets, &mut errors);
-        collect(&mut f.targets, [(name, role)], &mut errors);
-        collect(&mut f.functions, funcs, &mut errors);
+    for (name, role, per_type) in targets {
+        gather(&mut f.targets, [(name, role)], &mut errors);
+        for (facts, errs) in per_type {
+            f.merge(facts);
+            errors.extend(errs);
+        }
     }
     if errors.is_empty() {
         Ok(f)
     } else {
         Err(errors)
     }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Facts of the new targets: APIs and buckets
-
-/// A REST API: its resource policy, stages and every method's authorization.
-pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> {
-    let api = {
-        let _slot = c.slot().await?;
-        c.apigateway()
-            .get_rest_api()
-            .rest_api_id(api_id)
-            .send()
-            .await
-    };
-    let api = match api {
-        Ok(a) => a,
-        Err(e) => {
-            let e = c.err("apigateway:GET", &format!("restapis/{api_id}"), e);
-            return if e.not_found() {
-                Ok(ApiFacts {
-                    exists: Some(false),
-                    ..ApiFacts::default()
-                })
-            } else {
-                Err(e)
-            };
-        }
-    };
-    let policy = match api.policy() {
-        Some(p) if !p.trim().is_empty() => Some(
-            policy::parse_service_document(p)
-                .map_err(|m| parse_err(c, "apigateway:GET", &format!("restapis/{api_id}"), m))?,
-        ),
-        _ => None,
-    };
-    let stages = {
-        let _slot = c.slot().await?;
-        c.apigateway()
-            .get_stages()
-            .rest_api_id(api_id)
-            .send()
-            .await
-            .map_err(|e| c.err("apigateway:GET", &format!("restapis/{api_id}/stages"), e))?
-    };
-    let stages: Vec<String> = stages
-        .item()
-        .iter()
-        .filter_map(|s| s.stage_name().map(String::from))
-        .collect();
-    let resources: Vec<aws_sdk_apigateway::types::Resource> = {
-        let _slot = c.slot().await?;
-        c.apigateway()
-            .get_resources()
-            .rest_api_id(api_id)
-            .embed("methods")
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| c.err("apigateway:GET", &format!("restapis/{api_id}/resources"), e))?
-    };
-    let mut methods = Vec::new();
-    for r in &resources {
-        let (Some(id), Some(path)) = (r.id(), r.path()) else {
-            continue;
-        };
-        let Some(ms) = r.resource_methods() else {
-            continue;
-        };
-        let mut names: Vec<&String> = ms.keys().collect();
-        names.sort();
-        for m in names {
-            let auth = match ms[m].authorization_type() {
-                Some(a) => a.to_string(),
-                None => {
-                    let _slot = c.slot().await?;
-                    let got = c
-                        .apigateway()
-                        .get_method()
-                        .rest_api_id(api_id)
-                        .resource_id(id)
-                        .http_method(m)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            c.err(
-                                "apigateway:GET",
-                                &format!("restapis/{api_id}/resources/{id}/methods/{m}"),
-                                e,
-                            )
-                        })?;
-                    got.authorization_type().unwrap_or("NONE").to_string()
-                }
-            };
-            methods.push(MethodFacts {
-                path: path.to_string(),
-                http_method: m.clone(),
-                authorization: auth,
-            });
-        }
-    }
-    Ok(ApiFacts {
-        exists: Some(true),
-        policy,
-        stages,
-        methods,
-    })
-}
-
-/// A bucket: its policy, default encryption and (customer key) key policy.
-pub async fn bucket_facts(
-    c: &Clients,
-    region: &str,
-    partition: &str,
-    bucket: &str,
-) -> Result<BucketFacts, AwsError> {
-    let got = {
-        let _slot = c.slot().await?;
-        c.s3().get_bucket_policy().bucket(bucket).send().await
-    };
-    let policy = match got {
-        Ok(p) => match p.policy() {
-            Some(d) => Some(
-                policy::parse_service_document(d)
-                    .map_err(|m| parse_err(c, "s3:GetBucketPolicy", bucket, m))?,
-            ),
-            None => None,
-        },
-        Err(e) => {
-            let e = c.err("s3:GetBucketPolicy", bucket, e);
-            if e.is(&crate::aws::Code::NoSuchBucket) {
-                return Ok(BucketFacts {
-                    exists: Some(false),
-                    policy: None,
-                    encryption: Encryption::S3,
-                    key_policy: None,
-                });
-            }
-            if !e.not_found() {
-                return Err(e);
-            }
-            None
-        }
-    };
-    let encryption = bucket_encryption(c, region, partition, bucket).await?;
-    let key_policy = match &encryption {
-        Encryption::KmsCustomer(k) => {
-            let _slot = c.slot().await?;
-            match c
-                .kms()
-                .get_key_policy()
-                .key_id(k)
-                .policy_name("default")
-                .send()
-                .await
-            {
-                Ok(p) => match p.policy() {
-                    Some(d) => Some(
-                        policy::parse_service_document(d)
-                            .map_err(|m| parse_err(c, "kms:GetKeyPolicy", k, m))?,
-                    ),
-                    None => None,
-                },
-                Err(e) => {
-                    let e = c.err("kms:GetKeyPolicy", k, e);
-                    if e.not_found() {
-                        None
-                    } else {
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        _ => None,
-    };
-    Ok(BucketFacts {
-        exists: Some(true),
-        policy,
-        encryption,
-        key_policy,
-    })
 }

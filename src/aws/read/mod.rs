@@ -12,27 +12,11 @@ use super::{Accounts, AwsError, Clients};
 use crate::config::Config;
 use crate::model::kinds::{iam_role, iot_policy_attachment};
 use crate::model::live::{
-    ApiFacts, BucketFacts, CertFacts, Discovered, Encryption, Facts, FunctionFacts, IotFacts,
-    LiveModel, MethodFacts, RoleFacts, Snapshot,
+    CertFacts, Discovered, Encryption, Facts, IotFacts, LiveModel, RoleFacts, Snapshot,
 };
 use crate::model::{Addr, IotPolicy, IotPolicyAttachment, Kind, Live, Managed, Resource, Spec};
 use crate::policy;
 use std::collections::BTreeMap;
-
-fn parse_err(
-    c: &Clients,
-    action: &str,
-    resource: &str,
-    m: crate::policy::eval::PolicyError,
-) -> AwsError {
-    AwsError {
-        scope: c.scope.clone(),
-        action: action.into(),
-        resource: resource.into(),
-        code: None,
-        message: m.to_string(),
-    }
-}
 
 /// A role as the live model holds it (None: absent).
 pub async fn role(c: &Clients, name: &str) -> Result<Option<Live>, AwsError> {

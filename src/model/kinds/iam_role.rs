@@ -2,7 +2,7 @@
 //! `xacct:fleet=<fleet>` and, for a role of one environment, `xacct:env=<env>` (a role of the fleet
 //! without the environment tag, made by an older xacct, gains it in its next apply).
 
-use super::{absent, doc, gone, unreadable, Diff, Found, Managed, Owners, Spec, Step, Writing};
+use super::{absent, doc, gone, Diff, Found, Managed, Owners, Spec, Step, Writing};
 use crate::aws::{retry_consistency, AwsError, Clients};
 use crate::config::{ENV_TAG, OWNER_TAG};
 use crate::model::{Addr, Kind};
@@ -273,7 +273,7 @@ pub async fn read(c: &Clients, name: &str) -> Result<Option<Found>, AwsError> {
                 .map(String::from);
             let trust = r.assume_role_policy_document().unwrap_or("{}");
             let doc =
-                policy::parse_document(trust).map_err(|m| unreadable(c, "iam:GetRole", name, m))?;
+                policy::parse_document(trust).map_err(|m| c.unreadable("iam:GetRole", name, m))?;
             let tags: BTreeMap<String, String> = r
                 .tags()
                 .iter()

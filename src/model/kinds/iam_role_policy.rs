@@ -3,8 +3,7 @@
 //! created or replaced.
 
 use super::{
-    absent, doc, gone, role_addr, unreadable, Diff, Found, IamRole, Managed, Owners, Spec, Step,
-    Writing,
+    absent, doc, gone, role_addr, Diff, Found, IamRole, Managed, Owners, Spec, Step, Writing,
 };
 use crate::aws::{AwsError, Clients};
 use crate::model::{Addr, Kind};
@@ -118,7 +117,7 @@ pub async fn read(c: &Clients, role: &str, name: &str) -> Result<Option<Value>, 
     {
         Ok(out) => {
             let doc = policy::parse_document(out.policy_document())
-                .map_err(|m| unreadable(c, "iam:GetRolePolicy", &res, m))?;
+                .map_err(|m| c.unreadable("iam:GetRolePolicy", &res, m))?;
             Ok(Some(policy::normalize(&doc)))
         }
         Err(e) => absent(c.err("iam:GetRolePolicy", &res, e)),

@@ -2,7 +2,7 @@
 //! is established in the IoT account, or when it grants nothing but `iot:AssumeRoleWithCertificate`
 //! on the fleet's aliases. IoT keeps at most five versions of a policy: an update prunes the oldest.
 
-use super::{absent, doc, gone, unreadable, Found, Managed, Owners, Spec, Writing};
+use super::{absent, doc, gone, Found, Managed, Owners, Spec, Writing};
 use crate::aws::{AwsError, Clients};
 use crate::model::{Addr, Kind};
 use crate::policy;
@@ -220,7 +220,7 @@ pub async fn read(c: &Clients, name: &str) -> Result<Option<Found>, AwsError> {
     match c.iot().get_policy().policy_name(name).send().await {
         Ok(out) => {
             let doc = policy::parse_document(out.policy_document().unwrap_or("{}"))
-                .map_err(|m| unreadable(c, "iot:GetPolicy", name, m))?;
+                .map_err(|m| c.unreadable("iot:GetPolicy", name, m))?;
             Ok(Some(Found::new(
                 Spec::IotPolicy(IotPolicy {
                     policy_name: name.into(),

@@ -2,7 +2,7 @@
 //! `principal` may `lambda:InvokeFunction` the function. The rest of the function's policy is not
 //! xacct's. Owned by its statement id, which is in xacct's namespace (`xacct-<fleet>`).
 
-use super::{absent, gone, unreadable, Diff, Found, Managed, Owners, Spec, Step, Writing};
+use super::{absent, gone, Diff, Found, Managed, Owners, Spec, Step, Writing};
 use crate::aws::{retry_consistency, AwsError, Clients};
 use crate::model::{Addr, Kind};
 use crate::policy;
@@ -148,7 +148,7 @@ pub async fn read(c: &Clients, function: &str, sid: &str) -> Result<Option<Found
         return Ok(None);
     };
     let doc =
-        policy::parse_document(text).map_err(|m| unreadable(c, "lambda:GetPolicy", function, m))?;
+        policy::parse_document(text).map_err(|m| c.unreadable("lambda:GetPolicy", function, m))?;
     let statements = match doc.get("Statement") {
         Some(Value::Array(a)) => a.clone(),
         Some(v) => vec![v.clone()],

@@ -371,19 +371,3 @@ pub(crate) fn gone(e: AwsError) -> Result<(), AwsError> {
         Err(e)
     }
 }
-
-/// A document AWS returned that does not parse.
-pub(crate) fn unreadable(
-    c: &Clients,
-    action: &str,
-    resource: &str,
-    m: impl std::fmt::Display,
-) -> AwsError {
-    AwsError {
-        scope: c.scope.clone(),
-        action: action.into(),
-        resource: resource.into(),
-        code: None,
-        message: m.to_string(),
-    }
-}

@@ -1,9 +1,9 @@
 //! The hops of a chain, named once. `check` proves each hop from the documents, `verify` performs it
 //! live, and both report it under the same name (`--json`: snake_case, in reports of
 //! `format_version` [`FORMAT_VERSION`]; the human tables: kebab-case). `check` may show the finer
-//! parts of a hop ([`Part`]) within it, never as hops of their own.
+//! parts of a hop ([`Part`]) within it, never as hops of their own. A leaf: it names, it imports
+//! nothing of the tool.
 
-use crate::config::{Config, Origin, Target};
 use serde::{Deserialize, Serialize};
 
 /// The version of the `--json` reports of `check` and `verify` (2: one set of hop names for both).
@@ -71,33 +71,4 @@ impl Part {
             Part::TargetTrust => "target-trust",
         }
     }
-}
-
-/// The hops of environment `t`, in order: how the chain starts, the role it assumes (none in direct
-/// mode), then one hop per kind of target it lists.
-pub fn hops(cfg: &Config, t: &Target) -> Vec<Hop> {
-    let mut v = vec![match cfg.origin {
-        Origin::Iot(_) => Hop::Credentials,
-        Origin::Role(_) => Hop::Source,
-    }];
-    if !t.direct() {
-        v.push(Hop::AssumeRole);
-    }
-    v.extend(target_hops(t));
-    v
-}
-
-/// The hops after the target role, for the targets `t` lists.
-pub fn target_hops(t: &Target) -> Vec<Hop> {
-    let mut v = Vec::new();
-    if !t.functions.is_empty() {
-        v.push(Hop::Invoke);
-    }
-    if !t.apis.is_empty() {
-        v.push(Hop::CallApi);
-    }
-    if !t.objects.is_empty() {
-        v.push(Hop::GetObject);
-    }
-    v
 }

@@ -1,0 +1,369 @@
+//! S3 objects (`objects:`): the `get_object` hop. The target role may `s3:GetObject` each listed
+//! object or prefix, and `kms:Decrypt` with the customer keys that encrypt them (found at plan time:
+//! `Discovered`); the proof evaluates the role's policies with the bucket policy and the key policy;
+//! verify finds one matching object with the environment's own credentials and reads it with the
+//! chain's.
+
+use super::{gather, Reach, Read, TargetType};
+use crate::aws::read::bucket_encryption;
+use crate::aws::{AwsError, Clients};
+use crate::chain::hop::Hop;
+use crate::check::proof::{
+    finish, labels, missing_target, removal, target_access, two_sided, Step, StepResult,
+};
+use crate::config::{Config, ObjectRef, Target};
+use crate::model::live::{BucketFacts, Discovered, Encryption, Facts};
+use crate::policy::eval::Decision;
+use crate::policy::{self, Var};
+use crate::verify::hops::{
+    hop_done, settled, split_results, with_creds, HopError, Options, Proofs,
+};
+use crate::verify::report::{HopOutcome, Invocation};
+use futures::future::BoxFuture;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+pub struct Objects;
+
+impl TargetType for Objects {
+    fn hop(&self) -> Hop {
+        Hop::GetObject
+    }
+
+    fn listed(&self, t: &Target) -> bool {
+        !t.objects.is_empty()
+    }
+
+    fn vars(&self, t: &Target, found: &Discovered, vars: &mut BTreeMap<&'static str, Var>) {
+        vars.insert(
+            "object_arns",
+            Var::List(t.objects.iter().map(|o| o.arn.clone()).collect()),
+        );
+        vars.insert("key_arns", Var::List(found.keys_of(&t.name)));
+    }
+
+    fn facts<'a>(&'a self, cfg: &'a Config, t: &'a Target, c: &'a Clients) -> BoxFuture<'a, Read> {
+        Box::pin(async move {
+            let mut buckets: Vec<&str> = t.objects.iter().map(|o| o.bucket.as_str()).collect();
+            buckets.sort();
+            buckets.dedup();
+            let read = futures::future::join_all(buckets.into_iter().map(|b| async move {
+                (
+                    b.to_string(),
+                    bucket_facts(c, &cfg.region, &cfg.partition, b).await,
+                )
+            }))
+            .await;
+            let (mut f, mut errors) = (Facts::default(), Vec::new());
+            gather(&mut f.buckets, read, &mut errors);
+            (f, errors)
+        })
+    }
+
+    fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult {
+        prove_get_object(cfg, t, f)
+    }
+
+    fn perform<'a, 'p: 'a>(
+        &'a self,
+        r: &'a Reach<'a, 'p>,
+    ) -> BoxFuture<'a, (HopOutcome, Vec<Invocation>)> {
+        Box::pin(async move {
+            (
+                get_object_hop(r.cfg, r.t, r.creds, r.opts, r.proofs, r.env).await,
+                vec![],
+            )
+        })
+    }
+}
+
+/// A bucket: its policy, default encryption and (customer key) key policy.
+pub async fn bucket_facts(
+    c: &Clients,
+    region: &str,
+    partition: &str,
+    bucket: &str,
+) -> Result<BucketFacts, AwsError> {
+    let got = {
+        let _slot = c.slot().await?;
+        c.s3().get_bucket_policy().bucket(bucket).send().await
+    };
+    let policy = match got {
+        Ok(p) => match p.policy() {
+            Some(d) => Some(
+                policy::parse_service_document(d)
+                    .map_err(|m| c.unreadable("s3:GetBucketPolicy", bucket, m))?,
+            ),
+            None => None,
+        },
+        Err(e) => {
+            let e = c.err("s3:GetBucketPolicy", bucket, e);
+            if e.is(&crate::aws::Code::NoSuchBucket) {
+                return Ok(BucketFacts {
+                    exists: Some(false),
+                    policy: None,
+                    encryption: Encryption::S3,
+                    key_policy: None,
+                });
+            }
+            if !e.not_found() {
+                return Err(e);
+            }
+            None
+        }
+    };
+    let encryption = bucket_encryption(c, region, partition, bucket).await?;
+    let key_policy = match &encryption {
+        Encryption::KmsCustomer(k) => {
+            let _slot = c.slot().await?;
+            match c
+                .kms()
+                .get_key_policy()
+                .key_id(k)
+                .policy_name("default")
+                .send()
+                .await
+            {
+                Ok(p) => match p.policy() {
+                    Some(d) => Some(
+                        policy::parse_service_document(d)
+                            .map_err(|m| c.unreadable("kms:GetKeyPolicy", k, m))?,
+                    ),
+                    None => None,
+                },
+                Err(e) => {
+                    let e = c.err("kms:GetKeyPolicy", k, e);
+                    if e.not_found() {
+                        None
+                    } else {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        _ => None,
+    };
+    Ok(BucketFacts {
+        exists: Some(true),
+        policy,
+        encryption,
+        key_policy,
+    })
+}
+
+fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
+    use crate::model::live::Encryption;
+    let Some(Some(target)) = f.targets.get(&t.name) else {
+        return missing_target(cfg, t, Step::Target(Hop::GetObject));
+    };
+    let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
+    let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
+        (true, Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for o in &t.objects {
+        let bucket = f.buckets.get(&o.bucket);
+        if bucket.is_some_and(|b| b.exists == Some(false)) {
+            ok = false;
+            detail.push(format!("{}: bucket {} does not exist", o.arn, o.bucket));
+            continue;
+        }
+        let policy = bucket.and_then(|b| b.policy.as_ref());
+        let rname = format!("bucket policy of {}", o.bucket);
+        let r = target_access(target, &names, "s3:GetObject", &o.arn, policy, &rname);
+        detail.extend(r.detail);
+        statements.extend(r.statements);
+        fixes.extend(r.fix);
+        failing.extend(r.case);
+        if !r.ok {
+            ok = false;
+            continue;
+        }
+        // SSE-KMS with a customer key: the key policy must allow the role to decrypt
+        let Some(b) = bucket else { continue };
+        let Encryption::KmsCustomer(key) = &b.encryption else {
+            continue;
+        };
+        let kname = format!("key policy of {key}");
+        let Some(kp) = &b.key_policy else {
+            ok = false;
+            detail.push(format!(
+                "{}: the bucket encrypts with KMS key {key}, whose key policy could not be read",
+                o.arn
+            ));
+            continue;
+        };
+        match two_sided(target, "kms:Decrypt", key, Some(kp)) {
+            Err(e) => {
+                ok = false;
+                detail.push(format!("{}: malformed key policy: {e}", o.arn));
+            }
+            Ok((out, _, _, _)) if out.decision == Decision::Allow => {
+                detail.push(format!("{} may decrypt with {key}", target.arn));
+                statements.extend(labels(&out, &names, &kname));
+            }
+            Ok((out, id_ok, res_ok, case)) => {
+                ok = false;
+                failing.push(case);
+                if out.decision == Decision::ExplicitDeny {
+                    detail.push(format!(
+                        "{}: kms:Decrypt with {key} is explicitly denied",
+                        o.arn
+                    ));
+                    fixes.push(removal(&out, &names, &kname));
+                } else {
+                    if !res_ok {
+                        detail.push(format!(
+                            "{}: the bucket encrypts with KMS key {key}, and its key policy does not let {} decrypt (a key policy must allow explicitly, even in the same account)",
+                            o.arn, target.arn
+                        ));
+                        fixes.push(json!({"key_policy_of": key, "statement": {"Effect":"Allow","Principal":{"AWS":target.arn},"Action":"kms:Decrypt","Resource":"*"}}));
+                    }
+                    if !id_ok {
+                        detail.push(format!(
+                            "{}: the target role's policies do not allow kms:Decrypt on {key}",
+                            o.arn
+                        ));
+                        fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"kms:Decrypt","Resource":key}}));
+                    }
+                }
+                statements.extend(labels(&out, &names, &kname));
+            }
+        }
+    }
+    finish(
+        Step::Target(Hop::GetObject),
+        ok,
+        detail,
+        statements,
+        fixes,
+        &failing,
+    )
+}
+
+/// Does `key` match the listed key (`*` and `?` wildcards)?
+pub fn key_matches(listed: &str, key: &str) -> bool {
+    crate::policy::eval::matching::glob(listed, key, false)
+}
+
+/// One object that matches the entry, listed with the environment's own credentials: one with
+/// content if there is any (a "folder" marker is empty), and whether it is empty.
+async fn find_object(c: &Clients, o: &ObjectRef) -> Result<Option<(String, bool)>, HopError> {
+    let fail = |m: String| HopError {
+        denied: false,
+        message: m,
+    };
+    let mut empty: Option<String> = None;
+    let mut pages = c
+        .s3()
+        .list_objects_v2()
+        .bucket(&o.bucket)
+        .prefix(o.list_prefix())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            let e = c.err("s3:ListBucket", &o.bucket, e);
+            fail(format!(
+                "cannot list {} with the environment's credentials to find an object to read: {}",
+                o.arn, e.message
+            ))
+        })?;
+        for x in page.contents() {
+            let Some(k) = x.key().filter(|k| key_matches(&o.key, k)) else {
+                continue;
+            };
+            if x.size().unwrap_or(0) > 0 {
+                return Ok(Some((k.to_string(), false)));
+            }
+            empty.get_or_insert_with(|| k.to_string());
+        }
+    }
+    Ok(empty.map(|k| (k, true)))
+}
+
+/// Read the first byte of `bucket/key` with the chain's credentials; an empty object whole (S3 answers
+/// a range of an empty object with 416 InvalidRange; both are authorized by s3:GetObject).
+async fn read_first_byte(
+    cfg: &Config,
+    creds: &aws_sdk_sts::types::Credentials,
+    bucket: &str,
+    key: &str,
+    empty: bool,
+) -> Result<(), HopError> {
+    let sdk = with_creds(
+        &cfg.region,
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        creds.session_token(),
+    )
+    .await;
+    let s3 = crate::aws::s3_client(&sdk);
+    let arn = format!("arn:{}:s3:::{bucket}/{key}", cfg.partition);
+    s3.get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_range((!empty).then(|| "bytes=0-0".to_string()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+            let code = e.code().unwrap_or("").to_string();
+            let denied = crate::aws::error::denied(e.code());
+            let m = e.message().unwrap_or("").to_string();
+            HopError {
+                denied,
+                message: if code.is_empty() {
+                    format!("GetObject {arn} failed: {}", crate::aws::chain(&e))
+                } else {
+                    format!("GetObject {arn} was refused: {code}: {m}")
+                },
+            }
+        })
+}
+
+/// The `get_object` hop.
+async fn get_object_hop(
+    cfg: &Config,
+    t: &Target,
+    target: &aws_sdk_sts::types::Credentials,
+    opts: &Options,
+    proofs: &Proofs<'_>,
+    env: Option<&Clients>,
+) -> HopOutcome {
+    let start = Instant::now();
+    let Some(c) = env else {
+        return hop_done(
+            Hop::GetObject,
+            false,
+            start,
+            format!(
+                "cannot connect to environment {}'s account {} to find an object to read",
+                t.name, t.account
+            ),
+        );
+    };
+    let results = futures::future::join_all(t.objects.iter().map(|o| async move {
+        let Some((key, empty)) = find_object(c, o).await? else {
+            return Err(HopError {
+                denied: false,
+                message: format!(
+                    "{}: no object of bucket {} matches it, so there is nothing to read (put one there, or correct the entry)",
+                    o.arn, o.bucket
+                ),
+            });
+        };
+        settled(opts, proofs, &t.name, Hop::GetObject, || {
+            read_first_byte(cfg, target, &o.bucket, &key, empty)
+        })
+        .await?;
+        Ok(format!("read s3://{}/{key}", o.bucket))
+    }))
+    .await;
+    let (ok_lines, errors) = split_results(results);
+    if errors.is_empty() {
+        hop_done(Hop::GetObject, true, start, ok_lines.join("; "))
+    } else {
+        hop_done(Hop::GetObject, false, start, errors.join("; "))
+    }
+}
