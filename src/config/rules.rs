@@ -771,8 +771,28 @@ fn validate_iot(c: &mut Checker, iot: RawIot, fleet: &str, fleet_ok: bool) -> Io
             DEFAULT_CREDENTIAL_DURATION
         }
     };
+    let certificates = iot_certificates(c, &iot.certificates);
+    let credentials_endpoint = iot.credentials_endpoint;
+    if let Some(e) = &credentials_endpoint {
+        credentials_endpoint_rule(c, e);
+    }
+    IotAccount {
+        account: iot_account,
+        access: iot_access,
+        role_name,
+        role_alias,
+        policy_name,
+        credential_duration,
+        source_arn_condition: iot.source_arn_condition.unwrap_or_default(),
+        certificates,
+        credentials_endpoint,
+    }
+}
+
+/// `iot.certificates`: each an IoT certificate id, listed once.
+fn iot_certificates(c: &mut Checker, listed: &[CertificateId]) -> Vec<String> {
     let mut certificates = Vec::new();
-    for (i, CertificateId(cert)) in iot.certificates.iter().enumerate() {
+    for (i, CertificateId(cert)) in listed.iter().enumerate() {
         let i_s = i.to_string();
         if !valid_cert_id(cert) {
             c.at(
@@ -791,38 +811,28 @@ fn validate_iot(c: &mut Checker, iot: RawIot, fleet: &str, fleet_ok: bool) -> Io
         }
         certificates.push(cert.clone());
     }
+    certificates
+}
 
-    let credentials_endpoint = iot.credentials_endpoint;
-    if let Some(e) = &credentials_endpoint {
-        let (host, port) = match e.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (e.as_str(), None),
-        };
-        let host_ok = !host.is_empty()
-            && host.len() <= 253
-            && host.split('.').all(|l| {
-                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-        let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
-        if !host_ok || !port_ok {
-            c.at(
-                &["iot", "credentials_endpoint"],
-                "credentials-endpoint",
-                format!("credentials_endpoint `{e}` is not a host[:port]"),
-                Some("write the host `aws iot describe-endpoint --endpoint-type iot:CredentialProvider` prints, e.g. c1a2b3c4d5e6f7.credentials.iot.ap-northeast-1.amazonaws.com (no https://)".into()),
-            );
-        }
-    }
-    IotAccount {
-        account: iot_account,
-        access: iot_access,
-        role_name,
-        role_alias,
-        policy_name,
-        credential_duration,
-        source_arn_condition: iot.source_arn_condition.unwrap_or_default(),
-        certificates,
-        credentials_endpoint,
+/// `iot.credentials_endpoint`: a host[:port], not a URL.
+fn credentials_endpoint_rule(c: &mut Checker, e: &str) {
+    let (host, port) = match e.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (e, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    if !host_ok || !port_ok {
+        c.at(
+            &["iot", "credentials_endpoint"],
+            "credentials-endpoint",
+            format!("credentials_endpoint `{e}` is not a host[:port]"),
+            Some("write the host `aws iot describe-endpoint --endpoint-type iot:CredentialProvider` prints, e.g. c1a2b3c4d5e6f7.credentials.iot.ap-northeast-1.amazonaws.com (no https://)".into()),
+        );
     }
 }
 

@@ -25,60 +25,11 @@ pub(super) fn apis(
         let example = format!(
             "arn:{partition}:execute-api:{region}:{acct}:API-ID/STAGE/METHOD/PATH (e.g. a1b2c3d4e5/prod/GET/orders/*)"
         );
-        let resource = if a.starts_with("arn:") {
-            let Some(arn) = Arn::parse(a).filter(|x| x.service == "execute-api") else {
-                c.at(
-                    &at,
-                    "api-arn",
-                    format!("`{a}` is not an execute-api ARN"),
-                    Some(format!("write {example}")),
-                );
-                continue;
-            };
-            if arn.account != acct {
-                c.at(
-                    &at,
-                    "api-account",
-                    format!(
-                        "API `{a}` is in account {}, outside environment `{env}` (account {acct})",
-                        arn.account
-                    ),
-                    Some(format!(
-                        "use arn:{partition}:execute-api:{region}:{acct}:{}, or move it to the environment of account {}",
-                        arn.resource, arn.account
-                    )),
-                );
-                continue;
-            }
-            if arn.region != region {
-                c.at(
-                    &at,
-                    "api-region",
-                    format!(
-                        "API `{a}` is in region {}, but the fleet is in {region}",
-                        arn.region
-                    ),
-                    Some(format!(
-                        "use arn:{partition}:execute-api:{region}:{acct}:{}",
-                        arn.resource
-                    )),
-                );
-                continue;
-            }
-            arn.resource
-        } else {
-            a.clone()
+        let Some(resource) = api_resource(c, &at, a, &example, (env, partition, region, acct))
+        else {
+            continue;
         };
         let parts: Vec<&str> = resource.splitn(4, '/').collect();
-        let id_ok = |s: &str| {
-            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
-        };
-        let stage_ok = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 128
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        };
         if parts.len() < 4 {
             c.at(
                 &at,
@@ -89,22 +40,7 @@ pub(super) fn apis(
             continue;
         }
         let (id, stage, method, path) = (parts[0], parts[1], parts[2], parts[3]);
-        let problem = if !id_ok(id) {
-            Some(format!("`{id}` is not an API id (letters and digits)"))
-        } else if !stage_ok(stage) {
-            Some(format!(
-                "`{stage}` is not a stage name (letters, digits, - and _)"
-            ))
-        } else if !HTTP_METHODS.contains(&method) {
-            Some(format!(
-                "`{method}` is not an HTTP method (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or *)"
-            ))
-        } else if path.starts_with('/') || path.contains("//") || path.contains(char::is_whitespace)
-        {
-            Some(format!("path `{path}` is not a resource path"))
-        } else {
-            None
-        };
+        let problem = api_method_problem(id, stage, method, path);
         if let Some(m) = problem {
             c.at(
                 &at,
@@ -133,6 +69,88 @@ pub(super) fn apis(
         });
     }
     out
+}
+
+/// The `API-ID/STAGE/METHOD/PATH` of an entry given as it or as an execute-api ARN of the
+/// environment's account and the fleet's region (None: reported).
+fn api_resource(
+    c: &mut Checker,
+    at: &[&str],
+    a: &str,
+    example: &str,
+    (env, partition, region, acct): (&str, &str, &str, &str),
+) -> Option<String> {
+    if a.starts_with("arn:") {
+        let Some(arn) = Arn::parse(a).filter(|x| x.service == "execute-api") else {
+            c.at(
+                at,
+                "api-arn",
+                format!("`{a}` is not an execute-api ARN"),
+                Some(format!("write {example}")),
+            );
+            return None;
+        };
+        if arn.account != acct {
+            c.at(
+                at,
+                "api-account",
+                format!(
+                    "API `{a}` is in account {}, outside environment `{env}` (account {acct})",
+                    arn.account
+                ),
+                Some(format!(
+                    "use arn:{partition}:execute-api:{region}:{acct}:{}, or move it to the environment of account {}",
+                    arn.resource, arn.account
+                )),
+            );
+            return None;
+        }
+        if arn.region != region {
+            c.at(
+                at,
+                "api-region",
+                format!(
+                    "API `{a}` is in region {}, but the fleet is in {region}",
+                    arn.region
+                ),
+                Some(format!(
+                    "use arn:{partition}:execute-api:{region}:{acct}:{}",
+                    arn.resource
+                )),
+            );
+            return None;
+        }
+        Some(arn.resource)
+    } else {
+        Some(a.to_string())
+    }
+}
+
+/// What is wrong with an API method's parts, if anything.
+fn api_method_problem(id: &str, stage: &str, method: &str, path: &str) -> Option<String> {
+    let id_ok =
+        |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    let stage_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if !id_ok(id) {
+        Some(format!("`{id}` is not an API id (letters and digits)"))
+    } else if !stage_ok(stage) {
+        Some(format!(
+            "`{stage}` is not a stage name (letters, digits, - and _)"
+        ))
+    } else if !HTTP_METHODS.contains(&method) {
+        Some(format!(
+            "`{method}` is not an HTTP method (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or *)"
+        ))
+    } else if path.starts_with('/') || path.contains("//") || path.contains(char::is_whitespace) {
+        Some(format!("path `{path}` is not a resource path"))
+    } else {
+        None
+    }
 }
 
 /// S3 bucket names: 3-63 of lowercase letters, digits, `.` and `-`, starting and ending with a

@@ -23,6 +23,7 @@ use futures::future::BoxFuture;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Instant;
+use xacct_policy::requests::get_object as get_object_request;
 
 pub struct Objects;
 
@@ -153,7 +154,6 @@ pub async fn bucket_facts(
 }
 
 fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
-    use crate::model::live::Encryption;
     let Some(Some(target)) = f.targets.get(&t.name) else {
         return missing_target(cfg, t, Step::Target(Hop::GetObject));
     };
@@ -167,66 +167,73 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
             detail.push(format!("{}: bucket {} does not exist", o.arn, o.bucket));
             continue;
         }
+        // the sides AWS authorizes, in order (the builder the sandbox uses too): s3:GetObject under
+        // the bucket policy, then kms:Decrypt under the key policy of a customer key
         let policy = bucket.and_then(|b| b.policy.as_ref());
-        let rname = format!("bucket policy of {}", o.bucket);
-        let r = target_access(target, &names, "s3:GetObject", &o.arn, policy, &rname);
-        detail.extend(r.detail);
-        statements.extend(r.statements);
-        fixes.extend(r.fix);
-        failing.extend(r.case);
-        if !r.ok {
-            ok = false;
-            continue;
-        }
-        // SSE-KMS with a customer key: the key policy must allow the role to decrypt
-        let Some(b) = bucket else { continue };
-        let Encryption::KmsCustomer(key) = &b.encryption else {
-            continue;
-        };
-        let kname = format!("key policy of {key}");
-        let Some(kp) = &b.key_policy else {
-            ok = false;
-            detail.push(format!(
-                "{}: the bucket encrypts with KMS key {key}, whose key policy could not be read",
-                o.arn
-            ));
-            continue;
-        };
-        match two_sided(target, "kms:Decrypt", key, Some(kp)) {
-            Err(e) => {
-                ok = false;
-                detail.push(format!("{}: malformed key policy: {e}", o.arn));
+        let customer_key = bucket.and_then(|b| match &b.encryption {
+            Encryption::KmsCustomer(k) => Some((k.as_str(), b.key_policy.as_ref())),
+            Encryption::S3 | Encryption::KmsAwsManaged => None,
+        });
+        for (action, resource, rpolicy) in get_object_request(&o.arn, policy, customer_key) {
+            if action == "s3:GetObject" {
+                let rname = format!("bucket policy of {}", o.bucket);
+                let r = target_access(target, &names, &action, &resource, rpolicy.as_ref(), &rname);
+                detail.extend(r.detail);
+                statements.extend(r.statements);
+                fixes.extend(r.fix);
+                failing.extend(r.case);
+                if !r.ok {
+                    ok = false;
+                    break;
+                }
+                continue;
             }
-            Ok((out, _, _, _)) if out.decision == Decision::Allow => {
-                detail.push(format!("{} may decrypt with {key}", target.arn));
-                statements.extend(labels(&out, &names, &kname));
-            }
-            Ok((out, id_ok, res_ok, case)) => {
+            let key = resource.as_str();
+            let kname = format!("key policy of {key}");
+            if customer_key.is_some_and(|(_, kp)| kp.is_none()) {
                 ok = false;
-                failing.push(case);
-                if out.decision == Decision::ExplicitDeny {
-                    detail.push(format!(
-                        "{}: kms:Decrypt with {key} is explicitly denied",
-                        o.arn
-                    ));
-                    fixes.push(removal(&out, &names, &kname));
-                } else {
-                    if !res_ok {
+                detail.push(format!(
+                    "{}: the bucket encrypts with KMS key {key}, whose key policy could not be read",
+                    o.arn
+                ));
+                break;
+            }
+            match two_sided(target, &action, key, rpolicy.as_ref()) {
+                Err(e) => {
+                    ok = false;
+                    detail.push(format!("{}: malformed key policy: {e}", o.arn));
+                }
+                Ok((out, _, _, _)) if out.decision == Decision::Allow => {
+                    detail.push(format!("{} may decrypt with {key}", target.arn));
+                    statements.extend(labels(&out, &names, &kname));
+                }
+                Ok((out, id_ok, res_ok, case)) => {
+                    ok = false;
+                    failing.push(case);
+                    if out.decision == Decision::ExplicitDeny {
                         detail.push(format!(
-                            "{}: the bucket encrypts with KMS key {key}, and its key policy does not let {} decrypt (a key policy must allow explicitly, even in the same account)",
-                            o.arn, target.arn
-                        ));
-                        fixes.push(json!({"key_policy_of": key, "statement": {"Effect":"Allow","Principal":{"AWS":target.arn},"Action":"kms:Decrypt","Resource":"*"}}));
-                    }
-                    if !id_ok {
-                        detail.push(format!(
-                            "{}: the target role's policies do not allow kms:Decrypt on {key}",
+                            "{}: kms:Decrypt with {key} is explicitly denied",
                             o.arn
                         ));
-                        fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"kms:Decrypt","Resource":key}}));
+                        fixes.push(removal(&out, &names, &kname));
+                    } else {
+                        if !res_ok {
+                            detail.push(format!(
+                                "{}: the bucket encrypts with KMS key {key}, and its key policy does not let {} decrypt (a key policy must allow explicitly, even in the same account)",
+                                o.arn, target.arn
+                            ));
+                            fixes.push(json!({"key_policy_of": key, "statement": {"Effect":"Allow","Principal":{"AWS":target.arn},"Action":"kms:Decrypt","Resource":"*"}}));
+                        }
+                        if !id_ok {
+                            detail.push(format!(
+                                "{}: the target role's policies do not allow kms:Decrypt on {key}",
+                                o.arn
+                            ));
+                            fixes.push(json!({"identity_policy_of": target.arn, "statement": {"Effect":"Allow","Action":"kms:Decrypt","Resource":key}}));
+                        }
                     }
+                    statements.extend(labels(&out, &names, &kname));
                 }
-                statements.extend(labels(&out, &names, &kname));
             }
         }
     }

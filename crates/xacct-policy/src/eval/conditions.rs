@@ -1,6 +1,7 @@
 //! Condition operators: typed value parsers (numbers, dates, base64, IP) and condition evaluation.
 
-use super::*;
+use super::document::{BaseOp, Condition, SetOp};
+use super::matching::{arn_match, expand, toks_to_string, wild_match, Context, Tok};
 use std::net::IpAddr;
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,15 @@
 //! Statement and policy evaluation, and the final decision.
 
-use super::*;
+use super::conditions::condition_holds;
+use super::document::{
+    parse_identity_policy, parse_resource_policy, stmt_name, Effect, Patterns, Policy,
+    PrincipalElement, PrincipalSet, PrincipalType, Statement,
+};
+use super::matching::{expand, glob, resource_match, Context};
+use super::principals::{
+    not_principal_excludes, parse_arn, principal_match, Caller, CallerKind, PrincipalMatch,
+};
+use super::{Case, Decision, Outcome, PolicyError};
 use serde_json::{Map, Value};
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! The policy document model, and decoding and parsing documents into it.
 
-use super::*;
+use super::conditions::{base64_decode, parse_cidr, parse_date, parse_number};
+use super::PolicyError;
 use serde_json::Value;
 use std::fmt;
 

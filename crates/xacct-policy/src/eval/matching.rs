@@ -1,6 +1,7 @@
 //! The request context, policy variables, and wildcard and ARN matching.
 
-use super::*;
+use super::document::scalar_text;
+use super::PolicyError;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 

@@ -40,11 +40,8 @@ mod document;
 pub mod matching;
 mod principals;
 
-use conditions::*;
 pub use decision::*;
 pub use document::*;
-use matching::*;
-use principals::*;
 
 use serde_json::{Map, Value};
 
@@ -122,7 +119,9 @@ pub enum PolicyError {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::conditions::{base64_decode, parse_date};
+    use super::document::percent_decode;
+    use super::matching::glob;
 
     #[test]
     fn dates() {

@@ -1,6 +1,6 @@
 //! Principals: who the caller is and whether a Principal element names it.
 
-use super::*;
+use super::document::{PrincipalSet, PrincipalType};
 
 // ---------------------------------------------------------------------------------------------
 // Principals
