@@ -1,5 +1,6 @@
 //! Config → the resources that must exist, least privilege: pure, no network.
 
+use crate::chain::{self, Device};
 use crate::config::{Config, IotAccount, Origin, SourceArnCondition, ENV_TAG, OWNER_TAG};
 use crate::model::live::Discovered;
 use crate::model::{
@@ -26,12 +27,14 @@ pub fn owner_tags(cfg: &Config, env: Option<&str>) -> BTreeMap<String, String> {
     t
 }
 
-/// The variables every template may use.
-fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
+/// The variables every template may use, for the device layout `dev` (the shared one, or a gated
+/// environment's: then its IoT role reaches that environment only).
+fn vars(cfg: &Config, dev: Option<&Device>) -> BTreeMap<&'static str, Var> {
     let mut v = BTreeMap::new();
-    if let Some(iot) = cfg.iot() {
+    if let Some(dev) = dev {
+        let iot = &dev.iot;
         v.insert("iot_account", Var::One(iot.account.clone()));
-        v.insert("alias_arn", Var::One(cfg.alias_arn(iot)));
+        v.insert("alias_arn", Var::One(dev.alias_arn.clone()));
         v.insert(
             "any_alias_arn",
             Var::One(format!(
@@ -39,8 +42,9 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
                 cfg.partition, cfg.region, iot.account
             )),
         );
-        v.insert("iot_role_arn", Var::One(cfg.origin_role_arn()));
+        v.insert("iot_role_arn", Var::One(dev.role_arn.clone()));
     }
+    let served = |t: &&crate::config::Target| dev.is_none_or(|d| d.serves(t));
     if let Some(src) = cfg.source_role() {
         v.insert("source_role_arn", Var::One(src.arn.clone()));
     }
@@ -51,6 +55,7 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
         Var::List(
             cfg.environments
                 .iter()
+                .filter(served)
                 .filter(|t| !t.direct())
                 .map(|t| cfg.target_role_arn(t))
                 .collect(),
@@ -61,6 +66,7 @@ fn vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
         Var::List(
             cfg.environments
                 .iter()
+                .filter(served)
                 .filter(|t| t.direct())
                 .flat_map(|t| {
                     t.functions
@@ -88,16 +94,14 @@ pub fn source_policy_name(cfg: &Config) -> String {
 /// inline policy on the source role.
 fn origin_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Vec<Resource> {
     match &cfg.origin {
-        Origin::Iot(_) if cfg.gated() => cfg
-            .environments
+        Origin::Iot(_) if cfg.gated() => chain::layouts(cfg)
             .iter()
-            .flat_map(|t| {
-                let view = cfg.device_view(t);
-                let iot = view.iot().expect("an iot file").clone();
-                iot_resources_with(&view, &iot, &self::vars(&view), Some(t))
-            })
+            .flat_map(|dev| iot_resources_with(cfg, dev, &self::vars(cfg, Some(dev))))
             .collect(),
-        Origin::Iot(iot) => iot_resources_with(cfg, iot, vars, None),
+        Origin::Iot(_) => chain::layouts(cfg)
+            .iter()
+            .flat_map(|dev| iot_resources_with(cfg, dev, vars))
+            .collect(),
         Origin::Role(src) => {
             let policy_name = source_policy_name(cfg);
             vec![Resource {
@@ -119,17 +123,23 @@ fn origin_resources_with(cfg: &Config, vars: &BTreeMap<&'static str, Var>) -> Ve
 
 /// The resources of the account the chain starts in (IoT account or source role).
 pub fn origin_resources(cfg: &Config) -> Vec<Resource> {
-    origin_resources_with(cfg, &vars(cfg))
+    origin_resources_with(cfg, &shared_vars(cfg))
+}
+
+/// The variables of the fleet's shared layout (or of a `source:` file).
+fn shared_vars(cfg: &Config) -> BTreeMap<&'static str, Var> {
+    vars(cfg, Device::of(cfg, None).as_ref())
 }
 
 /// The IoT role, its policy, the alias, the IoT policy and its attachments of one layout: the
-/// fleet's shared one, or (gated) the one of environment `gated`.
+/// fleet's shared one, or (gated) one environment's.
 fn iot_resources_with(
     cfg: &Config,
-    iot: &IotAccount,
+    dev: &Device,
     vars: &BTreeMap<&'static str, Var>,
-    gated: Option<&crate::config::Target>,
 ) -> Vec<Resource> {
+    let iot = &dev.iot;
+    let gate = dev.gate.as_ref();
     let acct = &iot.account;
     let at = |kind, name: String| Addr {
         account: acct.clone(),
@@ -152,7 +162,7 @@ fn iot_resources_with(
                     vars,
                 ),
                 max_session_duration: cfg.iot_max_session(),
-                tags: owner_tags(cfg, gated.map(|t| t.name.as_str())),
+                tags: owner_tags(cfg, gate.map(|(e, _)| e.as_str())),
             }),
         },
         Resource {
@@ -163,14 +173,14 @@ fn iot_resources_with(
             spec: Spec::IamRolePolicy(IamRolePolicy {
                 role_name: iot.role_name.clone(),
                 policy_name: IOT_ROLE_POLICY.into(),
-                policy: iot_role_permissions(vars, gated),
+                policy: iot_role_permissions(vars, gate.and_then(|(_, d)| d.as_ref())),
             }),
         },
         Resource {
             addr: at(Kind::IotRoleAlias, iot.role_alias.clone()),
             spec: Spec::IotRoleAlias(IotRoleAlias {
                 role_alias: iot.role_alias.clone(),
-                role_arn: cfg.origin_role_arn(),
+                role_arn: dev.role_arn.clone(),
                 credential_duration: iot.credential_duration,
             }),
         },
@@ -182,11 +192,9 @@ fn iot_resources_with(
             }),
         },
     ];
-    match gated.and_then(|t| t.devices.as_ref()) {
-        Some(crate::config::Devices::ThingGroup(g)) => {
-            out.push(group_attachment(cfg, &iot.policy_name, g));
-        }
-        _ => {
+    match dev.thing_group() {
+        Some(g) => out.push(group_attachment(cfg, &iot.policy_name, g)),
+        None => {
             for cert in &iot.certificates {
                 out.push(attachment(cfg, iot, cert));
             }
@@ -278,10 +286,10 @@ pub fn other_layout(cfg: &Config, mine: &[Resource]) -> Vec<Resource> {
 /// devices of that type (`credentials-iot:ThingTypeName`, set when the device sends its thing name).
 fn iot_role_permissions(
     vars: &BTreeMap<&'static str, Var>,
-    gated: Option<&crate::config::Target>,
+    gate: Option<&crate::config::Devices>,
 ) -> serde_json::Value {
     let mut doc = render_nonempty("iot-role-permissions", vars);
-    if let Some(crate::config::Devices::ThingType(ty)) = gated.and_then(|t| t.devices.as_ref()) {
+    if let Some(crate::config::Devices::ThingType(ty)) = gate {
         if let Some(serde_json::Value::Array(st)) = doc.get_mut("Statement") {
             for s in st {
                 s["Condition"] = serde_json::json!({
@@ -339,7 +347,7 @@ pub fn target_resources(
     t: &crate::config::Target,
     found: &Discovered,
 ) -> Vec<Resource> {
-    target_resources_with(cfg, t, &vars(cfg), found)
+    target_resources_with(cfg, t, &shared_vars(cfg), found)
 }
 
 fn target_resources_with(
@@ -427,7 +435,7 @@ pub fn desired(cfg: &Config) -> Vec<Resource> {
 /// listed buckets, which the target roles must be able to decrypt with).
 pub fn desired_with(cfg: &Config, found: &Discovered) -> Vec<Resource> {
     // the variables are the same for every environment: build them once
-    let vars = vars(cfg);
+    let vars = shared_vars(cfg);
     let mut out = origin_resources_with(cfg, &vars);
     for t in &cfg.environments {
         out.extend(target_resources_with(cfg, t, &vars, found));

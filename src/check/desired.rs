@@ -1,6 +1,7 @@
 //! The proof's facts of the desired state (`check --desired`): what the chain will be after apply.
 
-use super::{json, CertFacts, Config, Facts, FunctionFacts, Origin, RoleFacts, Target};
+use super::{json, CertFacts, Config, Facts, FunctionFacts, Origin, RoleFacts};
+use crate::chain::Device;
 use crate::model::{
     IamRole, IamRolePolicy, IotPolicy, LambdaPermission, Managed, Resource, SourceRolePolicy,
 };
@@ -78,21 +79,18 @@ pub fn desired_facts(cfg: &Config) -> Facts {
             );
         }
     }
-    if cfg.iot().is_none() {
-        return f;
-    }
-    // the IoT facts of a layout (`view` names its role, alias and policy)
-    let iot_facts = |view: &Config, gate: Option<&Target>| {
-        let iot = view.iot().expect("an iot file");
+    // the IoT facts of each device layout (none for a `source:` file)
+    let iot_facts = |dev: &Device| {
+        let iot = &dev.iot;
         let iot_policy = all
             .iter()
             .filter_map(|r| IotPolicy::of(&r.spec))
             .find(|x| x.policy_name == iot.policy_name)
             .map(|x| (x.policy_name.clone(), x.policy.clone()));
-        let ids: Vec<String> = match gate.and_then(|t| t.devices.as_ref()) {
-            Some(crate::config::Devices::ThingGroup(g)) => vec![format!("thinggroup/{g}")],
-            _ if iot.certificates.is_empty() => vec![String::new()],
-            _ => iot.certificates.clone(),
+        let ids: Vec<String> = match dev.thing_group() {
+            Some(g) => vec![format!("thinggroup/{g}")],
+            None if iot.certificates.is_empty() => vec![String::new()],
+            None => iot.certificates.clone(),
         };
         crate::model::live::IotFacts {
             certs: ids
@@ -104,20 +102,22 @@ pub fn desired_facts(cfg: &Config) -> Facts {
                     policies: iot_policy.clone().into_iter().collect(),
                 })
                 .collect(),
-            alias: Some((view.origin_role_arn(), iot.credential_duration)),
+            alias: Some((dev.role_arn.clone(), iot.credential_duration)),
             iot_role: role(&iot.role_name, &iot.account),
         }
     };
-    if cfg.gated() {
-        for t in &cfg.environments {
-            let view = cfg.device_view(t);
-            f.per_env.insert(t.name.clone(), iot_facts(&view, Some(t)));
+    for dev in crate::chain::layouts(cfg) {
+        let facts = iot_facts(&dev);
+        match &dev.gate {
+            Some((env, _)) => {
+                f.per_env.insert(env.clone(), facts);
+            }
+            None => {
+                f.certs = facts.certs;
+                f.alias = facts.alias;
+                f.origin_role = facts.iot_role;
+            }
         }
-    } else {
-        let top = iot_facts(cfg, None);
-        f.certs = top.certs;
-        f.alias = top.alias;
-        f.origin_role = top.iot_role;
     }
     f
 }

@@ -15,8 +15,9 @@ use proof::{
 pub use render::render_human;
 use source_policy::hop_source_policy;
 
+use crate::chain::{self, Device, Start};
 pub use crate::chain::{Hop, Part};
-use crate::config::{Config, IotAccount, Origin, Target};
+use crate::config::{Config, Origin, Target};
 pub use crate::model::live::{CertFacts, Facts, FunctionFacts, RoleFacts};
 use crate::policy::eval::{evaluate, evaluate_identity, Decision};
 use serde::Serialize;
@@ -119,8 +120,9 @@ pub struct EnvReport {
     pub hops: Vec<HopResult>,
 }
 
-fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
-    let alias = cfg.alias_arn(iot);
+fn hop_iot_policy(dev: &Device, f: &Facts) -> StepResult {
+    let iot = &dev.iot;
+    let alias = &dev.alias_arn;
     let mut ok = true;
     let mut detail = Vec::new();
     let mut statements = Vec::new();
@@ -160,7 +162,7 @@ fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
         // a certificate's own policies see its id; a thing group's apply whatever the certificate
         let cert_id =
             (!c.id.is_empty() && !c.id.starts_with("thinggroup/")).then_some(c.id.as_str());
-        let req = xacct_policy::requests::assume_role_with_certificate(&alias, cert_id, None);
+        let req = xacct_policy::requests::assume_role_with_certificate(alias, cert_id, None);
         match evaluate_identity(&docs, &req.action, &req.resource, &req.context) {
             Ok(o) if o.decision == Decision::Allow => {
                 detail.push(format!(
@@ -196,8 +198,9 @@ fn hop_iot_policy(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
     )
 }
 
-fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
-    let fix = json!({"role_alias": iot.role_alias, "role_arn": cfg.origin_role_arn(), "credential_duration": iot.credential_duration});
+fn hop_alias(dev: &Device, f: &Facts) -> StepResult {
+    let iot = &dev.iot;
+    let fix = json!({"role_alias": iot.role_alias, "role_arn": dev.role_arn, "credential_duration": iot.credential_duration});
     let Some((role_arn, duration)) = &f.alias else {
         return hop(
             Step::RoleAlias,
@@ -209,21 +212,17 @@ fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
     };
     let mut detail = Vec::new();
     let mut ok = true;
-    if role_arn != &cfg.origin_role_arn() {
+    if role_arn != &dev.role_arn {
         ok = false;
         detail.push(format!(
             "role alias {} points at {role_arn}, not {}",
-            iot.role_alias,
-            cfg.origin_role_arn()
+            iot.role_alias, dev.role_arn
         ));
     }
     match &f.origin_role {
         None => {
             ok = false;
-            detail.push(format!(
-                "the IoT role {} does not exist",
-                cfg.origin_role_arn()
-            ));
+            detail.push(format!("the IoT role {} does not exist", dev.role_arn));
         }
         Some(r) if *duration > r.max_session => {
             ok = false;
@@ -249,18 +248,16 @@ fn hop_alias(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
     )
 }
 
-fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
-    let fix = json!({"trust_policy_of": cfg.origin_role_arn(), "statement": {"Effect":"Allow",
+fn hop_iot_trust(dev: &Device, f: &Facts) -> StepResult {
+    let iot = &dev.iot;
+    let fix = json!({"trust_policy_of": dev.role_arn, "statement": {"Effect":"Allow",
         "Principal":{"Service":"credentials.iot.amazonaws.com"},"Action":"sts:AssumeRole",
-        "Condition":{"StringEquals":{"aws:SourceAccount":iot.account},"ArnEquals":{"aws:SourceArn":cfg.alias_arn(iot)}}}});
+        "Condition":{"StringEquals":{"aws:SourceAccount":iot.account},"ArnEquals":{"aws:SourceArn":dev.alias_arn}}}});
     let Some(r) = &f.origin_role else {
         return hop(
             Step::IotTrust,
             false,
-            vec![format!(
-                "the IoT role {} does not exist",
-                cfg.origin_role_arn()
-            )],
+            vec![format!("the IoT role {} does not exist", dev.role_arn)],
             vec![],
             Some(fix),
         );
@@ -269,14 +266,14 @@ fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
         &r.arn,
         r.trust.clone(),
         &iot.account,
-        &cfg.alias_arn(iot),
+        &dev.alias_arn,
     );
     let trust_name = format!("trust policy of {}", iot.role_name);
     let h = match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => hop(
             Step::IotTrust,
             true,
-            vec![format!("credentials.iot.amazonaws.com may assume {} (SourceAccount {}, SourceArn {})", r.arn, iot.account, cfg.alias_arn(iot))],
+            vec![format!("credentials.iot.amazonaws.com may assume {} (SourceAccount {}, SourceArn {})", r.arn, iot.account, dev.alias_arn)],
             labels(&o, &[], &trust_name),
             None,
         ),
@@ -287,7 +284,7 @@ fn hop_iot_trust(cfg: &Config, iot: &IotAccount, f: &Facts) -> StepResult {
                 "the {trust_name} {} sts:AssumeRole by credentials.iot.amazonaws.com with aws:SourceAccount {} and aws:SourceArn {} (the file's iot.source_arn_condition is {}; relax it to account or none if the credentials provider sends another aws:SourceArn)",
                 if o.decision == Decision::ExplicitDeny { "explicitly denies" } else { "does not allow" },
                 iot.account,
-                cfg.alias_arn(iot),
+                dev.alias_arn,
                 serde_json::to_value(iot.source_arn_condition).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
             )],
             labels(&o, &[], &trust_name),
@@ -307,7 +304,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
             vec![format!(
                 "the {} {} does not exist",
                 origin_words(cfg),
-                cfg.origin_role_arn()
+                cfg.iot_role_arn_for(t)
             )],
             vec![],
             None,
@@ -319,7 +316,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
             false,
             vec![format!("the target role {target_arn} does not exist")],
             vec![],
-            Some(json!({"create_role": target_arn, "trusting": cfg.origin_role_arn()})),
+            Some(json!({"create_role": target_arn, "trusting": cfg.iot_role_arn_for(t)})),
         );
     };
     let names: Vec<&str> = iot.policies.iter().map(|(n, _)| n.as_str()).collect();
@@ -437,35 +434,36 @@ fn short(id: &str) -> String {
 
 /// Prove every hop of every selected environment.
 pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport> {
-    let iot_hops = |cfg: &Config, facts: &Facts| match &cfg.origin {
-        Origin::Iot(iot) => vec![
-            hop_iot_policy(cfg, iot, facts),
-            hop_alias(cfg, iot, facts),
-            hop_iot_trust(cfg, iot, facts),
-        ],
-        Origin::Role(_) => vec![],
+    let iot_hops = |dev: &Device, facts: &Facts| {
+        vec![
+            hop_iot_policy(dev, facts),
+            hop_alias(dev, facts),
+            hop_iot_trust(dev, facts),
+        ]
     };
-    let shared = if cfg.gated() {
-        vec![]
-    } else {
-        iot_hops(cfg, facts)
-    };
-    cfg.selected(selected)
-        .map(|t| {
-            // gated: the environment's own IoT role, alias and policy
-            let (view, own);
-            let (cfg, facts, mut hops) = if cfg.gated() {
-                view = cfg.device_view(t);
-                own = facts.for_env(&t.name);
-                let hops = iot_hops(&view, &own);
-                (&view, &own, hops)
-            } else {
-                (cfg, facts, shared.clone())
+    // the fleet's shared layout is proven once for every environment it serves
+    let shared = Device::of(cfg, None)
+        .filter(|_| !cfg.gated())
+        .map(|dev| iot_hops(&dev, facts))
+        .unwrap_or_default();
+    chain::chains(cfg, selected)
+        .into_iter()
+        .map(|chain| {
+            let t = chain.env;
+            let own;
+            let (facts, mut hops) = match &chain.start {
+                // gated: the environment's own IoT role, alias and policy
+                Start::Device(dev) if dev.gate.is_some() => {
+                    own = facts.for_env(&t.name);
+                    let hops = iot_hops(dev, &own);
+                    (&own, hops)
+                }
+                Start::Device(_) => (facts, shared.clone()),
+                Start::Workload(_) => (
+                    facts,
+                    vec![hop_source(cfg, facts), hop_source_policy(cfg, t, facts)],
+                ),
             };
-            if cfg.source_role().is_some() {
-                hops.push(hop_source(cfg, facts));
-                hops.push(hop_source_policy(cfg, t, facts));
-            }
             if !t.direct() {
                 hops.push(hop_assume_target(cfg, t, facts));
             }

@@ -133,12 +133,11 @@ pub async fn verify_cmd(
     let ok = outcomes.iter().all(|o| o.ok);
     if !ok {
         // explain each failure with the static proof of the live documents, when they can be read
-        let mut cfg = cfg.clone();
-        if let (Some(id), config::Origin::Iot(iot)) = (cert_id, &mut cfg.origin) {
-            iot.certificates = vec![id];
-        }
+        // (of the certificate verify ran with, in place of those the file lists)
         if let Ok(accts) = aws::connect_all(&cfg, envs).await {
-            if let Ok(facts) = aws::read::check_facts(&cfg, envs, &accts).await {
+            if let Ok(facts) =
+                aws::read::check_facts_for(&cfg, envs, &accts, cert_id.as_deref()).await
+            {
                 let proofs = crate::check::prove(&cfg, &facts, envs);
                 verify::explain(&mut outcomes, &proofs);
             }

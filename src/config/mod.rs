@@ -238,27 +238,8 @@ impl Config {
             }
         })
     }
-    /// The file as one environment's devices see it when devices are gated: the IoT account's names
-    /// are the environment's own (role, alias, policy), its certificates are those the policy is
-    /// attached to (none when a thing group carries it), and only that environment is listed. For a
-    /// file without gating, the file itself.
-    pub fn device_view(&self, t: &Target) -> Config {
-        let mut v = self.clone();
-        if !self.gated() {
-            return v;
-        }
-        if let (Some(n), Origin::Iot(iot)) = (self.iot_names(t), &mut v.origin) {
-            iot.role_name = n.role_name;
-            iot.role_alias = n.role_alias;
-            iot.policy_name = n.policy_name;
-            if matches!(t.devices, Some(Devices::ThingGroup(_))) {
-                iot.certificates.clear();
-            }
-        }
-        v.environments = vec![t.clone()];
-        v
-    }
-    /// The IoT role that serves environment `t`'s devices.
+    /// The role environment `t`'s chain starts at: the IoT role that serves its devices, or the
+    /// source role of a `source:` file.
     pub fn iot_role_arn_for(&self, t: &Target) -> String {
         match self.iot_names(t) {
             Some(n) => format!(

@@ -6,6 +6,7 @@ use super::{
     policy, Accounts, Addr, AwsError, BTreeMap, CertFacts, Clients, Config, Facts, IotFacts, Kind,
     RoleFacts, Snapshot,
 };
+use crate::chain::{self, Device};
 use crate::model::kinds::{iam_role, iam_role_policy, iot_policy};
 use crate::model::{IamRole, IotPolicy, IotRoleAlias, Managed};
 use crate::targets::gather;
@@ -205,25 +206,23 @@ fn role_addr(account: &str, env: Option<&str>, name: &str) -> Addr {
     }
 }
 
-/// The IoT facts of one layout (`view` names its role, alias and policy): the certificates (or, for
-/// an environment gated on a thing group, the group) with their IoT policies, the alias, the role.
+/// The IoT facts of one device layout: the certificates (or, for an environment gated on a thing
+/// group, the group) with their IoT policies, the alias, the role.
 async fn iot_facts(
-    view: &Config,
-    gate: Option<&crate::config::Target>,
+    cfg: &Config,
+    dev: &Device,
     c: &Clients,
     snap: &Snapshot,
 ) -> Result<IotFacts, AwsError> {
-    let Some(iot) = view.iot() else {
-        return Ok(IotFacts::default());
-    };
+    let iot = &dev.iot;
     let by = |kind: Kind, name: &str| {
         snap.live
             .iter()
             .find(|(a, _)| a.kind == kind && a.env.is_none() && a.name == name)
             .map(|(_, l)| l)
     };
-    let certs = match gate.and_then(|t| t.devices.as_ref()) {
-        Some(crate::config::Devices::ThingGroup(g)) => vec![group_facts(c, g).await?],
+    let certs = match dev.thing_group() {
+        Some(g) => vec![group_facts(c, g).await?],
         _ if iot.certificates.is_empty() => {
             // no certificate listed: one pseudo certificate carrying the IoT policy
             let policies = by(Kind::IotPolicy, &iot.policy_name)
@@ -239,7 +238,7 @@ async fn iot_facts(
             }]
         }
         _ => {
-            futures::future::try_join_all(iot.certificates.iter().map(|id| cert_facts(c, view, id)))
+            futures::future::try_join_all(iot.certificates.iter().map(|id| cert_facts(c, cfg, id)))
                 .await?
         }
     };
@@ -307,6 +306,7 @@ pub(super) async fn proof_facts(
     cfg: &Config,
     accts: &Accounts,
     snap: &Snapshot,
+    certificate: Option<&str>,
 ) -> Result<Facts, Vec<AwsError>> {
     let iot = accts.iot();
     // the IoT account's facts: the fleet's shared layout, each gated environment's own, or the
@@ -329,24 +329,26 @@ pub(super) async fn proof_facts(
                     ..IotFacts::default()
                 }
             }
-            crate::config::Origin::Iot(_) if cfg.gated() => {
-                let views: Vec<(&crate::config::Target, Config)> = cfg
-                    .environments
-                    .iter()
-                    .map(|t| (t, cfg.device_view(t)))
+            crate::config::Origin::Iot(_) => {
+                let layouts: Vec<Device> = chain::layouts(cfg)
+                    .into_iter()
+                    .map(|d| d.with_certificate(certificate))
                     .collect();
                 let read = futures::future::try_join_all(
-                    views
-                        .iter()
-                        .map(|(t, view)| iot_facts(view, Some(t), iot, snap)),
+                    layouts.iter().map(|dev| iot_facts(cfg, dev, iot, snap)),
                 )
                 .await?;
-                for ((t, _), f) in views.iter().zip(read) {
-                    per_env.insert(t.name.clone(), f);
+                let mut top = IotFacts::default();
+                for (dev, f) in layouts.iter().zip(read) {
+                    match &dev.gate {
+                        Some((env, _)) => {
+                            per_env.insert(env.clone(), f);
+                        }
+                        None => top = f,
+                    }
                 }
-                IotFacts::default()
+                top
             }
-            crate::config::Origin::Iot(_) => iot_facts(cfg, None, iot, snap).await?,
         };
         Ok::<_, AwsError>((top, per_env))
     };

@@ -209,7 +209,7 @@ pub async fn live(
     let resources = snapshot(cfg, desired, accts).await?;
     let facts = match want {
         Want::Plan => None,
-        Want::Proof => Some(proof_facts(cfg, accts, &resources).await?),
+        Want::Proof => Some(proof_facts(cfg, accts, &resources, None).await?),
     };
     Ok(LiveModel { resources, facts })
 }
@@ -221,6 +221,17 @@ pub async fn check_facts(
     selected: &[String],
     accts: &Accounts,
 ) -> Result<Facts, Vec<AwsError>> {
+    check_facts_for(cfg, selected, accts, None).await
+}
+
+/// `check_facts`, with the facts of one certificate (`certificate`, the one verify ran with) in
+/// place of those of `iot.certificates`.
+pub async fn check_facts_for(
+    cfg: &Config,
+    selected: &[String],
+    accts: &Accounts,
+    certificate: Option<&str>,
+) -> Result<Facts, Vec<AwsError>> {
     let desired: Vec<Resource> = crate::desired::desired(cfg)
         .into_iter()
         .filter(|r| {
@@ -230,6 +241,6 @@ pub async fn check_facts(
                 .is_none_or(|e| crate::config::is_selected(selected, e))
         })
         .collect();
-    let model = live(cfg, &desired, accts, Want::Proof).await?;
-    Ok(model.facts.unwrap_or_default())
+    let resources = snapshot(cfg, &desired, accts).await?;
+    proof_facts(cfg, accts, &resources, certificate).await
 }
