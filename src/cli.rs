@@ -112,6 +112,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The least-privilege IAM policy each account's credentials need for a command
+    #[command(
+        after_help = "Examples:\n  xacct permissions -f environments/prd.yaml --for apply\n  xacct permissions -f environments/prd.yaml --for plan --json"
+    )]
+    Permissions {
+        #[command(flatten)]
+        file: FileArg,
+        /// The command whose calls the policies allow
+        #[arg(
+            long = "for",
+            value_enum,
+            default_value = "apply",
+            value_name = "COMMAND"
+        )]
+        command: crate::permissions::For,
+        /// Print the policies as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Policy tools
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -457,6 +476,20 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
         )),
         Command::Schema => {
             print_json(&config::schema());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Permissions {
+            file,
+            command,
+            json,
+        } => {
+            let cfg = config::load(&file.file)?;
+            let p = crate::permissions::permissions(&cfg, command);
+            if json {
+                print_json(&p);
+            } else {
+                print_out(&crate::permissions::render_human(&p));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {

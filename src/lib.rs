@@ -14,6 +14,7 @@ pub mod desired;
 pub mod lint;
 pub mod model;
 pub mod output;
+pub mod permissions;
 pub mod plan;
 pub mod policy;
 pub mod targets;

@@ -30,6 +30,39 @@ use tokio::sync::Semaphore;
 /// Concurrent requests per account (a 50-environment plan must not throttle itself).
 pub const PER_ACCOUNT_CONCURRENCY: usize = 8;
 
+/// One permission a call needs: an IAM action on a resource (an ARN, or `*` where AWS allows
+/// nothing narrower). Each managed kind and each target type lists those of its own calls
+/// (`xacct permissions`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Call {
+    pub action: &'static str,
+    pub resource: String,
+}
+
+impl Call {
+    pub fn new(action: &'static str, resource: impl Into<String>) -> Call {
+        Call {
+            action,
+            resource: resource.into(),
+        }
+    }
+    /// The same action on each of `resources`.
+    pub fn each(actions: &[&'static str], resource: &str) -> Vec<Call> {
+        actions.iter().map(|a| Call::new(a, resource)).collect()
+    }
+}
+
+/// What a command does with a managed resource, for the permissions it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Read it (plan, and every command that plans).
+    Read,
+    /// Create or update it (apply).
+    Write,
+    /// Delete it (apply, when a layout changes; destroy).
+    Delete,
+}
+
 /// An AWS call that failed, with where and why.
 #[derive(Debug, Clone)]
 pub struct AwsError {

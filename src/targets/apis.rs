@@ -3,8 +3,8 @@
 //! authorization) and evaluates the role's policies with the API's policy; verify calls each method
 //! over HTTPS, signed with SigV4 by the SDK's signer (`aws-sigv4`) with the chain's credentials.
 
-use super::{gather, Reach, Read, TargetType};
-use crate::aws::{AwsError, Clients};
+use super::{gather, Phase, Reach, Read, TargetType};
+use crate::aws::{AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::{finish, missing_target, target_access, Step, StepResult};
 use crate::config::{ApiMethod, Config, Target};
@@ -58,6 +58,27 @@ impl TargetType for Apis {
 
     fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult {
         prove_call_api(cfg, t, f)
+    }
+
+    fn calls(&self, cfg: &Config, t: &Target, phase: Phase) -> Vec<Call> {
+        match phase {
+            // the API, its stages, resources and methods (API Gateway's resources are paths)
+            Phase::Check | Phase::Verify => t
+                .apis
+                .iter()
+                .flat_map(|a| {
+                    let api = format!(
+                        "arn:{}:apigateway:{}::/restapis/{}",
+                        cfg.partition, cfg.region, a.api_id
+                    );
+                    [
+                        Call::new("apigateway:GET", &api),
+                        Call::new("apigateway:GET", format!("{api}/*")),
+                    ]
+                })
+                .collect(),
+            Phase::Plan => vec![],
+        }
     }
 
     fn perform<'a, 'p: 'a>(

@@ -2,8 +2,8 @@
 //! may `lambda:InvokeFunction` each listed function and its qualifiers; the proof evaluates the role's
 //! policies with each function's resource policy; verify invokes each (`DryRun` unless `--execute`).
 
-use super::{gather, Reach, Read, TargetType};
-use crate::aws::{AwsError, Clients};
+use super::{gather, Phase, Reach, Read, TargetType};
+use crate::aws::{AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::{
     boundary_words, depends, device_of, hop, labels, removal, two_sided_as, Step, StepResult,
@@ -55,6 +55,17 @@ impl TargetType for Functions {
 
     fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult {
         prove_invoke(t, f, cfg)
+    }
+
+    fn calls(&self, _: &Config, t: &Target, phase: Phase) -> Vec<Call> {
+        match phase {
+            Phase::Check => t
+                .functions
+                .iter()
+                .flat_map(|f| Call::each(&["lambda:GetFunction", "lambda:GetPolicy"], f))
+                .collect(),
+            Phase::Plan | Phase::Verify => vec![],
+        }
     }
 
     fn perform<'a, 'p: 'a>(

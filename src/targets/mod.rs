@@ -12,7 +12,7 @@ pub mod apis;
 pub mod functions;
 pub mod objects;
 
-use crate::aws::{AwsError, Clients};
+use crate::aws::{AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::StepResult;
 use crate::config::{Config, Target};
@@ -36,6 +36,17 @@ pub struct Reach<'a, 'p> {
     pub env: Option<&'a Clients>,
 }
 
+/// When a target type reads with the operator's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// What the desired state depends on (plan, apply, destroy).
+    Plan,
+    /// The proof's facts (check, and verify's explanations).
+    Check,
+    /// What verify reads to perform the hop (the calls themselves use the chain's credentials).
+    Verify,
+}
+
 /// The facts one target type read for one environment, and the reads that failed.
 pub type Read = (Facts, Vec<AwsError>);
 
@@ -55,6 +66,10 @@ pub trait TargetType: Sync {
 
     /// The proof of its hop from the facts.
     fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult;
+
+    /// The permissions its reads with the operator's credentials need in environment `t`'s account,
+    /// for `phase` (`xacct permissions`).
+    fn calls(&self, cfg: &Config, t: &Target, phase: Phase) -> Vec<Call>;
 
     /// Its hop, performed live (and the functions' answers, for the report).
     fn perform<'a, 'p: 'a>(

@@ -4,9 +4,9 @@
 //! verify finds one matching object with the environment's own credentials and reads it with the
 //! chain's.
 
-use super::{gather, Reach, Read, TargetType};
+use super::{gather, Phase, Reach, Read, TargetType};
 use crate::aws::read::bucket_encryption;
-use crate::aws::{AwsError, Clients};
+use crate::aws::{AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::{
     finish, labels, missing_target, removal, target_access, two_sided, Step, StepResult,
@@ -64,6 +64,41 @@ impl TargetType for Objects {
 
     fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult {
         prove_get_object(cfg, t, f)
+    }
+
+    fn calls(&self, cfg: &Config, t: &Target, phase: Phase) -> Vec<Call> {
+        let buckets = t
+            .objects
+            .iter()
+            .map(|o| format!("arn:{}:s3:::{}", cfg.partition, o.bucket));
+        // the customer keys are found at run time: any key of the environment's account
+        let keys = format!(
+            "arn:{}:kms:{}:{}:key/*",
+            cfg.partition, cfg.region, t.account
+        );
+        let mut v = Vec::new();
+        match phase {
+            Phase::Plan => {
+                // that each bucket is the account's own (S3 lists buckets only account-wide)
+                v.push(Call::new("s3:ListAllMyBuckets", "*"));
+                for b in buckets {
+                    v.push(Call::new("s3:GetEncryptionConfiguration", b));
+                }
+                v.push(Call::new("kms:DescribeKey", keys));
+            }
+            Phase::Check => {
+                for b in buckets {
+                    v.extend(Call::each(
+                        &["s3:GetBucketPolicy", "s3:GetEncryptionConfiguration"],
+                        &b,
+                    ));
+                }
+                v.extend(Call::each(&["kms:DescribeKey", "kms:GetKeyPolicy"], &keys));
+            }
+            // an object to read is found by listing
+            Phase::Verify => v.extend(buckets.map(|b| Call::new("s3:ListBucket", b))),
+        }
+        v
     }
 
     fn perform<'a, 'p: 'a>(

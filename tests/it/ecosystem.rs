@@ -297,3 +297,88 @@ fn help_describes_every_chain_and_the_sandbox_every_emulator() {
         assert!(help.contains(words), "sandbox --help lacks {words}: {help}");
     }
 }
+
+/// `permissions --json` is the contract CI scripts read: per account of the file its access and one
+/// policy document; `reach` the AssumeRole of each `assume_role`; no AWS call (a tripwire endpoint
+/// counts any); a file with a mistake is refused with its line and nothing printed to stdout.
+#[test]
+fn permissions_json_names_each_account_its_access_and_policy_without_calling_aws() {
+    let f = Fleet::new(3);
+    let file = f.write();
+    let trip = Tripwire::new();
+    for command in [
+        "plan",
+        "apply",
+        "destroy",
+        "check",
+        "verify",
+        "device-config",
+    ] {
+        let o = xacct_at(
+            &trip.url,
+            &[
+                "permissions",
+                "-f",
+                &file_arg(&file),
+                "--for",
+                command,
+                "--json",
+            ],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["command"], command);
+        // the base credentials reach exactly the accounts the command calls
+        let reach = v["reach"]["Statement"][0]["Resource"].as_array().unwrap();
+        let called: Vec<Value> = v["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| Fleet::admin(a["account"].as_str().unwrap()).into())
+            .collect();
+        assert_eq!(reach, &called, "{command}");
+        let expected = if command == "device-config" { 1 } else { 4 };
+        assert_eq!(called.len(), expected, "{command}");
+        for a in v["accounts"].as_array().unwrap() {
+            assert!(a["access"]["assume_role"]
+                .as_str()
+                .unwrap()
+                .ends_with(":role/Admin"));
+            assert!(a["access"].get("profile").is_some());
+            assert_eq!(a["policy"]["Version"], "2012-10-17");
+            assert!(!a["policy"]["Statement"].as_array().unwrap().is_empty());
+        }
+    }
+    let o = xacct_at(
+        &trip.url,
+        &["permissions", "-f", &file_arg(&file), "--json"],
+        None,
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["command"], "apply", "apply is the default");
+    let accounts: Vec<&str> = v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts.len(), 4, "{accounts:?}");
+    let text = serde_json::to_string(&v).unwrap();
+    assert!(text.contains(&format!(
+        "arn:aws:iam::{}:role/{}-device",
+        f.iot_account, f.fleet
+    )));
+    assert!(text.contains("iam:PassRole"));
+    let bad = f.dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "fleet: x\nregion: eu-west-1\niot: {account: \"12\"}\nenvironments: {}\n",
+    )
+    .unwrap();
+    let o = xacct_at(&trip.url, &["permissions", "-f", &file_arg(&bad)], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad.yaml:3"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    assert_eq!(trip.count(), 0, "no AWS call");
+}

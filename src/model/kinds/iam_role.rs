@@ -4,7 +4,8 @@
 
 use super::{absent, doc, gone, Diff, Found, Managed, Owners, Spec, Step, Writing};
 use crate::aws::{retry_consistency, AwsError, Clients};
-use crate::config::{ENV_TAG, OWNER_TAG};
+use crate::aws::{Call, Use};
+use crate::config::{Config, ENV_TAG, OWNER_TAG};
 use crate::model::{Addr, Kind};
 use crate::policy;
 use aws_sdk_iam::types::Tag;
@@ -131,6 +132,30 @@ impl Managed for IamRole {
 
     fn leftover(&self, addr: &Addr, d: &Diff) -> Option<String> {
         self.owned(&d.owners, addr).then(|| d.layout_note())
+    }
+
+    fn calls(&self, cfg: &Config, account: &str, u: Use) -> Vec<Call> {
+        let arn = super::role_arn(cfg, account, &self.role_name);
+        Call::each(
+            match u {
+                Use::Read => &["iam:GetRole"],
+                Use::Write => &[
+                    "iam:GetRole",
+                    "iam:CreateRole",
+                    "iam:TagRole",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:UpdateRole",
+                ],
+                Use::Delete => &[
+                    "iam:ListRolePolicies",
+                    "iam:DeleteRolePolicy",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:DetachRolePolicy",
+                    "iam:DeleteRole",
+                ],
+            },
+            &arn,
+        )
     }
 
     async fn read(&self, c: &Clients) -> Result<Option<Found>, AwsError> {

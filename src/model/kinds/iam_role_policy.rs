@@ -6,6 +6,8 @@ use super::{
     absent, doc, gone, role_addr, Diff, Found, IamRole, Managed, Owners, Spec, Step, Writing,
 };
 use crate::aws::{AwsError, Clients};
+use crate::aws::{Call, Use};
+use crate::config::Config;
 use crate::model::{Addr, Kind};
 use crate::policy;
 use serde::{Deserialize, Serialize};
@@ -75,6 +77,10 @@ impl Managed for IamRolePolicy {
         self.owned(&d.owners, addr).then(|| d.layout_note())
     }
 
+    fn calls(&self, cfg: &Config, account: &str, u: Use) -> Vec<Call> {
+        inline_calls(cfg, account, &self.role_name, u)
+    }
+
     async fn read(&self, c: &Clients) -> Result<Option<Found>, AwsError> {
         Ok(read(c, &self.role_name, &self.policy_name)
             .await?
@@ -101,6 +107,23 @@ impl Managed for IamRolePolicy {
     async fn delete(&self, c: &Clients) -> Result<(), AwsError> {
         remove(c, &self.role_name, &self.policy_name).await
     }
+}
+
+/// The permissions of xacct's calls on an inline policy of role `role`.
+pub fn inline_calls(cfg: &Config, account: &str, role: &str, u: Use) -> Vec<Call> {
+    inline_calls_on(&super::role_arn(cfg, account, role), u)
+}
+
+/// The permissions of xacct's calls on an inline policy of the role `role_arn`.
+pub fn inline_calls_on(role_arn: &str, u: Use) -> Vec<Call> {
+    Call::each(
+        match u {
+            Use::Read => &["iam:GetRolePolicy"],
+            Use::Write => &["iam:PutRolePolicy"],
+            Use::Delete => &["iam:DeleteRolePolicy"],
+        },
+        role_arn,
+    )
 }
 
 /// An inline role policy's document, normalized (None: absent).

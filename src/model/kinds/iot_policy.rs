@@ -4,6 +4,8 @@
 
 use super::{absent, doc, gone, Found, Managed, Owners, Spec, Writing};
 use crate::aws::{AwsError, Clients};
+use crate::aws::{Call, Use};
+use crate::config::Config;
 use crate::model::{Addr, Kind};
 use crate::policy;
 use serde::{Deserialize, Serialize};
@@ -75,6 +77,28 @@ impl Managed for IotPolicy {
 
     fn leftover(&self, addr: &Addr, d: &super::Diff) -> Option<String> {
         self.owned(&d.owners, addr).then(|| d.layout_note())
+    }
+
+    fn calls(&self, cfg: &Config, account: &str, u: Use) -> Vec<Call> {
+        let arn = super::iot_arn(cfg, account, &format!("policy/{}", self.policy_name));
+        Call::each(
+            match u {
+                Use::Read => &["iot:GetPolicy", "iot:ListTargetsForPolicy"],
+                Use::Write => &[
+                    "iot:GetPolicy",
+                    "iot:CreatePolicy",
+                    "iot:ListPolicyVersions",
+                    "iot:DeletePolicyVersion",
+                    "iot:CreatePolicyVersion",
+                ],
+                Use::Delete => &[
+                    "iot:ListPolicyVersions",
+                    "iot:DeletePolicyVersion",
+                    "iot:DeletePolicy",
+                ],
+            },
+            &arn,
+        )
     }
 
     async fn read(&self, c: &Clients) -> Result<Option<Found>, AwsError> {

@@ -3,6 +3,8 @@
 
 use super::{gone, Diff, Found, IotPolicy, Managed, Owners, Spec, Step, Writing};
 use crate::aws::{AwsError, Clients};
+use crate::aws::{Call, Use};
+use crate::config::Config;
 use crate::model::{Addr, Kind};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -78,6 +80,15 @@ impl Managed for IotPolicyAttachment {
             }
             .to_string()
         })
+    }
+
+    fn calls(&self, cfg: &Config, account: &str, u: Use) -> Vec<Call> {
+        let policy = super::iot_arn(cfg, account, &format!("policy/{}", self.policy_name));
+        match u {
+            Use::Read => Call::each(&["iot:ListTargetsForPolicy"], &policy),
+            Use::Write => Call::each(&["iot:AttachPolicy"], &self.target),
+            Use::Delete => Call::each(&["iot:DetachPolicy"], &self.target),
+        }
     }
 
     async fn read(&self, c: &Clients) -> Result<Option<Found>, AwsError> {

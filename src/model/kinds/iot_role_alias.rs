@@ -4,6 +4,8 @@
 
 use super::{absent, gone, Diff, Found, Managed, Owners, Spec, Step, Writing};
 use crate::aws::{retry_consistency, AwsError, Clients};
+use crate::aws::{Call, Use};
+use crate::config::Config;
 use crate::model::{Addr, Kind};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -81,6 +83,27 @@ impl Managed for IotRoleAlias {
 
     fn leftover(&self, addr: &Addr, d: &Diff) -> Option<String> {
         self.owned(&d.owners, addr).then(|| d.layout_note())
+    }
+
+    fn calls(&self, cfg: &Config, account: &str, u: Use) -> Vec<Call> {
+        let arn = super::iot_arn(cfg, account, &format!("rolealias/{}", self.role_alias));
+        match u {
+            Use::Read => Call::each(&["iot:DescribeRoleAlias"], &arn),
+            Use::Write => {
+                let mut v = Call::each(
+                    &[
+                        "iot:DescribeRoleAlias",
+                        "iot:CreateRoleAlias",
+                        "iot:UpdateRoleAlias",
+                    ],
+                    &arn,
+                );
+                // the alias hands out the role's credentials: IoT checks that the caller may pass it
+                v.push(Call::new("iam:PassRole", &self.role_arn));
+                v
+            }
+            Use::Delete => Call::each(&["iot:DeleteRoleAlias"], &arn),
+        }
     }
 
     async fn read(&self, c: &Clients) -> Result<Option<Found>, AwsError> {

@@ -4,6 +4,8 @@
 
 use super::{absent, gone, Diff, Found, Managed, Owners, Spec, Step, Writing};
 use crate::aws::{retry_consistency, AwsError, Clients};
+use crate::aws::{Call, Use};
+use crate::config::Config;
 use crate::model::{Addr, Kind};
 use crate::policy;
 use serde::{Deserialize, Serialize};
@@ -72,6 +74,21 @@ impl Managed for LambdaPermission {
         } else {
             Step::Keep
         }
+    }
+
+    fn calls(&self, _: &Config, _: &str, u: Use) -> Vec<Call> {
+        Call::each(
+            match u {
+                Use::Read => &["lambda:GetPolicy"],
+                Use::Write => &[
+                    "lambda:GetPolicy",
+                    "lambda:AddPermission",
+                    "lambda:RemovePermission",
+                ],
+                Use::Delete => &["lambda:RemovePermission"],
+            },
+            &self.function,
+        )
     }
 
     async fn read(&self, c: &Clients) -> Result<Option<Found>, AwsError> {

@@ -26,7 +26,7 @@ pub use source_role_policy::SourceRolePolicy;
 
 use super::live::Snapshot;
 use super::{Addr, Kind, Lane, Live, Resource};
-use crate::aws::{AwsError, Clients};
+use crate::aws::{AwsError, Call, Clients, Use};
 use crate::config::{Config, ENV_TAG};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -184,6 +184,9 @@ pub trait Managed: Sized {
         None
     }
 
+    /// The permissions its calls for `u` need, in its account (`xacct permissions`).
+    fn calls(&self, cfg: &Config, account: &str, u: Use) -> Vec<Call>;
+
     /// Read the live resource `self` names (None: absent).
     fn read(&self, c: &Clients) -> impl Future<Output = Result<Option<Found>, AwsError>> + Send;
 
@@ -228,6 +231,9 @@ impl Spec {
             after.broadens(before.and_then(M::of))
         }
         each_spec!(self, x => b(x, before))
+    }
+    pub fn calls(&self, cfg: &Config, account: &str, u: Use) -> Vec<Call> {
+        each_spec!(self, x => x.calls(cfg, account, u))
     }
     pub async fn read(&self, c: &Clients) -> Result<Option<Found>, AwsError> {
         each_spec!(self, x => x.read(c).await)
@@ -337,6 +343,19 @@ impl Diff<'_> {
         }
         .into()
     }
+}
+
+/// The ARN of role `name` in `account` (xacct's roles have the path `/`).
+pub fn role_arn(cfg: &Config, account: &str, name: &str) -> String {
+    format!("arn:{}:iam::{account}:role/{name}", cfg.partition)
+}
+
+/// The ARN of an IoT resource (`rolealias/NAME`, `policy/NAME`, `cert/ID`, `thinggroup/NAME`).
+pub fn iot_arn(cfg: &Config, account: &str, resource: &str) -> String {
+    format!(
+        "arn:{}:iot:{}:{account}:{resource}",
+        cfg.partition, cfg.region
+    )
 }
 
 /// The address of the role named `role_name` beside `addr` (same account and environment).

@@ -3,6 +3,8 @@
 
 use super::{iam_role_policy, Found, Managed, Owners, Spec, Writing};
 use crate::aws::{AwsError, Clients};
+use crate::aws::{Call, Use};
+use crate::config::Config;
 use crate::model::{Addr, Kind};
 use crate::policy;
 use serde::{Deserialize, Serialize};
@@ -49,6 +51,12 @@ impl Managed for SourceRolePolicy {
 
     fn owned(&self, _: &Owners, _: &Addr) -> bool {
         true
+    }
+
+    fn calls(&self, cfg: &Config, _: &str, u: Use) -> Vec<Call> {
+        // the workload's role keeps its own path (often /service-role/): its ARN is the file's
+        let arn = cfg.source_role().map(|s| s.arn.clone()).unwrap_or_default();
+        iam_role_policy::inline_calls_on(&arn, u)
     }
 
     async fn read(&self, c: &Clients) -> Result<Option<Found>, AwsError> {
