@@ -169,6 +169,19 @@ impl Clients {
     pub fn kms(&self) -> &aws_sdk_kms::Client {
         self.kms.get_or_init(|| aws_sdk_kms::Client::new(&self.sdk))
     }
+    /// A KMS client for a key in `region` (a key's ARN names its region; the set's own client
+    /// when it is the set's region).
+    pub fn kms_in(&self, region: &str) -> std::borrow::Cow<'_, aws_sdk_kms::Client> {
+        if self.sdk.region().is_none_or(|r| r.as_ref() == region) || region.is_empty() {
+            std::borrow::Cow::Borrowed(self.kms())
+        } else {
+            std::borrow::Cow::Owned(aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(&self.sdk)
+                    .region(aws_sdk_kms::config::Region::new(region.to_string()))
+                    .build(),
+            ))
+        }
+    }
     pub fn apigateway(&self) -> &aws_sdk_apigateway::Client {
         self.apigateway
             .get_or_init(|| aws_sdk_apigateway::Client::new(&self.sdk))

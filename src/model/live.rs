@@ -16,13 +16,16 @@ pub struct LiveModel {
     pub facts: Option<Facts>,
 }
 
-/// What the desired state depends on besides the file, read before it: the customer-managed KMS key
-/// of each listed bucket whose default encryption is SSE-KMS, by environment.
+/// What the desired state depends on besides the file, read before it: the customer-managed KMS keys
+/// of the listed buckets (their default encryption) and of their objects, by environment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Discovered {
     /// environment → bucket → key ARN
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bucket_keys: BTreeMap<String, BTreeMap<String, String>>,
+    /// environment → the customer keys that encrypt the newest objects its entries name
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub object_keys: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl Discovered {
@@ -33,6 +36,7 @@ impl Discovered {
             .get(env)
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default();
+        keys.extend(self.object_keys.get(env).into_iter().flatten().cloned());
         keys.sort();
         keys.dedup();
         keys
@@ -63,7 +67,7 @@ impl Snapshot {
             let _ = serde_json::to_writer(&mut h, addr);
             let _ = serde_json::to_writer(&mut h, live);
         }
-        if !self.discovered.bucket_keys.is_empty() {
+        if !self.discovered.bucket_keys.is_empty() || !self.discovered.object_keys.is_empty() {
             let _ = serde_json::to_writer(&mut h, &self.discovered);
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -140,8 +144,16 @@ pub struct BucketFacts {
     /// The bucket policy.
     pub policy: Option<Value>,
     pub encryption: Encryption,
-    /// The key policy of a customer managed key.
-    pub key_policy: Option<Value>,
+}
+
+/// What xacct could read of a customer managed key's policy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyPolicy {
+    /// Its policy (None: it has none, which allows no one).
+    Read(Option<Value>),
+    /// It could not be read, and why (a key in an account outside the file: GetKeyPolicy does not
+    /// work across accounts).
+    Unreadable(String),
 }
 
 /// Everything the proof looks at.
@@ -159,6 +171,10 @@ pub struct Facts {
     pub apis: BTreeMap<String, ApiFacts>,
     /// Buckets by name.
     pub buckets: BTreeMap<String, BucketFacts>,
+    /// The customer keys that encrypt the newest objects of each object entry (by its ARN).
+    pub object_keys: BTreeMap<String, Vec<String>>,
+    /// The policies of the customer keys of the buckets and their objects, by key ARN.
+    pub key_policies: BTreeMap<String, KeyPolicy>,
     /// With gated devices: each environment's own IoT facts (certificates or thing group, alias,
     /// IoT role), by environment.
     pub per_env: BTreeMap<String, IotFacts>,
@@ -178,6 +194,8 @@ impl Facts {
         self.functions.extend(other.functions);
         self.apis.extend(other.apis);
         self.buckets.extend(other.buckets);
+        self.object_keys.extend(other.object_keys);
+        self.key_policies.extend(other.key_policies);
     }
 
     /// The facts as environment `env`'s devices see them: its own IoT facts when gated.

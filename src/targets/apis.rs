@@ -4,7 +4,7 @@
 //! over HTTPS, signed with SigV4 by the SDK's signer (`aws-sigv4`) with the chain's credentials.
 
 use super::{gather, Phase, Reach, Read, TargetType};
-use crate::aws::{AwsError, Call, Clients};
+use crate::aws::{Accounts, AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::{finish, missing_target, target_access, Step, StepResult};
 use crate::config::{ApiMethod, Config, Target};
@@ -40,7 +40,13 @@ impl TargetType for Apis {
         );
     }
 
-    fn facts<'a>(&'a self, _: &'a Config, t: &'a Target, c: &'a Clients) -> BoxFuture<'a, Read> {
+    fn facts<'a>(
+        &'a self,
+        _: &'a Config,
+        t: &'a Target,
+        c: &'a Clients,
+        _: &'a Accounts,
+    ) -> BoxFuture<'a, Read> {
         Box::pin(async move {
             let mut ids: Vec<&str> = t.apis.iter().map(|a| a.api_id.as_str()).collect();
             ids.sort();

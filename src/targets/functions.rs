@@ -3,7 +3,7 @@
 //! policies with each function's resource policy; verify invokes each (`DryRun` unless `--execute`).
 
 use super::{gather, Phase, Reach, Read, TargetType};
-use crate::aws::{AwsError, Call, Clients};
+use crate::aws::{Accounts, AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::{
     boundary_words, depends, device_of, hop, labels, removal, two_sided_as, Step, StepResult,
@@ -39,7 +39,13 @@ impl TargetType for Functions {
         vars.insert("function_arns", Var::List(arns));
     }
 
-    fn facts<'a>(&'a self, _: &'a Config, t: &'a Target, c: &'a Clients) -> BoxFuture<'a, Read> {
+    fn facts<'a>(
+        &'a self,
+        _: &'a Config,
+        t: &'a Target,
+        c: &'a Clients,
+        _: &'a Accounts,
+    ) -> BoxFuture<'a, Read> {
         Box::pin(async move {
             let read = futures::future::join_all(
                 t.functions

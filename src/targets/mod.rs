@@ -12,7 +12,7 @@ pub mod apis;
 pub mod functions;
 pub mod objects;
 
-use crate::aws::{AwsError, Call, Clients};
+use crate::aws::{Accounts, AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::StepResult;
 use crate::config::{Config, Target};
@@ -62,7 +62,13 @@ pub trait TargetType: Sync {
     fn vars(&self, t: &Target, found: &Discovered, vars: &mut BTreeMap<&'static str, Var>);
 
     /// The facts the proof of its hop needs, read with the environment account's clients.
-    fn facts<'a>(&'a self, cfg: &'a Config, t: &'a Target, c: &'a Clients) -> BoxFuture<'a, Read>;
+    fn facts<'a>(
+        &'a self,
+        cfg: &'a Config,
+        t: &'a Target,
+        c: &'a Clients,
+        accts: &'a Accounts,
+    ) -> BoxFuture<'a, Read>;
 
     /// The proof of its hop from the facts.
     fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult;

@@ -5,14 +5,14 @@
 //! chain's.
 
 use super::{gather, Phase, Reach, Read, TargetType};
-use crate::aws::read::bucket_encryption;
-use crate::aws::{AwsError, Call, Clients};
+use crate::aws::read::{bucket_encryption, object_keys};
+use crate::aws::{Accounts, AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::{
     finish, labels, missing_target, removal, target_access, two_sided, Step, StepResult,
 };
 use crate::config::{Config, ObjectRef, Target};
-use crate::model::live::{BucketFacts, Discovered, Encryption, Facts};
+use crate::model::live::{BucketFacts, Discovered, Encryption, Facts, KeyPolicy};
 use crate::policy::eval::Decision;
 use crate::policy::{self, Var};
 use crate::verify::hops::{
@@ -44,20 +44,52 @@ impl TargetType for Objects {
         vars.insert("key_arns", Var::List(found.keys_of(&t.name)));
     }
 
-    fn facts<'a>(&'a self, cfg: &'a Config, t: &'a Target, c: &'a Clients) -> BoxFuture<'a, Read> {
+    fn facts<'a>(
+        &'a self,
+        cfg: &'a Config,
+        t: &'a Target,
+        c: &'a Clients,
+        accts: &'a Accounts,
+    ) -> BoxFuture<'a, Read> {
         Box::pin(async move {
             let mut buckets: Vec<&str> = t.objects.iter().map(|o| o.bucket.as_str()).collect();
             buckets.sort();
             buckets.dedup();
-            let read = futures::future::join_all(buckets.into_iter().map(|b| async move {
-                (
-                    b.to_string(),
-                    bucket_facts(c, &cfg.region, &cfg.partition, b).await,
-                )
-            }))
-            .await;
+            let (read, keys) = tokio::join!(
+                futures::future::join_all(buckets.into_iter().map(|b| async move {
+                    (
+                        b.to_string(),
+                        bucket_facts(c, &cfg.region, &cfg.partition, b).await,
+                    )
+                })),
+                futures::future::join_all(t.objects.iter().map(|o| async move {
+                    (
+                        o.arn.clone(),
+                        object_keys(c, &cfg.region, &cfg.partition, o).await,
+                    )
+                }))
+            );
             let (mut f, mut errors) = (Facts::default(), Vec::new());
             gather(&mut f.buckets, read, &mut errors);
+            gather(&mut f.object_keys, keys, &mut errors);
+            // every customer key, the buckets' and the objects', read once
+            let mut all: Vec<String> = f
+                .buckets
+                .values()
+                .filter_map(|b| match &b.encryption {
+                    Encryption::KmsCustomer(k) => Some(k.clone()),
+                    Encryption::S3 | Encryption::KmsAwsManaged => None,
+                })
+                .chain(f.object_keys.values().flatten().cloned())
+                .collect();
+            all.sort();
+            all.dedup();
+            let policies = futures::future::join_all(all.into_iter().map(|k| async move {
+                let p = key_policy(accts, &k).await;
+                (k, p)
+            }))
+            .await;
+            gather(&mut f.key_policies, policies, &mut errors);
             (f, errors)
         })
     }
@@ -78,22 +110,26 @@ impl TargetType for Objects {
         );
         let mut v = Vec::new();
         match phase {
-            Phase::Plan => {
+            Phase::Plan | Phase::Check => {
                 // that each bucket is the account's own (S3 lists buckets only account-wide)
-                v.push(Call::new("s3:ListAllMyBuckets", "*"));
-                for b in buckets {
-                    v.push(Call::new("s3:GetEncryptionConfiguration", b));
+                if phase == Phase::Plan {
+                    v.push(Call::new("s3:ListAllMyBuckets", "*"));
                 }
-                v.push(Call::new("kms:DescribeKey", keys));
-            }
-            Phase::Check => {
                 for b in buckets {
-                    v.extend(Call::each(
-                        &["s3:GetBucketPolicy", "s3:GetEncryptionConfiguration"],
-                        &b,
-                    ));
+                    v.push(Call::new("s3:GetEncryptionConfiguration", &b));
+                    // the newest matching objects, asked which key encrypts them (HeadObject)
+                    v.push(Call::new("s3:ListBucket", &b));
+                    if phase == Phase::Check {
+                        v.push(Call::new("s3:GetBucketPolicy", &b));
+                    }
                 }
-                v.extend(Call::each(&["kms:DescribeKey", "kms:GetKeyPolicy"], &keys));
+                for o in &t.objects {
+                    v.push(Call::new("s3:GetObject", &o.arn));
+                }
+                v.push(Call::new("kms:DescribeKey", &keys));
+                if phase == Phase::Check {
+                    v.push(Call::new("kms:GetKeyPolicy", &keys));
+                }
             }
             // an object to read is found by listing
             Phase::Verify => v.extend(buckets.map(|b| Call::new("s3:ListBucket", b))),
@@ -140,7 +176,6 @@ pub async fn bucket_facts(
                     exists: Some(false),
                     policy: None,
                     encryption: Encryption::S3,
-                    key_policy: None,
                 });
             }
             if !e.not_found() {
@@ -150,42 +185,55 @@ pub async fn bucket_facts(
         }
     };
     let encryption = bucket_encryption(c, region, partition, bucket).await?;
-    let key_policy = match &encryption {
-        Encryption::KmsCustomer(k) => {
-            let _slot = c.slot().await?;
-            match c
-                .kms()
-                .get_key_policy()
-                .key_id(k)
-                .policy_name("default")
-                .send()
-                .await
-            {
-                Ok(p) => match p.policy() {
-                    Some(d) => Some(
-                        policy::parse_service_document(d)
-                            .map_err(|m| c.unreadable("kms:GetKeyPolicy", k, m))?,
-                    ),
-                    None => None,
-                },
-                Err(e) => {
-                    let e = c.err("kms:GetKeyPolicy", k, e);
-                    if e.not_found() {
-                        None
-                    } else {
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        _ => None,
-    };
     Ok(BucketFacts {
         exists: Some(true),
         policy,
         encryption,
-        key_policy,
     })
+}
+
+/// A customer key's policy, read with the clients of its own account when it is one of the file's
+/// (GetKeyPolicy does not work across accounts), in the key's region.
+async fn key_policy(accts: &Accounts, key: &str) -> Result<KeyPolicy, AwsError> {
+    let Some(arn) = crate::arn::Arn::parse(key) else {
+        return Ok(KeyPolicy::Unreadable(format!("{key} is not a key ARN")));
+    };
+    let Some(c) = accts.all().iter().find(|c| c.account == arn.account) else {
+        return Ok(KeyPolicy::Unreadable(format!(
+            "the key is in account {}, which is not one of the file's accounts, and its key policy cannot be read from another account",
+            arn.account
+        )));
+    };
+    let _slot = c.slot().await?;
+    match c
+        .kms_in(&arn.region)
+        .get_key_policy()
+        .key_id(key)
+        .policy_name("default")
+        .send()
+        .await
+    {
+        Ok(p) => Ok(KeyPolicy::Read(match p.policy() {
+            Some(d) => Some(
+                policy::parse_service_document(d)
+                    .map_err(|m| c.unreadable("kms:GetKeyPolicy", key, m))?,
+            ),
+            None => None,
+        })),
+        Err(e) => {
+            let e = c.err("kms:GetKeyPolicy", key, e);
+            if e.not_found() {
+                Ok(KeyPolicy::Read(None))
+            } else if e.access_denied() {
+                Ok(KeyPolicy::Unreadable(format!(
+                    "account {}'s credentials may not read it: {}",
+                    arn.account, e.message
+                )))
+            } else {
+                Err(e)
+            }
+        }
+    }
 }
 
 fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
@@ -195,6 +243,8 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
     let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
         (true, Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // keys whose policy xacct cannot read: the hop depends on them (`?`), not ✗
+    let mut unknown: Vec<String> = Vec::new();
     for o in &t.objects {
         let bucket = f.buckets.get(&o.bucket);
         if bucket.is_some_and(|b| b.exists == Some(false)) {
@@ -202,41 +252,77 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
             detail.push(format!("{}: bucket {} does not exist", o.arn, o.bucket));
             continue;
         }
+        // the keys that encrypt what the entry names: the bucket's default and the objects' own
+        let mut keys: Vec<&str> = bucket
+            .and_then(|b| match &b.encryption {
+                Encryption::KmsCustomer(k) => Some(k.as_str()),
+                Encryption::S3 | Encryption::KmsAwsManaged => None,
+            })
+            .into_iter()
+            .chain(
+                f.object_keys
+                    .get(&o.arn)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            )
+            .collect();
+        keys.sort();
+        keys.dedup();
         // the sides AWS authorizes, in order (the builder the sandbox uses too): s3:GetObject under
-        // the bucket policy, then kms:Decrypt under the key policy of a customer key
+        // the bucket policy, then kms:Decrypt under the policy of the key that encrypts the object
         let policy = bucket.and_then(|b| b.policy.as_ref());
-        let customer_key = bucket.and_then(|b| match &b.encryption {
-            Encryption::KmsCustomer(k) => Some((k.as_str(), b.key_policy.as_ref())),
-            Encryption::S3 | Encryption::KmsAwsManaged => None,
-        });
-        for (action, resource, rpolicy) in get_object_request(&o.arn, policy, customer_key) {
-            if action == "s3:GetObject" {
-                let rname = format!("bucket policy of {}", o.bucket);
-                let r = target_access(target, &names, &action, &resource, rpolicy.as_ref(), &rname);
-                detail.extend(r.detail);
-                statements.extend(r.statements);
-                fixes.extend(r.fix);
-                failing.extend(r.case);
-                if !r.ok {
+        let read_ok = {
+            let (action, resource, rpolicy) = get_object_request(&o.arn, policy, None)
+                .into_iter()
+                .next()
+                .expect("GetObject is always the first side");
+            let rname = format!("bucket policy of {}", o.bucket);
+            let r = target_access(target, &names, &action, &resource, rpolicy.as_ref(), &rname);
+            detail.extend(r.detail);
+            statements.extend(r.statements);
+            fixes.extend(r.fix);
+            failing.extend(r.case);
+            r.ok
+        };
+        if !read_ok {
+            ok = false;
+            continue;
+        }
+        for key in keys {
+            let kp = match f.key_policies.get(key) {
+                Some(KeyPolicy::Read(p)) => p.as_ref(),
+                Some(KeyPolicy::Unreadable(why)) => {
                     ok = false;
-                    break;
+                    let account = crate::arn::Arn::parse(key)
+                        .map(|a| a.account)
+                        .unwrap_or_default();
+                    detail.push(format!(
+                        "{}: the objects are encrypted with KMS key {key} (account {account}); {why}. Its key policy must hold: {}",
+                        o.arn,
+                        json!({"Effect":"Allow","Principal":{"AWS":target.arn},"Action":"kms:Decrypt","Resource":"*"})
+                    ));
+                    unknown.push(format!("the key policy of {key}"));
+                    continue;
                 }
+                None => {
+                    ok = false;
+                    detail.push(format!(
+                        "{}: the objects are encrypted with KMS key {key}, whose key policy was not read",
+                        o.arn
+                    ));
+                    continue;
+                }
+            };
+            let side = get_object_request(&o.arn, policy, Some((key, kp)));
+            let Some((action, _, rpolicy)) = side.into_iter().nth(1) else {
                 continue;
-            }
-            let key = resource.as_str();
+            };
             let kname = format!("key policy of {key}");
-            if customer_key.is_some_and(|(_, kp)| kp.is_none()) {
-                ok = false;
-                detail.push(format!(
-                    "{}: the bucket encrypts with KMS key {key}, whose key policy could not be read",
-                    o.arn
-                ));
-                break;
-            }
             match two_sided(target, &action, key, rpolicy.as_ref()) {
                 Err(e) => {
                     ok = false;
-                    detail.push(format!("{}: malformed key policy: {e}", o.arn));
+                    detail.push(format!("{}: malformed key policy of {key}: {e}", o.arn));
                 }
                 Ok((out, _, _, _)) if out.decision == Decision::Allow => {
                     detail.push(format!("{} may decrypt with {key}", target.arn));
@@ -254,7 +340,7 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
                     } else {
                         if !res_ok {
                             detail.push(format!(
-                                "{}: the bucket encrypts with KMS key {key}, and its key policy does not let {} decrypt (a key policy must allow explicitly, even in the same account)",
+                                "{}: the objects are encrypted with KMS key {key}, and its key policy does not let {} decrypt (a key policy must allow explicitly, even in the same account)",
                                 o.arn, target.arn
                             ));
                             fixes.push(json!({"key_policy_of": key, "statement": {"Effect":"Allow","Principal":{"AWS":target.arn},"Action":"kms:Decrypt","Resource":"*"}}));
@@ -272,14 +358,20 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
             }
         }
     }
-    finish(
+    let mut h = finish(
         Step::Target(Hop::GetObject),
         ok,
         detail,
         statements,
         fixes,
         &failing,
-    )
+    );
+    for k in unknown {
+        if !h.depends_on.contains(&k) {
+            h.depends_on.push(k);
+        }
+    }
+    h
 }
 
 /// Does `key` match the listed key (`*` and `?` wildcards)?

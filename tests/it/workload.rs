@@ -1055,3 +1055,108 @@ fn an_empty_object_is_read_whole_and_one_with_content_is_preferred() {
     let read = h["detail"].as_str().unwrap();
     assert!(read.split("; ").any(|l| l.ends_with("/monthly/")), "{h}");
 }
+
+/// CloudTrail encrypts log files with the trail's key whatever the bucket's default, and any writer
+/// may choose its key per object: the key of the newest objects an entry names is granted too (the
+/// plan after a new key appears updates the target role's policy), proven, and works live.
+#[test]
+fn the_key_that_encrypts_the_objects_is_granted_not_only_the_bucket_default() {
+    let s = Setup::new();
+    let key2 = rt().block_on(async {
+        let t = admin(&s.trail.1, &s.region).await;
+        let k = t
+            .kms
+            .create_key()
+            .policy(root_key_policy(&s.trail.1))
+            .send()
+            .await
+            .unwrap();
+        let arn = k.key_metadata().unwrap().arn().unwrap().to_string();
+        // the newest log file, encrypted with the trail's own key (S3 reports its ARN)
+        t.s3.put_object()
+            .bucket(&s.trail_bucket)
+            .key(format!(
+                "AWSLogs/{}/CloudTrail/{}/2026/11/29/log.json.gz",
+                s.trail.1, s.region
+            ))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"sample"))
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&arn)
+            .send()
+            .await
+            .unwrap();
+        arn
+    });
+    let o = s.run(&["plan", "-f", &s.f(), "--json", "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = plan.to_string();
+    assert!(text.contains(&key2) && text.contains(&s.key_arn), "{text}");
+    let o = s.run(&["apply", "-f", &s.f(), "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = s.run(&["plan", "-f", &s.f(), "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let (code, c) = s.check();
+    assert_eq!(code, 0, "{c}");
+    let h = report_hop(&c, &s.trail.0, "get_object");
+    assert!(words(h).contains(&format!("decrypt with {key2}")), "{h}");
+    let (code, v) = s.verify();
+    assert_eq!(code, 0, "{v}");
+}
+
+/// A key in an account outside the file (an organization trail's key in a security account): its
+/// policy cannot be read across accounts, so the hop is `?` naming the key, its account and the
+/// statement its policy must hold, and the other environments are still proven.
+#[test]
+fn a_key_in_an_account_outside_the_file_makes_the_hop_depend_on_its_policy() {
+    let s = Setup::new();
+    let security = account();
+    let key3 = rt().block_on(async {
+        let sec = admin(&security, &s.region).await;
+        let k = sec
+            .kms
+            .create_key()
+            .policy(root_key_policy(&security))
+            .send()
+            .await
+            .unwrap();
+        let arn = k.key_metadata().unwrap().arn().unwrap().to_string();
+        let t = admin(&s.trail.1, &s.region).await;
+        t.s3.put_object()
+            .bucket(&s.trail_bucket)
+            .key(format!(
+                "AWSLogs/{}/CloudTrail/{}/2026/11/30/log.json.gz",
+                s.trail.1, s.region
+            ))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"sample"))
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&arn)
+            .send()
+            .await
+            .unwrap();
+        arn
+    });
+    let o = s.run(&["apply", "-f", &s.f(), "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (code, c) = s.check();
+    assert_eq!(code, 1, "{c}");
+    let h = report_hop(&c, &s.trail.0, "get_object");
+    assert_eq!(h["ok"], false, "{h}");
+    let deps: Vec<&str> = h["depends_on"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d.as_str())
+        .collect();
+    assert_eq!(deps, [format!("the key policy of {key3}")], "{h}");
+    let w = words(h);
+    assert!(
+        w.contains(&security) && w.contains("kms:Decrypt") && w.contains(&s.target_arn(&s.trail)),
+        "{w}"
+    );
+    for e in [&s.api.0, &s.s3.0] {
+        assert_eq!(report_env(&c, e)["ok"], true, "check {e}: {c}");
+    }
+    let o = s.run(&["check", "-f", &s.f()]);
+    assert!(stdout(&o).contains('?'), "{}", stdout(&o));
+}

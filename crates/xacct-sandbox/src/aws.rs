@@ -335,7 +335,12 @@ pub struct ObjectGuard {
 /// The bucket policy of `bucket` and the key that encrypts `key` in it: the object's own key when
 /// S3 reports one, otherwise the bucket's default encryption (an AWS managed key grants nothing
 /// across accounts and is not a customer key).
-pub async fn object_guard(c: &Clients, bucket: &str, key: &str) -> Result<ObjectGuard, CallError> {
+pub async fn object_guard(
+    admin: &Admin,
+    c: &Clients,
+    bucket: &str,
+    key: &str,
+) -> Result<ObjectGuard, CallError> {
     let s3 = c.s3();
     let bucket_policy = match s3.get_bucket_policy().bucket(bucket).send().await {
         Ok(p) => p.policy().and_then(|d| parse_service_document(d).ok()),
@@ -375,7 +380,14 @@ pub async fn object_guard(c: &Clients, bucket: &str, key: &str) -> Result<Object
             key: None,
         });
     };
-    let policy = match c
+    // the key's policy lives in the key's own account and region, which need not be the bucket's
+    let owner = match xacct_policy::arn::Arn::parse(&k) {
+        Some(a) if a.account != c.account || !a.region.is_empty() => {
+            admin.get(&a.account, &a.region).await
+        }
+        _ => c.clone(),
+    };
+    let policy = match owner
         .kms()
         .get_key_policy()
         .key_id(&k)

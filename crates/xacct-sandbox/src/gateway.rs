@@ -319,7 +319,7 @@ async fn authorize_get_object(
     let account = bucket_account(state, bucket, region).await?;
     let c = state.admin.get(&account, region).await;
     let partition = xacct_policy::arn::partition_of(region);
-    let facts = match crate::aws::object_guard(&c, bucket, key).await {
+    let facts = match crate::aws::object_guard(&state.admin, &c, bucket, key).await {
         Ok(f) => f,
         Err(e) => return Some(s3_denied(&e.to_string())),
     };

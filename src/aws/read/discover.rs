@@ -71,39 +71,114 @@ pub async fn bucket_encryption(
         None | Some("") => return Ok(Encryption::KmsAwsManaged),
         Some(k) => k.to_string(),
     };
+    Ok(match resolve_key(c, region, partition, &key).await? {
+        Some(arn) => Encryption::KmsCustomer(arn),
+        None => Encryption::KmsAwsManaged,
+    })
+}
+
+/// The ARN of the customer managed key a key id, key ARN or alias names; None for an AWS managed key
+/// (`aws/s3`, whose policy no one can change). An alias grants nothing in a policy's `Resource`, so
+/// it is resolved with DescribeKey (in the key's region when an ARN gives one).
+pub async fn resolve_key(
+    c: &Clients,
+    region: &str,
+    partition: &str,
+    key: &str,
+) -> Result<Option<String>, AwsError> {
     if key == "alias/aws/s3" || key.ends_with(":alias/aws/s3") {
-        return Ok(Encryption::KmsAwsManaged);
+        return Ok(None);
     }
-    if let Some(a) = crate::arn::Arn::parse(&key) {
+    let arn = crate::arn::Arn::parse(key);
+    if let Some(a) = &arn {
         if a.resource.starts_with("key/") {
-            return Ok(Encryption::KmsCustomer(key));
+            return Ok(Some(key.to_string()));
         }
     } else if !key.starts_with("alias/") {
         // a bare key id: the key is in the bucket's account and region
-        return Ok(Encryption::KmsCustomer(format!(
+        return Ok(Some(format!(
             "arn:{partition}:kms:{region}:{}:key/{key}",
             c.account
         )));
     }
     // an alias: ask KMS which key it names
+    let key_region = arn.as_ref().map_or(region, |a| a.region.as_str());
     let _slot = c.slot().await?;
     let d = c
-        .kms()
+        .kms_in(key_region)
         .describe_key()
-        .key_id(&key)
+        .key_id(key)
         .send()
         .await
-        .map_err(|e| c.err("kms:DescribeKey", &key, e))?;
-    let meta = d.key_metadata();
-    match meta {
-        Some(m) if m.key_manager() == Some(&aws_sdk_kms::types::KeyManagerType::Aws) => {
-            Ok(Encryption::KmsAwsManaged)
+        .map_err(|e| c.err("kms:DescribeKey", key, e))?;
+    Ok(match d.key_metadata() {
+        Some(m) if m.key_manager() == Some(&aws_sdk_kms::types::KeyManagerType::Aws) => None,
+        Some(m) => Some(m.arn().unwrap_or(m.key_id()).to_string()),
+        None => None,
+    })
+}
+
+/// How many of the newest objects matching an entry are asked which key encrypts them.
+pub const OBJECTS_SAMPLED: usize = 5;
+
+/// The customer keys that encrypt the objects an entry names: HeadObject of up to
+/// `OBJECTS_SAMPLED` matching objects, the newest first (CloudTrail encrypts with the trail's key
+/// whatever the bucket's default, and any writer may choose its own key per object).
+pub async fn object_keys(
+    c: &Clients,
+    region: &str,
+    partition: &str,
+    o: &crate::config::ObjectRef,
+) -> Result<Vec<String>, AwsError> {
+    let mut found: Vec<(i64, String)> = Vec::new();
+    {
+        let _slot = c.slot().await?;
+        let mut pages = c
+            .s3()
+            .list_objects_v2()
+            .bucket(&o.bucket)
+            .prefix(o.list_prefix())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| c.err("s3:ListBucket", &o.bucket, e))?;
+            for x in page.contents() {
+                if let Some(k) = x
+                    .key()
+                    .filter(|k| crate::targets::objects::key_matches(&o.key, k))
+                {
+                    let when = x.last_modified().map_or(0, |d| d.secs());
+                    found.push((when, k.to_string()));
+                }
+            }
         }
-        Some(m) => Ok(Encryption::KmsCustomer(
-            m.arn().unwrap_or(m.key_id()).to_string(),
-        )),
-        None => Ok(Encryption::KmsAwsManaged),
     }
+    found.sort_by(|a, b| b.cmp(a));
+    found.truncate(OBJECTS_SAMPLED);
+    let heads = futures::future::join_all(found.iter().map(|(_, k)| async move {
+        let _slot = c.slot().await?;
+        c.s3()
+            .head_object()
+            .bucket(&o.bucket)
+            .key(k)
+            .send()
+            .await
+            .map_err(|e| c.err("s3:GetObject", &format!("{}/{k}", o.bucket), e))
+            .map(|h| h.ssekms_key_id().map(String::from))
+    }))
+    .await;
+    let mut keys = Vec::new();
+    for h in heads {
+        if let Some(k) = h? {
+            if let Some(arn) = resolve_key(c, region, partition, &k).await? {
+                if !keys.contains(&arn) {
+                    keys.push(arn);
+                }
+            }
+        }
+    }
+    keys.sort();
+    Ok(keys)
 }
 
 /// Read what the desired state depends on besides the file, before planning: that the source role
@@ -219,23 +294,43 @@ pub async fn discover(
                 }
                 let bucket = o.bucket.clone();
                 let env = t.name.clone();
+                let entries: Vec<&crate::config::ObjectRef> =
+                    t.objects.iter().filter(|x| x.bucket == o.bucket).collect();
                 checks.push(async move {
                     let enc = bucket_encryption(c, &cfg.region, &cfg.partition, &bucket).await;
-                    (env, bucket, enc)
+                    let keys = futures::future::try_join_all(
+                        entries
+                            .iter()
+                            .map(|o| object_keys(c, &cfg.region, &cfg.partition, o)),
+                    )
+                    .await;
+                    (env, bucket, enc, keys)
                 });
             }
         }
         let results = futures::future::join_all(checks).await;
         let mut found = Discovered::default();
-        for (env, bucket, r) in results {
+        for (env, bucket, r, keys) in results {
             match r {
                 Ok(Encryption::KmsCustomer(k)) => {
-                    found.bucket_keys.entry(env).or_default().insert(bucket, k);
+                    found
+                        .bucket_keys
+                        .entry(env.clone())
+                        .or_default()
+                        .insert(bucket, k);
                 }
                 Ok(_) => {}
                 Err(e) => errors.push(e),
             }
+            match keys {
+                Ok(keys) => {
+                    let mine = found.object_keys.entry(env).or_default();
+                    mine.extend(keys.into_iter().flatten());
+                }
+                Err(e) => errors.push(e),
+            }
         }
+        found.object_keys.retain(|_, k| !k.is_empty());
         if errors.is_empty() {
             Ok(found)
         } else {

@@ -358,7 +358,9 @@ pub(super) async fn proof_facts(
         Some(async move {
             let (role, targets) = tokio::join!(
                 role_facts_from(c, snap, &addr),
-                futures::future::join_all(crate::targets::listed(t).map(|ty| ty.facts(cfg, t, c)))
+                futures::future::join_all(
+                    crate::targets::listed(t).map(|ty| ty.facts(cfg, t, c, accts))
+                )
             );
             (t.name.clone(), role, targets)
         })
