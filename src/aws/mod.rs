@@ -123,6 +123,8 @@ pub struct Clients {
     s3: Arc<OnceLock<aws_sdk_s3::Client>>,
     kms: Arc<OnceLock<aws_sdk_kms::Client>>,
     apigateway: Arc<OnceLock<aws_sdk_apigateway::Client>>,
+    /// The region of each bucket asked about, found once (`bucket_region`).
+    bucket_regions: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     limit: Arc<Semaphore>,
     /// The proof that these credentials act in `account`, run once on first use (or up front by
     /// `Accounts::prove`): every request of this set waits for it, and fails with its error.
@@ -182,6 +184,50 @@ impl Clients {
             ))
         }
     }
+    /// An S3 client of `region` (path-style; the set's own client when it is the set's region).
+    pub fn s3_in(&self, region: &str) -> std::borrow::Cow<'_, aws_sdk_s3::Client> {
+        if self.sdk.region().is_none_or(|r| r.as_ref() == region) || region.is_empty() {
+            std::borrow::Cow::Borrowed(self.s3())
+        } else {
+            std::borrow::Cow::Owned(s3_client_in(&self.sdk, region))
+        }
+    }
+
+    /// The region of `bucket`, asked once per bucket with HeadBucket: S3 names it
+    /// (`x-amz-bucket-region`) in its answer, also when it refuses or redirects a request sent to
+    /// another region. The set's own region when S3 does not say (the bucket's calls then report
+    /// what is wrong).
+    pub async fn bucket_region(&self, bucket: &str) -> String {
+        if let Some(r) = self
+            .bucket_regions
+            .lock()
+            .ok()
+            .and_then(|m| m.get(bucket).cloned())
+        {
+            return r;
+        }
+        let own = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let region = match self.s3().head_bucket().bucket(bucket).send().await {
+            Ok(o) => o.bucket_region().map(String::from),
+            Err(e) => e
+                .raw_response()
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(String::from),
+        }
+        .filter(|r| !r.is_empty())
+        .unwrap_or(own);
+        if let Ok(mut m) = self.bucket_regions.lock() {
+            m.insert(bucket.to_string(), region.clone());
+        }
+        region
+    }
+
+    /// An S3 client of the region of `bucket` (see `bucket_region`).
+    pub async fn s3_for(&self, bucket: &str) -> std::borrow::Cow<'_, aws_sdk_s3::Client> {
+        let region = self.bucket_region(bucket).await;
+        self.s3_in(&region)
+    }
+
     pub fn apigateway(&self) -> &aws_sdk_apigateway::Client {
         self.apigateway
             .get_or_init(|| aws_sdk_apigateway::Client::new(&self.sdk))
@@ -321,6 +367,16 @@ impl Clients {
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// An S3 client of `sdk` in `region` (a bucket's), path-style.
+pub fn s3_client_in(sdk: &SdkConfig, region: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .region(aws_sdk_s3::config::Region::new(region.to_string()))
             .force_path_style(true)
             .build(),
     )
@@ -522,6 +578,7 @@ impl Clients {
             s3: Default::default(),
             kms: Default::default(),
             apigateway: Default::default(),
+            bucket_regions: Default::default(),
             sdk,
             limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),
             proof: Arc::new(Proof {

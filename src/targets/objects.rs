@@ -159,7 +159,12 @@ pub async fn bucket_facts(
 ) -> Result<BucketFacts, AwsError> {
     let got = {
         let _slot = c.slot().await?;
-        c.s3().get_bucket_policy().bucket(bucket).send().await
+        c.s3_for(bucket)
+            .await
+            .get_bucket_policy()
+            .bucket(bucket)
+            .send()
+            .await
     };
     let policy = match got {
         Ok(p) => match p.policy() {
@@ -382,13 +387,13 @@ pub fn key_matches(listed: &str, key: &str) -> bool {
 /// One object that matches the entry, listed with the environment's own credentials: one with
 /// content if there is any (a "folder" marker is empty), and whether it is empty.
 async fn find_object(c: &Clients, o: &ObjectRef) -> Result<Option<(String, bool)>, HopError> {
+    let s3 = c.s3_for(&o.bucket).await;
     let fail = |m: String| HopError {
         denied: false,
         message: m,
     };
     let mut empty: Option<String> = None;
-    let mut pages = c
-        .s3()
+    let mut pages = s3
         .list_objects_v2()
         .bucket(&o.bucket)
         .prefix(o.list_prefix())
@@ -420,12 +425,12 @@ async fn find_object(c: &Clients, o: &ObjectRef) -> Result<Option<(String, bool)
 async fn read_first_byte(
     cfg: &Config,
     creds: &aws_sdk_sts::types::Credentials,
-    bucket: &str,
+    (bucket, region): (&str, &str),
     key: &str,
     empty: bool,
 ) -> Result<(), HopError> {
     let sdk = with_creds(
-        &cfg.region,
+        region,
         creds.access_key_id(),
         creds.secret_access_key(),
         creds.session_token(),
@@ -487,8 +492,9 @@ async fn get_object_hop(
                 ),
             });
         };
+        let region = c.bucket_region(&o.bucket).await;
         settled(opts, proofs, &t.name, Hop::GetObject, || {
-            read_first_byte(cfg, target, &o.bucket, &key, empty)
+            read_first_byte(cfg, target, (&o.bucket, &region), &key, empty)
         })
         .await?;
         Ok(format!("read s3://{}/{key}", o.bucket))

@@ -1160,3 +1160,64 @@ fn a_key_in_an_account_outside_the_file_makes_the_hop_depend_on_its_policy() {
     let o = s.run(&["check", "-f", &s.f()]);
     assert!(stdout(&o).contains('?'), "{}", stdout(&o));
 }
+
+/// A bucket in another region than the fleet's: every S3 call for it goes to the bucket's region
+/// (found once with HeadBucket), as S3 redirects (301) a request signed for another region and the
+/// SDK does not follow; plan, apply, check and verify all work through a proxy that redirects as
+/// S3 does.
+#[test]
+fn a_bucket_in_another_region_is_called_in_its_region() {
+    use crate::common::injector::{Config, Injector};
+    let s = Setup::new();
+    let other = ["eu-west-1", "us-east-2", "ap-northeast-1"]
+        .into_iter()
+        .find(|r| *r != s.region)
+        .unwrap();
+    let bucket = name("reports-far-");
+    rt().block_on(async {
+        let b = admin(&s.s3.1, other).await.s3;
+        create_bucket(&b, &bucket, other).await;
+        put(&b, &bucket, "weekly/2026-48.csv").await;
+    });
+    let yaml = s.yaml().replace(
+        "      - arn:aws:s3:::",
+        &format!("      - {bucket}/weekly/*\n      - arn:aws:s3:::"),
+    );
+    assert!(yaml.contains(&bucket));
+    let file = s.file.with_file_name("far.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let inj = Injector::start(
+        moto(),
+        Config {
+            bucket_regions: vec![(bucket.clone(), other.to_string())],
+            ..Config::default()
+        },
+    );
+    let f = file_arg(&file);
+    for (args, code) in [
+        (vec!["apply", "-f", &f, "--auto-approve"], 0),
+        (vec!["plan", "-f", &f, "--detailed-exitcode"], 0),
+        (vec!["check", "-f", &f, "--json"], 0),
+        // (the objects' environment: the API emulator is the sandbox's, not behind this proxy)
+        (
+            vec!["verify", "-f", &f, "--assume-source", "--json", "--env", &s.s3.0],
+            0,
+        ),
+    ] {
+        let o = xacct_at(&inj.url, &args, None);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+    assert!(
+        inj.counters
+            .redirects
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0,
+        "the proxy redirected the first request for the bucket"
+    );
+}

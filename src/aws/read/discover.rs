@@ -44,7 +44,12 @@ pub async fn bucket_encryption(
 ) -> Result<Encryption, AwsError> {
     let out = {
         let _slot = c.slot().await?;
-        c.s3().get_bucket_encryption().bucket(bucket).send().await
+        c.s3_for(bucket)
+            .await
+            .get_bucket_encryption()
+            .bucket(bucket)
+            .send()
+            .await
     };
     let out = match out {
         Ok(o) => o,
@@ -131,10 +136,10 @@ pub async fn object_keys(
     o: &crate::config::ObjectRef,
 ) -> Result<Vec<String>, AwsError> {
     let mut found: Vec<(i64, String)> = Vec::new();
+    let s3 = c.s3_for(&o.bucket).await;
     {
         let _slot = c.slot().await?;
-        let mut pages = c
-            .s3()
+        let mut pages = s3
             .list_objects_v2()
             .bucket(&o.bucket)
             .prefix(o.list_prefix())
@@ -155,10 +160,10 @@ pub async fn object_keys(
     }
     found.sort_by(|a, b| b.cmp(a));
     found.truncate(OBJECTS_SAMPLED);
+    let s3 = &s3;
     let heads = futures::future::join_all(found.iter().map(|(_, k)| async move {
         let _slot = c.slot().await?;
-        c.s3()
-            .head_object()
+        s3.head_object()
             .bucket(&o.bucket)
             .key(k)
             .send()

@@ -49,6 +49,9 @@ pub struct Config {
     /// Before forwarding the CreateRole of the role with this name, create that role without xacct's
     /// tags (as someone else would have between plan and apply), so IAM answers EntityAlreadyExists.
     pub squat_create_role: Option<String>,
+    /// Buckets and their regions: an S3 request for one of them signed for another region is
+    /// answered as S3 does, 301 PermanentRedirect naming the bucket's region (x-amz-bucket-region).
+    pub bucket_regions: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             deny_assume: None,
             invalid_lambda_principal: 0,
             squat_create_role: None,
+            bucket_regions: vec![],
         }
     }
 }
@@ -82,6 +86,8 @@ pub struct Counters {
     pub faults: AtomicUsize,
     pub held: AtomicUsize,
     pub invalid_principal: AtomicUsize,
+    /// S3 requests answered 301 for a bucket of another region.
+    pub redirects: AtomicUsize,
     pub denied_assume: AtomicUsize,
     pub invalid_lambda_principal: AtomicUsize,
     /// Sum of the time each request took through the proxy (the cost of issuing them one by one).
@@ -188,6 +194,7 @@ impl Injector {
             &self.counters.invalid_principal,
             &self.counters.denied_assume,
             &self.counters.invalid_lambda_principal,
+            &self.counters.redirects,
         ] {
             c.store(0, Ordering::SeqCst);
         }
@@ -406,6 +413,42 @@ async fn handle(
                     "injected drop",
                 )),
             };
+        }
+    }
+    if service == "s3" {
+        let signed_for = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| a.split("Credential=").nth(1))
+            .and_then(|c| c.split('/').nth(2))
+            .unwrap_or("")
+            .to_string();
+        let bucket = parts
+            .uri
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("");
+        if let Some((_, region)) = cfg.bucket_regions.iter().find(|(b, _)| b == bucket) {
+            if *region != signed_for {
+                st.counters.redirects.fetch_add(1, Ordering::SeqCst);
+                if write {
+                    st.counters.writes.fetch_sub(1, Ordering::SeqCst);
+                }
+                let body = if parts.method == hyper::Method::HEAD {
+                    String::new()
+                } else {
+                    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message><Bucket>{bucket}</Bucket><Endpoint>s3.{region}.amazonaws.com</Endpoint></Error>")
+                };
+                return Ok(Response::builder()
+                    .status(301)
+                    .header("content-type", "application/xml")
+                    .header("x-amz-bucket-region", region.as_str())
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap());
+            }
         }
     }
     if let Some(name) = cfg.squat_create_role.as_deref() {
