@@ -122,7 +122,23 @@ pub struct ApiFacts {
     pub policy: Option<Value>,
     /// The names of its deployed stages.
     pub stages: Vec<String>,
+    /// Its methods as currently configured (in force only once a stage is deployed).
     pub methods: Vec<MethodFacts>,
+    /// What is deployed to each stage the file names, by stage: what API Gateway serves.
+    pub deployed: BTreeMap<String, DeployedStage>,
+}
+
+/// What one stage of a REST API serves: the deployment it points at, the methods' authorization
+/// and the resource policy as they were when that deployment was created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployedStage {
+    pub deployment_id: String,
+    /// Each method's deployed authorization (`GetDeployment` with `embed=apisummary`), or why it
+    /// could not be read.
+    pub methods: Result<Vec<MethodFacts>, String>,
+    /// The deployed resource policy (the stage's export with API Gateway extensions,
+    /// `x-amazon-apigateway-policy`).
+    pub policy: PolicyRead,
 }
 
 /// A bucket's default encryption.
@@ -146,13 +162,14 @@ pub struct BucketFacts {
     pub encryption: Encryption,
 }
 
-/// What xacct could read of a customer managed key's policy.
+/// What xacct could read of a policy held somewhere it may not be able to read: a customer managed
+/// key's policy, an API's deployed resource policy.
 #[derive(Debug, Clone, PartialEq)]
-pub enum KeyPolicy {
-    /// Its policy (None: it has none, which allows no one).
+pub enum PolicyRead {
+    /// The policy (None: there is none).
     Read(Option<Value>),
     /// It could not be read, and why (a key in an account outside the file: GetKeyPolicy does not
-    /// work across accounts).
+    /// work across accounts; a stage whose export does not carry the policy).
     Unreadable(String),
 }
 
@@ -174,7 +191,7 @@ pub struct Facts {
     /// The customer keys that encrypt the newest objects of each object entry (by its ARN).
     pub object_keys: BTreeMap<String, Vec<String>>,
     /// The policies of the customer keys of the buckets and their objects, by key ARN.
-    pub key_policies: BTreeMap<String, KeyPolicy>,
+    pub key_policies: BTreeMap<String, PolicyRead>,
     /// With gated devices: each environment's own IoT facts (certificates or thing group, alias,
     /// IoT role), by environment.
     pub per_env: BTreeMap<String, IotFacts>,

@@ -8,7 +8,7 @@ use crate::aws::{Accounts, AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::{finish, missing_target, target_access, Step, StepResult};
 use crate::config::{ApiMethod, Config, Target};
-use crate::model::live::{ApiFacts, Discovered, Facts, MethodFacts};
+use crate::model::live::{ApiFacts, DeployedStage, Discovered, Facts, MethodFacts, PolicyRead};
 use crate::policy::{self, Var};
 use crate::verify::hops::{hop_done, settled, split_results, HopError, Options, Proofs};
 use crate::verify::report::{HopOutcome, Invocation};
@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full};
 use rustls_pki_types::ServerName;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -51,11 +51,14 @@ impl TargetType for Apis {
             let mut ids: Vec<&str> = t.apis.iter().map(|a| a.api_id.as_str()).collect();
             ids.sort();
             ids.dedup();
-            let read =
-                futures::future::join_all(ids.into_iter().map(|id| async move {
-                    (format!("{}/{id}", t.account), api_facts(c, id).await)
-                }))
-                .await;
+            let read = futures::future::join_all(ids.into_iter().map(|id| async move {
+                let stages = stages_of(t, id);
+                (
+                    format!("{}/{id}", t.account),
+                    api_facts(c, id, &stages).await,
+                )
+            }))
+            .await;
             let (mut f, mut errors) = (Facts::default(), Vec::new());
             gather(&mut f.apis, read, &mut errors);
             (f, errors)
@@ -100,8 +103,26 @@ impl TargetType for Apis {
     }
 }
 
-/// A REST API: its resource policy, stages and every method's authorization.
-pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> {
+/// The stages environment `t` names for API `id`.
+fn stages_of<'a>(t: &'a Target, id: &str) -> Vec<&'a str> {
+    let mut stages: Vec<&str> = t
+        .apis
+        .iter()
+        .filter(|a| a.api_id == id)
+        .map(|a| a.stage.as_str())
+        .collect();
+    stages.sort();
+    stages.dedup();
+    stages
+}
+
+/// A REST API: its resource policy, stages and every method's authorization as configured, and
+/// what is deployed to each of `stages` (the ones the file names).
+pub async fn api_facts(
+    c: &Clients,
+    api_id: &str,
+    stages_named: &[&str],
+) -> Result<ApiFacts, AwsError> {
     let api = {
         let _slot = c.slot().await?;
         c.apigateway()
@@ -198,12 +219,126 @@ pub async fn api_facts(c: &Clients, api_id: &str) -> Result<ApiFacts, AwsError> 
             });
         }
     }
+    let mut deployed = BTreeMap::new();
+    for stage in stages_named
+        .iter()
+        .filter(|s| stages.iter().any(|x| x == *s))
+    {
+        if let Some(d) = deployed_stage(c, api_id, stage).await? {
+            deployed.insert(stage.to_string(), d);
+        }
+    }
     Ok(ApiFacts {
         exists: Some(true),
         policy,
         stages,
         methods,
+        deployed,
     })
+}
+
+/// What stage `stage` of API `api_id` serves: its deployment's methods (GetDeployment with
+/// `embed=apisummary`) and resource policy (the stage's export with API Gateway extensions).
+async fn deployed_stage(
+    c: &Clients,
+    api_id: &str,
+    stage: &str,
+) -> Result<Option<DeployedStage>, AwsError> {
+    let res = format!("restapis/{api_id}/stages/{stage}");
+    let got = {
+        let _slot = c.slot().await?;
+        c.apigateway()
+            .get_stage()
+            .rest_api_id(api_id)
+            .stage_name(stage)
+            .send()
+            .await
+    };
+    let deployment_id = match got {
+        Ok(s) => s.deployment_id().unwrap_or_default().to_string(),
+        Err(e) => {
+            let e = c.err("apigateway:GET", &res, e);
+            return if e.not_found() { Ok(None) } else { Err(e) };
+        }
+    };
+    let summary = {
+        let _slot = c.slot().await?;
+        c.apigateway()
+            .get_deployment()
+            .rest_api_id(api_id)
+            .deployment_id(&deployment_id)
+            .embed("apisummary")
+            .send()
+            .await
+    };
+    let methods = match summary {
+        Ok(d) => match d.api_summary() {
+            Some(paths) => {
+                let mut v: Vec<MethodFacts> = paths
+                    .iter()
+                    .flat_map(|(path, ms)| {
+                        ms.iter().map(move |(m, snap)| MethodFacts {
+                            path: path.clone(),
+                            http_method: m.clone(),
+                            authorization: snap.authorization_type().unwrap_or("NONE").to_string(),
+                        })
+                    })
+                    .collect();
+                v.sort_by(|a, b| (&a.path, &a.http_method).cmp(&(&b.path, &b.http_method)));
+                Ok(v)
+            }
+            None => Err(format!(
+                "API Gateway did not say which methods deployment {deployment_id} serves (GetDeployment with embed=apisummary)"
+            )),
+        },
+        Err(e) => Err(c
+            .err("apigateway:GET", &format!("restapis/{api_id}/deployments/{deployment_id}"), e)
+            .to_string()),
+    };
+    let export = {
+        let _slot = c.slot().await?;
+        c.apigateway()
+            .get_export()
+            .rest_api_id(api_id)
+            .stage_name(stage)
+            .export_type("oas30")
+            .parameters("extensions", "apigateway")
+            .accepts("application/json")
+            .send()
+            .await
+    };
+    let policy = match export {
+        Ok(x) => {
+            let doc: Option<Value> = x
+                .body()
+                .and_then(|b| serde_json::from_slice(b.as_ref()).ok());
+            match doc {
+                None => PolicyRead::Unreadable(format!(
+                    "the export of stage {stage} is not an OpenAPI document"
+                )),
+                Some(doc) => match doc.get("x-amazon-apigateway-policy") {
+                    None | Some(Value::Null) => PolicyRead::Read(None),
+                    Some(Value::String(t)) => match policy::parse_service_document(t) {
+                        Ok(p) => PolicyRead::Read(Some(p)),
+                        Err(m) => PolicyRead::Unreadable(format!("malformed deployed policy: {m}")),
+                    },
+                    Some(p) => match policy::parse_service_document(&p.to_string()) {
+                        Ok(p) => PolicyRead::Read(Some(p)),
+                        Err(m) => PolicyRead::Unreadable(format!("malformed deployed policy: {m}")),
+                    },
+                },
+            }
+        }
+        Err(e) => PolicyRead::Unreadable(
+            c.err("apigateway:GET", &format!("{res}/exports/oas30"), e)
+                .to_string(),
+        ),
+    };
+    Ok(Some(DeployedStage {
+        deployment_id,
+        methods,
+        policy,
+    }))
 }
 
 /// Does the listed method (`GET`, `*`) with its path (which may hold `*`) reach the API method
@@ -227,9 +362,15 @@ fn prove_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
     let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
         (true, Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // what xacct cannot read of a deployed stage: the hop depends on it (`?`), not ✗
+    let mut unknown: Vec<String> = Vec::new();
     for api in &t.apis {
         let facts = f.apis.get(&format!("{}/{}", t.account, api.api_id));
         let route = format!("{} /{}", api.method, api.path);
+        // what the stage serves: its deployment (the current configuration only when nothing
+        // about the deployment is known, as for the desired state)
+        let deployed = facts.and_then(|a| a.deployed.get(&api.stage));
+        let mut policy = facts.and_then(|a| a.policy.as_ref());
         if let Some(a) = facts.filter(|a| a.exists.is_some()) {
             if a.exists == Some(false) {
                 ok = false;
@@ -253,16 +394,34 @@ fn prove_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
                     }
                 ));
             }
-            let matching: Vec<_> = a
-                .methods
+            let methods: &[MethodFacts] = match deployed.map(|d| &d.methods) {
+                None => &a.methods,
+                Some(Ok(m)) => m,
+                Some(Err(why)) => {
+                    ok = false;
+                    detail.push(format!("{}: {why}", api.arn));
+                    unknown.push(format!(
+                        "the methods deployed to stage {} of API {}",
+                        api.stage, api.api_id
+                    ));
+                    &[]
+                }
+            };
+            let matching: Vec<_> = methods
                 .iter()
                 .filter(|m| method_matches(&api.method, &api.path, &m.http_method, &m.path))
                 .collect();
-            if matching.is_empty() {
+            if matching.is_empty() && deployed.is_none_or(|d| d.methods.is_ok()) {
                 ok = false;
                 detail.push(format!(
-                    "{}: API {} has no method {route}",
-                    api.arn, api.api_id
+                    "{}: API {} has no method {route}{}",
+                    api.arn,
+                    api.api_id,
+                    if deployed.is_some() {
+                        format!(" deployed to stage {}", api.stage)
+                    } else {
+                        String::new()
+                    }
                 ));
             }
             for m in matching.iter().filter(|m| m.authorization != "AWS_IAM") {
@@ -273,8 +432,67 @@ fn prove_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
                 ));
                 fixes.push(json!({"api": api.api_id, "method": m.http_method, "resource": m.path, "authorization_type": "AWS_IAM"}));
             }
+            if let Some(d) = deployed {
+                // what changed since the deployment is not in force yet: say so
+                let mut changed = Vec::new();
+                if let PolicyRead::Read(p) = &d.policy {
+                    let same = match (p, &a.policy) {
+                        (None, None) => true,
+                        (Some(x), Some(y)) => policy::same(x, y),
+                        _ => false,
+                    };
+                    if !same {
+                        changed.push("its resource policy".to_string());
+                    }
+                }
+                if let Ok(dm) = &d.methods {
+                    let auth = |ms: &[MethodFacts]| -> Vec<(String, String, String)> {
+                        ms.iter()
+                            .filter(|m| {
+                                method_matches(&api.method, &api.path, &m.http_method, &m.path)
+                            })
+                            .map(|m| {
+                                (
+                                    m.path.clone(),
+                                    m.http_method.clone(),
+                                    m.authorization.clone(),
+                                )
+                            })
+                            .collect()
+                    };
+                    let (mut x, mut y) = (auth(dm), auth(&a.methods));
+                    x.sort();
+                    y.sort();
+                    if x != y {
+                        changed.push(format!("its method {route}"));
+                    }
+                }
+                if !changed.is_empty() {
+                    detail.push(format!(
+                        "{}: {} changed since stage {} was deployed (deployment {}): deploy it for this to take effect",
+                        api.arn,
+                        changed.join(" and "),
+                        api.stage,
+                        d.deployment_id
+                    ));
+                }
+                match &d.policy {
+                    PolicyRead::Read(p) => policy = p.as_ref(),
+                    PolicyRead::Unreadable(why) => {
+                        ok = false;
+                        detail.push(format!(
+                            "{}: the resource policy deployed to stage {} could not be read: {why}",
+                            api.arn, api.stage
+                        ));
+                        unknown.push(format!(
+                            "the resource policy deployed to stage {} of API {}",
+                            api.stage, api.api_id
+                        ));
+                        continue;
+                    }
+                }
+            }
         }
-        let policy = facts.and_then(|a| a.policy.as_ref());
         let rname = format!("resource policy of API {}", api.api_id);
         let r = target_access(
             target,
@@ -290,14 +508,20 @@ fn prove_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
         fixes.extend(r.fix);
         failing.extend(r.case);
     }
-    finish(
+    let mut h = finish(
         Step::Target(Hop::CallApi),
         ok,
         detail,
         statements,
         fixes,
         &failing,
-    )
+    );
+    for k in unknown {
+        if !h.depends_on.contains(&k) {
+            h.depends_on.push(k);
+        }
+    }
+    h
 }
 
 /// The DNS suffix of a partition.
@@ -461,11 +685,16 @@ async fn unprotected(env: &Clients, t: &Target, opts: &Options) -> Option<Vec<St
     ids.sort();
     ids.dedup();
     for id in ids {
-        let facts = api_facts(env, id).await.ok()?;
+        let facts = api_facts(env, id, &stages_of(t, id)).await.ok()?;
         for api in t.apis.iter().filter(|a| a.api_id == id) {
             let (method, path) = request_line(api, &opts.api_path_arg);
             let rest = path.splitn(3, '/').nth(2).unwrap_or("");
-            for m in facts.methods.iter().filter(|m| {
+            // what the stage serves, as deployed (the current configuration when that is unknown)
+            let methods = match facts.deployed.get(&api.stage).map(|d| &d.methods) {
+                Some(Ok(m)) => m,
+                _ => &facts.methods,
+            };
+            for m in methods.iter().filter(|m| {
                 (m.http_method == method || m.http_method == "ANY")
                     && serves(&m.path, rest)
                     && m.authorization != "AWS_IAM"

@@ -12,7 +12,7 @@ use crate::check::proof::{
     finish, labels, missing_target, removal, target_access, two_sided, Step, StepResult,
 };
 use crate::config::{Config, ObjectRef, Target};
-use crate::model::live::{BucketFacts, Discovered, Encryption, Facts, KeyPolicy};
+use crate::model::live::{BucketFacts, Discovered, Encryption, Facts, PolicyRead};
 use crate::policy::eval::Decision;
 use crate::policy::{self, Var};
 use crate::verify::hops::{
@@ -199,12 +199,12 @@ pub async fn bucket_facts(
 
 /// A customer key's policy, read with the clients of its own account when it is one of the file's
 /// (GetKeyPolicy does not work across accounts), in the key's region.
-async fn key_policy(accts: &Accounts, key: &str) -> Result<KeyPolicy, AwsError> {
+async fn key_policy(accts: &Accounts, key: &str) -> Result<PolicyRead, AwsError> {
     let Some(arn) = crate::arn::Arn::parse(key) else {
-        return Ok(KeyPolicy::Unreadable(format!("{key} is not a key ARN")));
+        return Ok(PolicyRead::Unreadable(format!("{key} is not a key ARN")));
     };
     let Some(c) = accts.all().iter().find(|c| c.account == arn.account) else {
-        return Ok(KeyPolicy::Unreadable(format!(
+        return Ok(PolicyRead::Unreadable(format!(
             "the key is in account {}, which is not one of the file's accounts, and its key policy cannot be read from another account",
             arn.account
         )));
@@ -218,7 +218,7 @@ async fn key_policy(accts: &Accounts, key: &str) -> Result<KeyPolicy, AwsError> 
         .send()
         .await
     {
-        Ok(p) => Ok(KeyPolicy::Read(match p.policy() {
+        Ok(p) => Ok(PolicyRead::Read(match p.policy() {
             Some(d) => Some(
                 policy::parse_service_document(d)
                     .map_err(|m| c.unreadable("kms:GetKeyPolicy", key, m))?,
@@ -228,9 +228,9 @@ async fn key_policy(accts: &Accounts, key: &str) -> Result<KeyPolicy, AwsError> 
         Err(e) => {
             let e = c.err("kms:GetKeyPolicy", key, e);
             if e.not_found() {
-                Ok(KeyPolicy::Read(None))
+                Ok(PolicyRead::Read(None))
             } else if e.access_denied() {
-                Ok(KeyPolicy::Unreadable(format!(
+                Ok(PolicyRead::Unreadable(format!(
                     "account {}'s credentials may not read it: {}",
                     arn.account, e.message
                 )))
@@ -296,8 +296,8 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
         }
         for key in keys {
             let kp = match f.key_policies.get(key) {
-                Some(KeyPolicy::Read(p)) => p.as_ref(),
-                Some(KeyPolicy::Unreadable(why)) => {
+                Some(PolicyRead::Read(p)) => p.as_ref(),
+                Some(PolicyRead::Unreadable(why)) => {
                     ok = false;
                     let account = crate::arn::Arn::parse(key)
                         .map(|a| a.account)

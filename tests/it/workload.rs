@@ -654,6 +654,34 @@ fn a_key_policy_without_the_role_fails_at_get_object() {
     );
 }
 
+/// A change to an API takes effect only when a stage is deployed: before that, check judges (and
+/// the emulator serves) what is deployed, and says on the hop that the API changed since; after
+/// deploying stage prod the change is in force.
+fn not_in_force_until_deployed(s: &Setup, what: &str) {
+    let (code, c) = s.check();
+    assert_eq!(code, 0, "{c}");
+    let h = report_hop(&c, &s.api.0, "call_api");
+    assert_eq!(h["ok"], true, "{h}");
+    assert!(
+        words(h).contains(&format!("{what} changed since stage prod was deployed"))
+            && words(h).contains("deploy it for this to take effect"),
+        "{h}"
+    );
+    let (code, v) = s.verify();
+    assert_eq!(code, 0, "the stage still serves the deployed API: {v}");
+    rt().block_on(async {
+        admin(&s.api.1, &s.region)
+            .await
+            .gw
+            .create_deployment()
+            .rest_api_id(&s.api_id)
+            .stage_name("prod")
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
 #[test]
 fn an_api_resource_policy_that_denies_fails_at_call_api() {
     let s = Setup::new();
@@ -673,6 +701,7 @@ fn an_api_resource_policy_that_denies_fails_at_call_api() {
             .await
             .unwrap();
     });
+    not_in_force_until_deployed(&s, "its resource policy");
     let (_, c) = s.check();
     let h = report_hop(&c, &s.api.0, "call_api");
     assert_eq!(h["ok"], false, "{h}");
@@ -736,6 +765,7 @@ fn a_method_without_iam_authorization_fails_at_call_api() {
             .await
             .unwrap();
     });
+    not_in_force_until_deployed(&s, "its method POST /orders");
     fails_only(
         &s,
         &s.api.0,
@@ -1197,10 +1227,18 @@ fn a_bucket_in_another_region_is_called_in_its_region() {
     for (args, code) in [
         (vec!["apply", "-f", &f, "--auto-approve"], 0),
         (vec!["plan", "-f", &f, "--detailed-exitcode"], 0),
-        (vec!["check", "-f", &f, "--json"], 0),
+        (vec!["check", "-f", &f, "--json", "--env", &s.s3.0], 0),
         // (the objects' environment: the API emulator is the sandbox's, not behind this proxy)
         (
-            vec!["verify", "-f", &f, "--assume-source", "--json", "--env", &s.s3.0],
+            vec![
+                "verify",
+                "-f",
+                &f,
+                "--assume-source",
+                "--json",
+                "--env",
+                &s.s3.0,
+            ],
             0,
         ),
     ] {

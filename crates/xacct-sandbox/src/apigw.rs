@@ -1,6 +1,7 @@
 //! Emulator of API Gateway invocations (moto stores REST APIs but does not serve them): HTTPS on a
 //! local port with a certificate, from the sandbox CA, for whatever `{api-id}.execute-api.{region}`
-//! host the client asks for (SNI). It checks the SigV4 signature (the gateway saw each session's
+//! host the client asks for (SNI). A stage serves its deployment's snapshot (`deployments`), taken
+//! when the deployment was created. It checks the SigV4 signature (the gateway saw each session's
 //! secret when it was issued), requires the stage, the route and `AWS_IAM` authorization, evaluates
 //! `execute-api:Invoke` on the method ARN (identity policies, permissions boundary, the API's resource
 //! policy), and answers as API Gateway does: 403 `{"message": …}`, 404 for an unknown stage or
@@ -271,15 +272,65 @@ async fn invoke(
     let mut segs = path.trim_start_matches('/').splitn(2, '/');
     let stage = segs.next().unwrap_or("").to_string();
     let rest = segs.next().unwrap_or("").to_string();
-    if c.apigateway()
+    let Ok(st) = c
+        .apigateway()
         .get_stage()
         .rest_api_id(id)
         .stage_name(&stage)
         .send()
         .await
-        .is_err()
-    {
+    else {
         return answer(404, "Not Found");
+    };
+    // what the stage serves: its deployment's snapshot (the API as configured now only when the
+    // deployment was not made through the gateway)
+    let method = parts.method.as_str().to_string();
+    if let Some(d) = st
+        .deployment_id()
+        .and_then(|did| state.registry.deployment(id, did))
+    {
+        let route = d
+            .methods
+            .iter()
+            .find(|m| xacct_policy::routes::serves(&m.path, &rest) && m.http_method == method);
+        let route = route.or_else(|| {
+            d.methods
+                .iter()
+                .find(|m| xacct_policy::routes::serves(&m.path, &rest) && m.http_method == "ANY")
+        });
+        let Some(m) = route else {
+            return answer(404, "Not Found");
+        };
+        if m.authorization == "AWS_IAM" {
+            if let Some(denied) = authorize(
+                state,
+                parts,
+                body,
+                host,
+                region,
+                &account,
+                id,
+                &stage,
+                &method,
+                &rest,
+                d.policy.as_deref(),
+            )
+            .await
+            {
+                return denied;
+            }
+        }
+        return integration(
+            state,
+            &c,
+            id,
+            &m.resource_id,
+            &m.http_method,
+            parts,
+            body,
+            region,
+        )
+        .await;
     }
     // the route: a resource that serves the path, with this method or ANY
     let Ok(resources) = c
@@ -295,7 +346,6 @@ async fn invoke(
     else {
         return answer(500, "cannot read the API's resources");
     };
-    let method = parts.method.as_str().to_string();
     let route = resources.iter().find_map(|r| {
         let rpath = r.path()?;
         if !xacct_policy::routes::serves(rpath, &rest) {

@@ -527,10 +527,61 @@ async fn handle(
     } else {
         false
     };
+    // API Gateway's deployments: what a stage serves is the snapshot taken when its deployment was
+    // created (moto keeps none)
+    let account_of_request = sig.as_ref().and_then(|(akid, _, _)| {
+        principal
+            .as_ref()
+            .map(|p| p.account.clone())
+            .or_else(|| state.registry.session_account(akid))
+    });
+    if let Some((api, did)) = crate::deployments::summary_request(&parts.method, &parts.uri) {
+        if let Some(d) = state.registry.deployment(&api, &did) {
+            let body = crate::deployments::summary_json(&did, &d).to_string();
+            return Ok(response(200, &[("content-type", "application/json")], body));
+        }
+    }
+    if let (Some((api, stage, _)), Some(account)) = (
+        crate::deployments::export_request(&parts.method, parts.uri.path()),
+        account_of_request.as_deref(),
+    ) {
+        let c = state.admin.get(account, &region).await;
+        if let Ok(s) = c
+            .apigateway()
+            .get_stage()
+            .rest_api_id(&api)
+            .stage_name(&stage)
+            .send()
+            .await
+        {
+            if let Some(d) = s
+                .deployment_id()
+                .and_then(|did| state.registry.deployment(&api, did))
+            {
+                let body = crate::deployments::export_json(&api, &stage, &d).to_string();
+                return Ok(response(200, &[("content-type", "application/json")], body));
+            }
+        }
+    }
     let (rparts, rbytes) = match super::forward(&client, &state.moto, &parts, body.clone()).await {
         Ok(r) => r,
         Err(e) => return Ok(response(502, &[], e.to_string())),
     };
+    if let (Some(api), Some(account), true) = (
+        crate::deployments::create_request(&parts.method, parts.uri.path()),
+        account_of_request.as_deref(),
+        rparts.status.is_success(),
+    ) {
+        let id = serde_json::from_slice::<serde_json::Value>(&rbytes)
+            .ok()
+            .and_then(|v| v["id"].as_str().map(String::from));
+        if let Some(id) = id {
+            let c = state.admin.get(account, &region).await;
+            if let Some(d) = crate::deployments::snapshot(&c, &api).await {
+                state.registry.deployed(&api, &id, d);
+            }
+        }
+    }
     if assume && rparts.status.is_success() {
         let text = String::from_utf8_lossy(&rbytes);
         if let Some(akid) = between(&text, "<AccessKeyId>", "</AccessKeyId>") {

@@ -11,6 +11,7 @@
 pub mod apigw;
 pub mod aws;
 pub mod bootstrap;
+pub mod deployments;
 pub mod endpoint;
 pub mod gateway;
 
@@ -236,9 +237,25 @@ pub struct Registry {
     pub certificates: Mutex<HashMap<String, (String, String, String)>>,
     /// The account each session key issued through the gateway acts in.
     sessions: Mutex<HashMap<String, String>>,
+    /// What each API deployment serves, by (API id, deployment id): taken at CreateDeployment.
+    deployments: Mutex<HashMap<(String, String), deployments::Deployment>>,
 }
 
 impl Registry {
+    /// What deployment `deployment` of API `api` serves, when it was created through the gateway.
+    pub fn deployment(&self, api: &str, deployment: &str) -> Option<deployments::Deployment> {
+        self.deployments
+            .lock()
+            .unwrap()
+            .get(&(api.to_string(), deployment.to_string()))
+            .cloned()
+    }
+    pub fn deployed(&self, api: &str, deployment: &str, d: deployments::Deployment) {
+        self.deployments
+            .lock()
+            .unwrap()
+            .insert((api.to_string(), deployment.to_string()), d);
+    }
     pub fn principal(&self, akid: &str) -> Option<Principal> {
         self.keys.lock().unwrap().get(akid).cloned()
     }
