@@ -21,6 +21,7 @@ mod bad_inputs;
 mod check;
 mod devices;
 mod ecosystem;
+mod permissions;
 mod reliability;
 mod signin;
 mod snapshots;

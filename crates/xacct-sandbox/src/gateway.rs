@@ -139,6 +139,101 @@ pub(crate) async fn identity_policies(
     Ok((policies, boundary))
 }
 
+/// An operator's request under its role's policies: refused as the service refuses it, naming the
+/// action and resource, when they do not allow it (or when the sandbox's map does not know it).
+#[allow(clippy::too_many_arguments)]
+async fn authorize_operator(
+    state: &State,
+    c: &crate::aws::Clients,
+    service: &str,
+    parts: &hyper::http::request::Parts,
+    fields: &[(String, String)],
+    body: &[u8],
+    region: &str,
+    account: &str,
+    role_arn: &str,
+    session_arn: &str,
+) -> Option<Response<Body>> {
+    let _ = state;
+    let what = crate::operator::authorized_as(
+        c,
+        service,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        fields,
+        body,
+        region,
+        account,
+    )
+    .await;
+    let message = match &what {
+        None => format!(
+            "User: {session_arn} made a {service} request the sandbox cannot map to an IAM action ({} {})",
+            parts.method,
+            parts.uri.path()
+        ),
+        Some(all) => {
+            let name = role_name(role_arn);
+            let identity = match crate::aws::identity_policies(c, name).await {
+                Ok(p) => p,
+                Err(e) => return Some(sts_error(500, "InternalFailure", &e.to_string())),
+            };
+            let boundary = match crate::aws::role(c, name).await {
+                Ok(Some(crate::aws::Role {
+                    boundary: Some(b), ..
+                })) => crate::aws::managed_policy(c, &b).await.ok().flatten(),
+                _ => None,
+            };
+            let refused = all.iter().find(|a| {
+                let case = Case {
+                    principal: session_arn.to_string(),
+                    action: a.action.clone(),
+                    resource: a.resource.clone(),
+                    identity_policies: identity.clone(),
+                    resource_policy: None,
+                    context: {
+                        let mut ctx = xacct_policy::context::request_context(
+                            &xacct_policy::context::Session {
+                                role_arn,
+                                ..Default::default()
+                            },
+                        );
+                        for (k, v) in &a.context {
+                            ctx.insert(k.clone(), serde_json::Value::String(v.clone()));
+                        }
+                        ctx
+                    },
+                    permissions_boundary: boundary.clone(),
+                };
+                !matches!(evaluate(&case), Ok(o) if o.decision == Decision::Allow)
+            });
+            let a = refused?;
+            format!(
+                "User: {session_arn} is not authorized to perform: {} on resource: {} because no identity-based policy allows the {} action",
+                a.action, a.resource, a.action
+            )
+        }
+    };
+    Some(match service {
+        "iam" | "sts" => sts_error(403, "AccessDenied", &message),
+        "s3" => s3_denied(&message),
+        "kms" => response(
+            400,
+            &[("content-type", "application/x-amz-json-1.1")],
+            serde_json::json!({"__type": "AccessDeniedException", "message": message}).to_string(),
+        ),
+        _ => response(
+            403,
+            &[
+                ("content-type", "application/json"),
+                ("x-amzn-ErrorType", "AccessDeniedException"),
+            ],
+            serde_json::json!({"message": message}).to_string(),
+        ),
+    })
+}
+
 /// Authorize sts:AssumeRole of `role_arn` by `p`.
 async fn authorize_assume(
     state: &State,
@@ -527,6 +622,35 @@ async fn handle(
     } else {
         false
     };
+    // the operator's sessions, where their role is enforced (`operator`)
+    if principal.is_none() {
+        if let Some((akid, _, service)) = &sig {
+            let who_asks = get("Action").as_deref() == Some("GetCallerIdentity");
+            if let (Some((account, role_arn, session_arn)), false) =
+                (state.registry.operator(akid), who_asks)
+            {
+                let c = state.admin.get(&account, &region).await;
+                if crate::operator::enforced(&c, role_name(&role_arn)).await {
+                    if let Some(denied) = authorize_operator(
+                        &state,
+                        &c,
+                        service,
+                        &parts,
+                        &fields,
+                        &body,
+                        &region,
+                        &account,
+                        &role_arn,
+                        &session_arn,
+                    )
+                    .await
+                    {
+                        return Ok(denied);
+                    }
+                }
+            }
+        }
+    }
     // API Gateway's deployments: what a stage serves is the snapshot taken when its deployment was
     // created (moto keeps none)
     let account_of_request = sig.as_ref().and_then(|(akid, _, _)| {
@@ -586,6 +710,12 @@ async fn handle(
         let text = String::from_utf8_lossy(&rbytes);
         if let Some(akid) = between(&text, "<AccessKeyId>", "</AccessKeyId>") {
             state.registry.saw_session(akid, &account_of(&role_arn));
+            if principal.is_none() && !workload {
+                let session = between(&text, "<Arn>", "</Arn>").unwrap_or_default();
+                state
+                    .registry
+                    .saw_operator(akid, &account_of(&role_arn), &role_arn, session);
+            }
         }
     }
     if rparts.status.is_success() && parts.method == hyper::Method::POST {

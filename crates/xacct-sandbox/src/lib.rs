@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod deployments;
 pub mod endpoint;
 pub mod gateway;
+pub mod operator;
 
 pub use aws::{Admin, ADMIN_ROLE};
 
@@ -237,11 +238,23 @@ pub struct Registry {
     pub certificates: Mutex<HashMap<String, (String, String, String)>>,
     /// The account each session key issued through the gateway acts in.
     sessions: Mutex<HashMap<String, String>>,
+    /// The sessions of roles not in a chain (the operator's), by key: (account, role ARN, session
+    /// ARN), for `operator` enforcement.
+    operators: Mutex<HashMap<String, (String, String, String)>>,
     /// What each API deployment serves, by (API id, deployment id): taken at CreateDeployment.
     deployments: Mutex<HashMap<(String, String), deployments::Deployment>>,
 }
 
 impl Registry {
+    pub fn saw_operator(&self, akid: &str, account: &str, role_arn: &str, session_arn: &str) {
+        self.operators.lock().unwrap().insert(
+            akid.to_string(),
+            (account.into(), role_arn.into(), session_arn.into()),
+        );
+    }
+    pub fn operator(&self, akid: &str) -> Option<(String, String, String)> {
+        self.operators.lock().unwrap().get(akid).cloned()
+    }
     /// What deployment `deployment` of API `api` serves, when it was created through the gateway.
     pub fn deployment(&self, api: &str, deployment: &str) -> Option<deployments::Deployment> {
         self.deployments

@@ -1,0 +1,229 @@
+//! `xacct permissions` proven in the sandbox: each account's role that xacct assumes holds exactly
+//! the policy `permissions --for COMMAND` prints, and the sandbox enforces it (its role tagged
+//! `xacct-sandbox:enforce=true`) with a map of requests to IAM actions of its own; every command of
+//! a fleet's life succeeds, and without one of its statements a run fails with words that name the
+//! missing action.
+
+use crate::common::*;
+use serde_json::Value;
+use std::path::Path;
+
+/// The policies `permissions --for command` prints, by account.
+fn permissions(file: &Path, command: &str) -> Vec<(String, Value)> {
+    let o = xacct_at(
+        "http://127.0.0.1:9",
+        &[
+            "permissions",
+            "-f",
+            &file_arg(file),
+            "--for",
+            command,
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["account"].as_str().unwrap().to_string(),
+                a["policy"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// The policy without `action` (a statement left without actions goes).
+fn without(policy: &Value, action: &str) -> Value {
+    let mut p = policy.clone();
+    let st = p["Statement"].as_array_mut().unwrap();
+    for s in st.iter_mut() {
+        if let Some(a) = s["Action"].as_array_mut() {
+            a.retain(|x| x != action);
+        }
+    }
+    st.retain(|s| s["Action"].as_array().is_none_or(|a| !a.is_empty()));
+    p
+}
+
+/// Give each account's Admin role exactly `policies` (all other accounts of the fleet: nothing),
+/// enforced by the sandbox.
+fn hold(f: &Fleet, policies: &[(String, Value)]) {
+    rt().block_on(async {
+        let accounts = std::iter::once(f.iot_account.clone()).chain(f.envs.iter().map(|e| e.account.clone()));
+        for account in accounts {
+            let s = sdk(&account, &f.region).await;
+            let trust = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{account}:root")},"Action":"sts:AssumeRole"}]});
+            let _ = s
+                .iam
+                .create_role()
+                .role_name("Admin")
+                .assume_role_policy_document(trust.to_string())
+                .send()
+                .await;
+            s.iam
+                .tag_role()
+                .role_name("Admin")
+                .tags(
+                    aws_sdk_iam::types::Tag::builder()
+                        .key("xacct-sandbox:enforce")
+                        .value("true")
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let policy = policies
+                .iter()
+                .find(|(a, _)| *a == account)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}));
+            s.iam
+                .put_role_policy()
+                .role_name("Admin")
+                .policy_name("xacct")
+                .policy_document(policy.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+fn run(file: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec![args[0], "-f"];
+    let f = file_arg(file);
+    all.push(&f);
+    all.extend_from_slice(&args[1..]);
+    sandbox().xacct(&all)
+}
+
+#[test]
+fn every_command_succeeds_with_exactly_its_permissions_and_fails_without_one() {
+    let (f, file) = fleet_with_cert(2, true);
+    // without a statement, the run fails naming the action it lacks
+    for (command, args, missing) in [
+        ("plan", vec!["plan"], "iot:ListPolicies"),
+        ("apply", vec!["apply", "--auto-approve"], "iam:CreateRole"),
+    ] {
+        let p: Vec<(String, Value)> = permissions(&file, command)
+            .into_iter()
+            .map(|(a, p)| (a, without(&p, missing)))
+            .collect();
+        hold(&f, &p);
+        let o = run(&file, &args);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{command} without {missing}: {}",
+            stdout(&o)
+        );
+        assert!(
+            stderr(&o).contains(missing),
+            "{command} without {missing}: {}",
+            stderr(&o)
+        );
+    }
+    // a fleet's life, each step with exactly its permissions
+    for (command, args, code) in [
+        ("plan", vec!["plan", "--detailed-exitcode"], 2),
+        ("apply", vec!["apply", "--auto-approve"], 0),
+        ("plan", vec!["plan", "--detailed-exitcode"], 0),
+        ("check", vec!["check"], 0),
+        ("verify", vec!["verify", "--ephemeral"], 0),
+    ] {
+        hold(&f, &permissions(&file, command));
+        let o = run(&file, &args);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?} with the permissions of {command}:\n{}\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+    // the read-only commands: every action they are given is one they need
+    let o = run(&file, &["apply", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    rt().block_on(async {
+        // a managed policy on a target role, so that check reads managed policies too
+        let s = sdk(&f.envs[0].account, &f.region).await;
+        let p = s
+            .iam
+            .create_policy()
+            .policy_name(name("extra"))
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        s.iam
+            .attach_role_policy()
+            .role_name(f.target_role(&f.envs[0]))
+            .policy_arn(p.policy().unwrap().arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+    });
+    for (command, args) in [("plan", vec!["plan"]), ("check", vec!["check"])] {
+        let given = permissions(&file, command);
+        let mut actions: Vec<String> = given
+            .iter()
+            .flat_map(|(_, p)| p["Statement"].as_array().unwrap().clone())
+            .flat_map(|s| s["Action"].as_array().unwrap().clone())
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect();
+        actions.sort();
+        actions.dedup();
+        assert!(actions.len() >= 5, "{actions:?}");
+        for missing in &actions {
+            hold(
+                &f,
+                &given
+                    .iter()
+                    .map(|(a, p)| (a.clone(), without(p, missing)))
+                    .collect::<Vec<_>>(),
+            );
+            let o = run(&file, &args);
+            assert_ne!(
+                o.status.code(),
+                Some(0),
+                "{command} without {missing}: {}",
+                stdout(&o)
+            );
+            assert!(
+                stderr(&o).contains(missing.as_str()),
+                "{command} without {missing}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    // the alias hands out the IoT role: without iam:PassRole IoT refuses to create it
+    rt().block_on(async {
+        let s = sdk(&f.iot_account, &f.region).await;
+        let _ = s
+            .iot
+            .delete_role_alias()
+            .role_alias(format!("{}-device", f.fleet))
+            .send()
+            .await;
+    });
+    hold(
+        &f,
+        &permissions(&file, "apply")
+            .into_iter()
+            .map(|(a, p)| (a, without(&p, "iam:PassRole")))
+            .collect::<Vec<_>>(),
+    );
+    let o = run(&file, &["apply", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("iam:PassRole"), "{}", stderr(&o));
+    // and the end of the fleet's life, with exactly destroy's permissions
+    hold(&f, &permissions(&file, "destroy"));
+    let o = run(&file, &["destroy", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+}
