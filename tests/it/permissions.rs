@@ -82,6 +82,7 @@ fn hold(f: &Fleet, policies: &[(String, Value)]) {
                 .iter()
                 .find(|(a, _)| *a == account)
                 .map(|(_, p)| p.clone())
+                .filter(|p| p["Statement"].as_array().is_some_and(|s| !s.is_empty()))
                 .unwrap_or_else(|| serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}));
             s.iam
                 .put_role_policy()
@@ -226,4 +227,105 @@ fn every_command_succeeds_with_exactly_its_permissions_and_fails_without_one() {
     hold(&f, &permissions(&file, "destroy"));
     let o = run(&file, &["destroy", "--auto-approve"]);
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+}
+
+/// The policies with statement `i` of `account`'s removed.
+fn without_statement(given: &[(String, Value)], account: &str, i: usize) -> Vec<(String, Value)> {
+    given
+        .iter()
+        .map(|(a, p)| {
+            let mut p = p.clone();
+            if a == account {
+                p["Statement"].as_array_mut().unwrap().remove(i);
+            }
+            (a.clone(), p)
+        })
+        .collect()
+}
+
+/// The fleet's file with its environments gated on a thing type (each its own role, alias and
+/// policy), and the file without its certificate.
+fn variants(f: &Fleet) -> (std::path::PathBuf, std::path::PathBuf) {
+    let gated = f.dir.join("gated.yaml");
+    let mut y = f.yaml();
+    for e in &f.envs {
+        y = y.replace(
+            &format!("  {}:\n", e.name),
+            &format!("  {}:\n    devices: {{thing_type: gw}}\n", e.name),
+        );
+    }
+    std::fs::write(&gated, y).unwrap();
+    let mut fewer = f.clone();
+    fewer.certificates.clear();
+    let bare = f.dir.join("fewer.yaml");
+    std::fs::write(&bare, fewer.yaml()).unwrap();
+    (gated, bare)
+}
+
+/// apply and destroy each need every statement of their policies: for each statement there is a
+/// run — creating from nothing, detaching a certificate no longer listed, or leaving the other
+/// device layout (per-environment roles, aliases and policies) — that fails without it, naming an
+/// action of that statement.
+#[test]
+fn apply_and_destroy_fail_without_any_one_of_their_statements() {
+    let (f, file) = fleet_with_cert(1, true);
+    let (gated, bare) = variants(&f);
+    let apply = permissions(&file, "apply");
+    let destroy = permissions(&file, "destroy");
+    // to set a scene: anything
+    let all: Vec<(String, Value)> = std::iter::once(f.iot_account.clone())
+        .chain(f.envs.iter().map(|e| e.account.clone()))
+        .map(|a| {
+            (
+                a,
+                serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}),
+            )
+        })
+        .collect();
+    let reset = || {
+        hold(&f, &all);
+        let o = run(&file, &["destroy", "--auto-approve"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    let actions_of = |s: &Value| -> Vec<String> {
+        s["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect()
+    };
+    for (command, given) in [("apply", &apply), ("destroy", &destroy)] {
+        for (account, policy) in given.iter() {
+            for (i, st) in policy["Statement"].as_array().unwrap().iter().enumerate() {
+                let reduced = without_statement(given, account, i);
+                // (scene, the file the command then runs with)
+                let scenes: Vec<(Option<&Path>, &Path)> = if command == "apply" {
+                    vec![(None, &file), (Some(&file), &bare), (Some(&gated), &file)]
+                } else {
+                    vec![(Some(&file), &file), (Some(&gated), &file)]
+                };
+                let mut failed = None;
+                for (scene, target) in scenes {
+                    reset();
+                    if let Some(scene) = scene {
+                        let o = run(scene, &["apply", "--auto-approve"]);
+                        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+                    }
+                    hold(&f, &reduced);
+                    let o = run(target, &[command, "--auto-approve"]);
+                    if o.status.code() != Some(0) {
+                        failed = Some(stderr(&o));
+                        break;
+                    }
+                }
+                let err = failed.unwrap_or_else(|| panic!("{command} works without {st}"));
+                assert!(
+                    actions_of(st).iter().any(|a| err.contains(a.as_str())),
+                    "{command} without {st}: {err}"
+                );
+            }
+        }
+    }
+    reset();
 }
