@@ -195,6 +195,7 @@ pub(crate) fn two_sided_as(
         resource_policy: resource_policy.cloned(),
         context: context.clone(),
         permissions_boundary: principal_role.boundary.as_ref().map(|(_, d)| d.clone()),
+        ..Default::default()
     };
     let o = evaluate(&case)?;
     let id_ok = evaluate_identity(&docs, action, resource, &context)?.decision == Decision::Allow;

@@ -164,6 +164,36 @@ fn policy_eval_batch_answers_in_order() {
     assert_eq!(r[2]["statements"], json!(["identity[0].No"]));
 }
 
+/// `policy eval` takes the organization's layers: an SCP at an OU denying sts:AssumeRole denies and
+/// is named with its id and target; the same case without it is allowed.
+#[test]
+fn policy_eval_applies_service_and_resource_control_policies() {
+    let base = json!({"principal":"arn:aws:sts::111111111111:assumed-role/dev/s","action":"sts:AssumeRole","resource":"arn:aws:iam::222222222222:role/t",
+        "identity_policies":[{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}],
+        "resource_policy":{"Version":"2012-10-17","Statement":[{"Sid":"T","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/dev"},"Action":"sts:AssumeRole"}]}});
+    let full = json!({"name":"FullAWSAccess","policy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}});
+    let deny = json!({"name":"deny-assume","id":"p-1","target":"ou-ab12-cdef34gh","policy":{"Version":"2012-10-17","Statement":[{"Sid":"D","Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]}});
+    let mut denied = base.clone();
+    denied["service_control_policies"] = json!([[full], [full, deny]]);
+    let mut allowed = base.clone();
+    allowed["service_control_policies"] = json!([[full], [full]]);
+    let o = xacct_at(
+        "http://127.0.0.1:9",
+        &["policy", "eval"],
+        Some(&json!([denied, allowed]).to_string()),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r[0]["decision"], "ExplicitDeny", "{r}");
+    assert_eq!(r[0]["statements"], json!(["scp[1].deny-assume.D"]));
+    assert_eq!(
+        r[0]["organization"],
+        json!([{"layer":"scp","level":1,"name":"deny-assume","id":"p-1","target":"ou-ab12-cdef34gh"}])
+    );
+    assert_eq!(r[1]["decision"], "Allow", "{r}");
+    assert!(r[1].get("organization").is_none());
+}
+
 /// Break one part of a hop out of band, prove that check fails on that part only and names it, apply the
 /// suggested fix by hand, and prove that check passes again.
 fn break_and_fix(

@@ -70,6 +70,7 @@ pub fn provider_assumes_role(
         resource_policy: Some(trust),
         context,
         permissions_boundary: None,
+        ..Default::default()
     }
 }
 

@@ -125,6 +125,9 @@ fn check(case: &Value, got: &Result<Value, String>) -> Option<(String, String)> 
     if let Some(st) = expect.get("statements") {
         mismatch |= sorted_strings(st) != got_v.get("statements").and_then(sorted_strings);
     }
+    if let Some(org) = expect.get("organization") {
+        mismatch |= got_v.get("organization").unwrap_or(&Value::Array(vec![])) != org;
+    }
     mismatch.then(|| (expect.to_string(), got_v.to_string()))
 }
 
@@ -228,6 +231,7 @@ fn error_messages_name_policy_and_statement() {
         resource_policy: None,
         context: Map::new(),
         permissions_boundary: None,
+        ..Default::default()
     };
     let msg = evaluate(&case).unwrap_err().to_string();
     assert!(msg.contains("identity[1]"), "{msg}");

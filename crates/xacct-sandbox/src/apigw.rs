@@ -455,6 +455,7 @@ async fn authorize(
         resource_policy,
         context: super::gateway::context(&p),
         permissions_boundary: boundary,
+        ..Default::default()
     };
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => None,

@@ -205,6 +205,7 @@ async fn authorize_operator(
                         ctx
                     },
                     permissions_boundary: boundary.clone(),
+                    ..Default::default()
                 };
                 !matches!(evaluate(&case), Ok(o) if o.decision == Decision::Allow)
             });
@@ -274,6 +275,7 @@ async fn authorize_assume(
         resource_policy: Some(trust),
         context: context(p),
         permissions_boundary: boundary,
+        ..Default::default()
     };
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => None,
@@ -341,6 +343,7 @@ async fn authorize_invoke(
         resource_policy,
         context: context(p),
         permissions_boundary: boundary,
+        ..Default::default()
     };
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => None,
@@ -435,6 +438,7 @@ async fn authorize_get_object(
             resource_policy,
             context: context(p),
             permissions_boundary: boundary.clone(),
+            ..Default::default()
         };
         let decision = match evaluate(&case) {
             Ok(o) => o.decision,

@@ -9,7 +9,7 @@ use super::matching::{expand, glob, resource_match, Context};
 use super::principals::{
     not_principal_excludes, parse_arn, principal_match, Caller, CallerKind, PrincipalMatch,
 };
-use super::{Case, Decision, Outcome, PolicyError};
+use super::{Case, Decision, OrgDecider, OrgLayer, OrgPolicy, Outcome, PolicyError};
 use serde_json::{Map, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +128,140 @@ pub(crate) fn is_role_arn(resource: &str) -> bool {
 /// # Errors
 /// [`PolicyError`] when a document (`identity[N]` / `resource`) or the context is malformed.
 pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
+    let inner = evaluate_account(case)?;
+    organization(case, inner)
+}
+
+/// The services whose resources resource control policies protect (AWS Organizations User Guide,
+/// "Resource control policies": the list of supported services) — not Lambda, API Gateway or IoT.
+pub const RCP_SERVICES: &[&str] = &[
+    "s3",
+    "sts",
+    "kms",
+    "sqs",
+    "secretsmanager",
+    "ecr",
+    "aoss",
+    "cognito-identity",
+    "dynamodb",
+    "logs",
+];
+
+/// Whether resource control policies apply to `action`.
+pub fn rcp_service(action: &str) -> bool {
+    let service = action.split(':').next().unwrap_or("");
+    RCP_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service))
+}
+
+/// The organization's layers over the account's decision `inner`: an explicit deny in any SCP or
+/// RCP at any level denies; at every SCP level some statement must allow the action (an implicit
+/// deny otherwise); RCPs only deny (the one Allow, `RCPFullAWSAccess`, stands at every level, so a
+/// level where nothing allows is one the case gave without it: an implicit deny as well). SCPs never
+/// limit an AWS service principal; RCPs apply to every caller, AWS services included, for the
+/// services in `RCP_SERVICES` only. ("Policy evaluation logic" in the IAM User Guide; "SCP
+/// evaluation" and "RCP evaluation" in the AWS Organizations User Guide.)
+fn organization(case: &Case, inner: Outcome) -> Result<Outcome, PolicyError> {
+    let caller = Caller::new(&case.principal);
+    let scps: &[Vec<OrgPolicy>] = if caller.kind == CallerKind::Service {
+        &[]
+    } else {
+        &case.service_control_policies
+    };
+    let rcps: &[Vec<OrgPolicy>] = if rcp_service(&case.action) {
+        &case.resource_control_policies
+    } else {
+        &[]
+    };
+    if scps.is_empty() && rcps.is_empty() {
+        return Ok(inner);
+    }
+    let ctx = Context::build(&case.context)?;
+    let req = Request {
+        action: &case.action,
+        resource: &case.resource,
+        ctx: &ctx,
+    };
+    let mut denies: Vec<String> = Vec::new();
+    let mut deciders: Vec<OrgDecider> = Vec::new();
+    let mut unallowed: Vec<(String, Vec<OrgDecider>)> = Vec::new();
+    for (layer, levels) in [(OrgLayer::Scp, scps), (OrgLayer::Rcp, rcps)] {
+        let tag = match layer {
+            OrgLayer::Scp => "scp",
+            OrgLayer::Rcp => "rcp",
+        };
+        for (level, policies) in levels.iter().enumerate() {
+            let mut allowed = false;
+            for p in policies {
+                let label = format!("{tag}[{level}].{}", p.name);
+                let parsed = match layer {
+                    OrgLayer::Scp => parse_identity_policy(&p.policy, &label)?,
+                    OrgLayer::Rcp => parse_resource_policy(&p.policy, &label)?,
+                };
+                let mut side = SideResult::default();
+                let who = (layer == OrgLayer::Rcp).then_some(&caller);
+                eval_policy(&parsed, &label, &req, who, &mut side);
+                let decider = || OrgDecider {
+                    layer,
+                    level,
+                    name: p.name.clone(),
+                    id: p.id.clone(),
+                    target: p.target.clone(),
+                };
+                if !side.denies.is_empty() {
+                    denies.extend(side.denies);
+                    deciders.push(decider());
+                }
+                allowed |= !side.allows.is_empty();
+            }
+            if !allowed {
+                unallowed.push((
+                    format!("{tag}[{level}]"),
+                    policies
+                        .iter()
+                        .map(|p| OrgDecider {
+                            layer,
+                            level,
+                            name: p.name.clone(),
+                            id: p.id.clone(),
+                            target: p.target.clone(),
+                        })
+                        .collect(),
+                ));
+            }
+        }
+    }
+    if !denies.is_empty() {
+        let mut statements = if inner.decision == Decision::ExplicitDeny {
+            inner.statements
+        } else {
+            Vec::new()
+        };
+        statements.extend(denies);
+        return Ok(Outcome {
+            decision: Decision::ExplicitDeny,
+            statements,
+            organization: deciders,
+        });
+    }
+    if inner.decision == Decision::ExplicitDeny || unallowed.is_empty() {
+        return Ok(inner);
+    }
+    let mut statements = inner.statements;
+    let mut organization = Vec::new();
+    for (label, ds) in unallowed {
+        statements.push(label);
+        organization.extend(ds);
+    }
+    Ok(Outcome {
+        decision: Decision::ImplicitDeny,
+        statements,
+        organization,
+    })
+}
+
+/// The decision of the account's own policies (identity, resource, boundary), before the
+/// organization's layers.
+fn evaluate_account(case: &Case) -> Result<Outcome, PolicyError> {
     let ctx = Context::build(&case.context)?;
     let caller = Caller::new(&case.principal);
     let role_trust = is_role_arn(&case.resource);
@@ -194,6 +328,7 @@ pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
         return Ok(Outcome {
             decision: Decision::ExplicitDeny,
             statements,
+            organization: Vec::new(),
         });
     }
 
@@ -257,6 +392,7 @@ pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
             return Ok(Outcome {
                 decision: Decision::ExplicitDeny,
                 statements: b.denies,
+                organization: Vec::new(),
             });
         }
         let names_session = res_side_names_exact_caller(resource_policy.as_ref(), &req, &caller);
@@ -267,6 +403,7 @@ pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
             return Ok(Outcome {
                 decision: Decision::ImplicitDeny,
                 statements,
+                organization: Vec::new(),
             });
         }
     }
@@ -280,6 +417,7 @@ pub fn evaluate(case: &Case) -> Result<Outcome, PolicyError> {
             Decision::ImplicitDeny
         },
         statements,
+        organization: Vec::new(),
     })
 }
 
@@ -372,16 +510,19 @@ pub fn evaluate_identity(
         Outcome {
             decision: Decision::ExplicitDeny,
             statements: side.denies,
+            organization: Vec::new(),
         }
     } else if !side.allows.is_empty() {
         Outcome {
             decision: Decision::Allow,
             statements: side.allows,
+            organization: Vec::new(),
         }
     } else {
         Outcome {
             decision: Decision::ImplicitDeny,
             statements: Vec::new(),
+            organization: Vec::new(),
         }
     })
 }
@@ -409,10 +550,8 @@ pub fn evaluate_batch(input: &str) -> Result<Value, PolicyError> {
                 })
                 .and_then(|case| evaluate(&case));
             match res {
-                Ok(outcome) => serde_json::json!({
-                    "decision": outcome.decision,
-                    "statements": outcome.statements,
-                }),
+                Ok(outcome) => serde_json::to_value(&outcome)
+                    .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
                 Err(e) => serde_json::json!({ "error": e.to_string() }),
             }
         })

@@ -50,7 +50,7 @@ use serde_json::{Map, Value};
 // ---------------------------------------------------------------------------------------------
 
 /// One authorization request together with the policies that apply to it.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct Case {
     /// ARN of the caller (role, assumed-role session, user, root, federated user) or a service
     /// principal such as `credentials.iot.amazonaws.com`.
@@ -72,6 +72,52 @@ pub struct Case {
     /// allowed, whatever the identity policies or a resource policy naming the role allow.
     #[serde(default)]
     pub permissions_boundary: Option<Value>,
+    /// The service control policies that limit the caller, by level: the root first, each OU, the
+    /// account last. Empty when none apply — no organization, or a principal SCPs do not limit (a
+    /// principal of the management account, a service-linked role): the caller leaves them out.
+    /// AWS service principals are never limited by SCPs.
+    #[serde(default)]
+    pub service_control_policies: Vec<Vec<OrgPolicy>>,
+    /// The resource control policies of the resource's account, by level (root first, the account
+    /// last). Empty when none apply (a resource of the management account, an AWS managed key).
+    /// They apply only to the services AWS lists for RCPs (`rcp_service`), to every caller.
+    #[serde(default)]
+    pub resource_control_policies: Vec<Vec<OrgPolicy>>,
+}
+
+/// A service or resource control policy, and where it is attached.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OrgPolicy {
+    pub name: String,
+    pub policy: Value,
+    /// Its id (`p-…`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The root, OU or account it is attached to (`r-…`, `ou-…`, an account id), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// Which organization layer an organization policy belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgLayer {
+    Scp,
+    Rcp,
+}
+
+/// An organization policy that decided (denied, or at whose level nothing allowed), as the case
+/// gave it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OrgDecider {
+    pub layer: OrgLayer,
+    /// Its level (0: the root).
+    pub level: usize,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// Final decision.
@@ -87,6 +133,10 @@ pub enum Decision {
 pub struct Outcome {
     pub decision: Decision,
     pub statements: Vec<String>,
+    /// The organization policies that decided a denial (their statements are labelled
+    /// `scp[LEVEL].NAME.SID` / `rcp[LEVEL].NAME.SID`; a level where nothing allows, `scp[LEVEL]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organization: Vec<OrgDecider>,
 }
 
 /// A malformed policy document, case or batch.
