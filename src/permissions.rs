@@ -147,6 +147,8 @@ fn calls(cfg: &Config, command: For) -> BTreeMap<String, BTreeSet<Call>> {
                 ],
                 role_arn,
             );
+            // the account's organization (aws:PrincipalOrgID of the role's sessions)
+            v.push(Call::new("organizations:DescribeOrganization", "*"));
             for policies in [
                 format!("arn:{}:iam::{account}:policy/*", cfg.partition),
                 format!("arn:{}:iam::aws:policy/*", cfg.partition),

@@ -123,6 +123,9 @@ pub struct Clients {
     s3: Arc<OnceLock<aws_sdk_s3::Client>>,
     kms: Arc<OnceLock<aws_sdk_kms::Client>>,
     apigateway: Arc<OnceLock<aws_sdk_apigateway::Client>>,
+    organizations: Arc<OnceLock<aws_sdk_organizations::Client>>,
+    /// The organization of the account, once asked (`read::org_of`).
+    pub(crate) org_id: Arc<tokio::sync::OnceCell<Option<String>>>,
     /// The region of each bucket asked about, found once (`bucket_region`).
     bucket_regions: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     limit: Arc<Semaphore>,
@@ -228,6 +231,10 @@ impl Clients {
         self.s3_in(&region)
     }
 
+    pub fn organizations(&self) -> &aws_sdk_organizations::Client {
+        self.organizations
+            .get_or_init(|| aws_sdk_organizations::Client::new(&self.sdk))
+    }
     pub fn apigateway(&self) -> &aws_sdk_apigateway::Client {
         self.apigateway
             .get_or_init(|| aws_sdk_apigateway::Client::new(&self.sdk))
@@ -578,6 +585,8 @@ impl Clients {
             s3: Default::default(),
             kms: Default::default(),
             apigateway: Default::default(),
+            organizations: Default::default(),
+            org_id: Default::default(),
             bucket_regions: Default::default(),
             sdk,
             limit: Arc::new(Semaphore::new(PER_ACCOUNT_CONCURRENCY)),

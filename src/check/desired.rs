@@ -31,6 +31,7 @@ pub fn desired_facts(cfg: &Config) -> Facts {
             max_session: spec.1,
             policies,
             boundary: None,
+            org_id: None,
         })
     };
     f.origin_role = match &cfg.origin {
@@ -45,6 +46,7 @@ pub fn desired_facts(cfg: &Config) -> Facts {
                 .map(|x| (x.policy_name.clone(), x.policy.clone()))
                 .collect(),
             boundary: None,
+            org_id: None,
         }),
     };
     for t in &cfg.environments {

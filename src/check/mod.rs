@@ -107,7 +107,7 @@ fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
 }
 
 /// What the proof does not see, said once under every human report.
-pub const NOT_MODELLED: &str = "A ✓ means the documents xacct can read allow it: service control policies, resource control policies and session policies are not modelled.";
+pub const NOT_MODELLED: &str = "A ✓ means the documents xacct can read allow it: each account's organization is known (aws:PrincipalOrgID), but its service and resource control policies were not read, and session policies are not modelled.";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvReport {

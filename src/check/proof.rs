@@ -177,11 +177,15 @@ pub(crate) fn two_sided_as(
     device: Option<crate::policy::context::IotDevice>,
 ) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
     let session = session_arn(&principal_role.arn, "device");
-    let context = crate::policy::context::request_context(&crate::policy::context::Session {
+    let mut context = crate::policy::context::request_context(&crate::policy::context::Session {
         role_arn: &principal_role.arn,
         iot: device,
         ..Default::default()
     });
+    // AWS sets the caller's organization on every request of a principal of an organization
+    if let Some(org) = &principal_role.org_id {
+        context.insert("aws:PrincipalOrgID".into(), Value::String(org.clone()));
+    }
     let docs: Vec<Value> = principal_role
         .policies
         .iter()

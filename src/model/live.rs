@@ -84,6 +84,9 @@ pub struct RoleFacts {
     pub policies: Vec<(String, Value)>,
     /// (ARN, document) of the role's permissions boundary, if it has one.
     pub boundary: Option<(String, Value)>,
+    /// The organization its account belongs to (`aws:PrincipalOrgID` of its sessions), when the
+    /// account could say (`DescribeOrganization` works from a member account).
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -180,6 +180,9 @@ fn every_command_succeeds_with_exactly_its_permissions_and_fails_without_one() {
             .collect();
         actions.sort();
         actions.dedup();
+        // (a refused DescribeOrganization leaves the organization unknown: a hop conditioned on it
+        // is then `?`, not an error — see the workload test of aws:PrincipalOrgID)
+        actions.retain(|a| a != "organizations:DescribeOrganization");
         assert!(actions.len() >= 5, "{actions:?}");
         for missing in &actions {
             hold(

@@ -1259,3 +1259,60 @@ fn a_bucket_in_another_region_is_called_in_its_region() {
         "the proxy redirected the first request for the bucket"
     );
 }
+
+/// A bucket policy conditioned on the caller's organization (`aws:PrincipalOrgID`), the usual data
+/// perimeter: while the account's organization is unknown (DescribeOrganization refused: the
+/// account is in none) the hop depends on the key (`?`); once the account is in an organization
+/// xacct knows it (DescribeOrganization works from a member account) and proves the hop, and a
+/// policy naming another organization is ✗. (Only check: moto evaluates a bucket policy's Deny
+/// without any request context, so it refuses this GetObject whatever the caller's organization.)
+#[test]
+fn a_bucket_policy_conditioned_on_the_organization_holds_once_the_organization_is_known() {
+    let s = Setup::new();
+    let perimeter = |org: &str| {
+        json!({"Version":"2012-10-17","Statement":[{"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":"s3:GetObject",
+            "Resource":format!("arn:aws:s3:::{}/*", s.bucket),
+            "Condition":{"StringNotEquals":{"aws:PrincipalOrgID":org}}}]})
+        .to_string()
+    };
+    let put_policy = |doc: String| {
+        rt().block_on(async {
+            admin(&s.s3.1, &s.region)
+                .await
+                .s3
+                .put_bucket_policy()
+                .bucket(&s.bucket)
+                .policy(doc)
+                .send()
+                .await
+                .unwrap();
+        })
+    };
+    put_policy(perimeter("o-abcdef1234"));
+    let (code, c) = s.check();
+    assert_eq!(code, 1, "{c}");
+    let h = report_hop(&c, &s.s3.0, "get_object");
+    assert_eq!(h["depends_on"], json!(["aws:PrincipalOrgID"]), "{h}");
+    let org = rt().block_on(async {
+        let conf = admin_config(moto(), &s.s3.1, &s.region).await;
+        let o = aws_sdk_organizations::Client::new(&conf)
+            .create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+        o.organization().unwrap().id().unwrap().to_string()
+    });
+    put_policy(perimeter(&org));
+    let (code, c) = s.check();
+    assert_eq!(code, 0, "{c}");
+    put_policy(perimeter("o-elsewhere0"));
+    let (code, c) = s.check();
+    assert_eq!(code, 1, "{c}");
+    let h = report_hop(&c, &s.s3.0, "get_object");
+    assert!(h.get("depends_on").is_none(), "{h}");
+    assert!(words(h).contains("denies s3:GetObject"), "{h}");
+    for e in [&s.api.0, &s.trail.0] {
+        assert_eq!(report_env(&c, e)["ok"], true, "{e}: {c}");
+    }
+}

@@ -453,7 +453,7 @@ async fn authorize(
         resource: arn.clone(),
         identity_policies: identity,
         resource_policy,
-        context: super::gateway::context(&p),
+        context: super::gateway::full_context(state, &p, region).await,
         permissions_boundary: boundary,
         ..Default::default()
     };

@@ -126,6 +126,9 @@ impl Clients {
     pub fn apigateway(&self) -> aws_sdk_apigateway::Client {
         aws_sdk_apigateway::Client::new(&self.sdk)
     }
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.sdk)
+    }
 }
 
 /// Admin sessions on moto itself (not through the gateway), one per account and region.

@@ -120,6 +120,19 @@ pub(crate) fn context(p: &Principal) -> Map<String, Value> {
     })
 }
 
+/// The request context of a session's requests, as AWS sets it: the session's keys, and its
+/// account's organization (`aws:PrincipalOrgID`) when the account is in one.
+pub(crate) async fn full_context(state: &State, p: &Principal, region: &str) -> Map<String, Value> {
+    let mut ctx = context(p);
+    let c = state.admin.get(&p.account, region).await;
+    if let Ok(o) = c.organizations().describe_organization().send().await {
+        if let Some(id) = o.organization().and_then(|o| o.id()) {
+            ctx.insert("aws:PrincipalOrgID".into(), Value::String(id.to_string()));
+        }
+    }
+    ctx
+}
+
 /// The identity policies of the session's role, and its permissions boundary (if any).
 pub(crate) async fn identity_policies(
     state: &State,
@@ -273,7 +286,7 @@ async fn authorize_assume(
         resource: role_arn.to_string(),
         identity_policies: identity,
         resource_policy: Some(trust),
-        context: context(p),
+        context: full_context(state, p, region).await,
         permissions_boundary: boundary,
         ..Default::default()
     };
@@ -341,7 +354,7 @@ async fn authorize_invoke(
         resource: arn.to_string(),
         identity_policies: identity,
         resource_policy,
-        context: context(p),
+        context: full_context(state, p, region).await,
         permissions_boundary: boundary,
         ..Default::default()
     };
@@ -436,7 +449,7 @@ async fn authorize_get_object(
             resource: resource.clone(),
             identity_policies: identity.clone(),
             resource_policy,
-            context: context(p),
+            context: full_context(state, p, region).await,
             permissions_boundary: boundary.clone(),
             ..Default::default()
         };

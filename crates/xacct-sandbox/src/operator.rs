@@ -275,6 +275,12 @@ async fn action_of(
             };
             of(&format!("kms:{action}"), resource)
         }
+        "organizations" => {
+            let target = headers.get("x-amz-target")?.to_str().ok()?;
+            let action = target.split('.').nth(1)?;
+            // DescribeOrganization names no resource
+            of(&format!("organizations:{action}"), "*")
+        }
         "apigateway" => of(
             &format!("apigateway:{}", method.as_str()),
             format!("arn:{partition}:apigateway:{region}::{path}"),

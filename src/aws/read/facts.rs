@@ -187,14 +187,34 @@ async fn role_facts_from(
             .map(|doc| (b.clone(), doc)),
         None => None,
     };
-    let policies = role_identity_policies(c, &addr.name).await?;
+    let (policies, org_id) = tokio::join!(role_identity_policies(c, &addr.name), org_of(c));
     Ok(Some(RoleFacts {
         arn: arn.clone().unwrap_or_default(),
         trust: assume_role_policy.clone(),
         max_session: *max_session_duration,
-        policies,
+        policies: policies?,
         boundary,
+        org_id,
     }))
+}
+
+/// The organization the account of `c` belongs to, asked once per client set
+/// (`DescribeOrganization`, which a member account may call). None when the account is in no
+/// organization, or may not ask (then `aws:PrincipalOrgID` stays unknown: a condition on it is `?`).
+pub async fn org_of(c: &Clients) -> Option<String> {
+    c.org_id
+        .get_or_init(|| async {
+            let _slot = c.slot().await.ok()?;
+            let out = c
+                .organizations()
+                .describe_organization()
+                .send()
+                .await
+                .ok()?;
+            out.organization().and_then(|o| o.id()).map(String::from)
+        })
+        .await
+        .clone()
 }
 
 fn role_addr(account: &str, env: Option<&str>, name: &str) -> Addr {
