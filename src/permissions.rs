@@ -201,6 +201,22 @@ fn calls(cfg: &Config, command: For) -> BTreeMap<String, BTreeSet<Call>> {
             }
         }
     }
+    if let (Some(org), For::Check | For::Verify) = (&cfg.organization, command) {
+        // the organization's structure and control policies (its ARNs are not known before it is
+        // read)
+        add(
+            &org.account,
+            [
+                "organizations:DescribeOrganization",
+                "organizations:ListParents",
+                "organizations:ListPoliciesForTarget",
+                "organizations:DescribePolicy",
+            ]
+            .iter()
+            .map(|a| Call::new(a, "*"))
+            .collect(),
+        );
+    }
     if command == For::Verify {
         for t in &cfg.environments {
             for ty in TYPES.iter().filter(|ty| ty.listed(t)) {
@@ -306,6 +322,11 @@ pub fn permissions(cfg: &Config, command: For) -> Permissions {
         access
             .entry(t.account.clone())
             .or_insert_with(|| t.access.clone());
+    }
+    if let Some(o) = &cfg.organization {
+        access
+            .entry(o.account.clone())
+            .or_insert_with(|| o.access.clone());
     }
     let by = calls(cfg, command);
     let accounts: Vec<AccountPermissions> = access

@@ -664,6 +664,9 @@ async fn unproven(
 /// account) that uses it: one credential resolution and one in-flight limit per account.
 pub struct Accounts {
     sets: Vec<Clients>,
+    /// The organization's management (or delegated administrator) account, when the file names
+    /// one: proven on first use only (plan never needs it).
+    org: Option<Clients>,
     /// Index of the IoT account's set.
     iot: usize,
     /// Environment name → index of its set.
@@ -679,6 +682,11 @@ impl Accounts {
     /// The clients of the account the chain starts in (same as `iot`).
     pub fn origin(&self) -> &Clients {
         self.iot()
+    }
+
+    /// The clients that read the organization, when the file names its account.
+    pub fn organization(&self) -> Option<&Clients> {
+        self.org.as_ref()
     }
 
     /// Every distinct client set (one per account and access).
@@ -762,7 +770,25 @@ impl Accounts {
         for (account, access, users) in &keys {
             sets.push(unproven(&bases, &cfg.region, account, users, access).await);
         }
-        Accounts { sets, iot: 0, envs }
+        let org = match &cfg.organization {
+            Some(o) => Some(
+                unproven(
+                    &bases,
+                    &cfg.region,
+                    &o.account,
+                    &["organization".to_string()],
+                    &o.access,
+                )
+                .await,
+            ),
+            None => None,
+        };
+        Accounts {
+            sets,
+            org,
+            iot: 0,
+            envs,
+        }
     }
 
     /// Prove every client set, in parallel; all the errors, not just the first.

@@ -32,6 +32,9 @@ pub fn desired_facts(cfg: &Config) -> Facts {
             policies,
             boundary: None,
             org_id: None,
+            org_path: None,
+            scps: vec![],
+            rcps: vec![],
         })
     };
     f.origin_role = match &cfg.origin {
@@ -47,6 +50,9 @@ pub fn desired_facts(cfg: &Config) -> Facts {
                 .collect(),
             boundary: None,
             org_id: None,
+            org_path: None,
+            scps: vec![],
+            rcps: vec![],
         }),
     };
     for t in &cfg.environments {

@@ -10,7 +10,8 @@ mod source_policy;
 pub use crate::targets::apis::{method_matches, serves};
 pub use desired::desired_facts;
 use proof::{
-    boundary_words, depends, device_of, hop, labels, removal, two_sided_as, Step, StepResult,
+    boundary_words, depends, device_of, hop, labels, organization_words, removal, two_sided_under,
+    Step, StepResult,
 };
 pub use render::render_human;
 use source_policy::hop_source_policy;
@@ -40,6 +41,10 @@ pub struct HopResult {
     /// The parts proven one by one (`credentials`, `assume_role`), each as a hop is.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartResult>,
+    /// The organization policies (SCPs, RCPs) that denied it: `layer`, `level`, `name`, `id`,
+    /// `target`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organization: Vec<crate::policy::eval::OrgDecider>,
 }
 
 /// The result of one part of a hop.
@@ -52,6 +57,8 @@ pub struct PartResult {
     pub fix: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organization: Vec<crate::policy::eval::OrgDecider>,
 }
 
 /// The steps of one environment as its hops, in chain order, parts within their hop.
@@ -70,6 +77,7 @@ fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
                     fix: None,
                     depends_on: vec![],
                     parts: vec![],
+                    organization: vec![],
                 });
                 hops.len() - 1
             }
@@ -81,6 +89,11 @@ fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
         for k in &s.depends_on {
             if !h.depends_on.contains(k) {
                 h.depends_on.push(k.clone());
+            }
+        }
+        for d in &s.organization {
+            if !h.organization.contains(d) {
+                h.organization.push(d.clone());
             }
         }
         match part {
@@ -96,6 +109,7 @@ fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
                     statements: s.statements,
                     fix: s.fix,
                     depends_on: s.depends_on,
+                    organization: s.organization,
                 })
             }
             // a hop of one step: the step's own
@@ -107,7 +121,7 @@ fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
 }
 
 /// What the proof does not see, said once under every human report.
-pub const NOT_MODELLED: &str = "A ✓ means the documents xacct can read allow it: each account's organization is known (aws:PrincipalOrgID), but its service and resource control policies were not read, and session policies are not modelled.";
+pub const NOT_MODELLED: &str = "A ✓ means the documents xacct can read allow it: each account's organization is known (aws:PrincipalOrgID); service and resource control policies are proven only when the file's organization: section lets xacct read them; session policies are not modelled.";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvReport {
@@ -321,12 +335,14 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     };
     let names: Vec<&str> = iot.policies.iter().map(|(n, _)| n.as_str()).collect();
     let trust_name = format!("trust policy of {}", t.role_name);
-    match two_sided_as(
+    // the target role is under the RCPs of its own account (STS is among the services they cover)
+    match two_sided_under(
         iot,
         "sts:AssumeRole",
         &target.arn,
         Some(&target.trust),
         device_of(t),
+        &target.rcps,
     ) {
         Err(e) => hop(
             Step::AssumeTarget,
@@ -344,6 +360,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
         ),
         Ok((o, _, true, _))
             if cfg.source_role().is_some()
+                && o.organization.is_empty()
                 && !o.statements.iter().any(|s| s.starts_with("resource.")) =>
         {
             // a source chain proves the source role's side in `source_policy`: here only the trust
@@ -362,6 +379,10 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
             let mut detail = Vec::new();
             let mut fix = Vec::new();
             let source_chain = cfg.source_role().is_some();
+            if let Some((w, f)) = organization_words(&o, "sts:AssumeRole") {
+                detail.push(w);
+                fix.push(f);
+            }
             if let Some(w) =
                 boundary_words(&o, iot, "sts:AssumeRole", &target.arn).filter(|_| !source_chain)
             {
@@ -383,13 +404,14 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
                 detail.push(format!("the {trust_name} does not name {}", iot.arn));
                 fix.push(json!({"trust_policy_of": target.arn, "statement": {"Effect":"Allow","Principal":{"AWS":iot.arn},"Action":"sts:AssumeRole"}}));
             }
-            let h = hop(
+            let mut h = hop(
                 Step::AssumeTarget,
                 false,
                 detail,
                 labels(&o, &names, &trust_name),
                 Some(Value::Array(fix)),
             );
+            h.organization = o.organization.clone();
             depends(h, &case)
         }
     }

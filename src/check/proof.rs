@@ -6,7 +6,7 @@
 use crate::chain::{Hop, Part};
 use crate::config::{Config, Target};
 use crate::model::live::RoleFacts;
-use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision, Outcome};
+use crate::policy::eval::{evaluate, evaluate_identity, Case, Decision, OrgPolicy, Outcome};
 use serde_json::{json, Value};
 
 /// What the proof evaluates one at a time: a hop, or a part of one (`Step::place`).
@@ -46,6 +46,8 @@ pub struct StepResult {
     pub(crate) statements: Vec<String>,
     pub(crate) fix: Option<Value>,
     pub(crate) depends_on: Vec<String>,
+    /// The organization policies that decided a denial (`organization` in `--json`).
+    pub(crate) organization: Vec<crate::policy::eval::OrgDecider>,
 }
 
 pub(crate) fn label(names: &[&str], resource_name: &str, s: &str) -> String {
@@ -70,7 +72,50 @@ pub(crate) fn label(names: &[&str], resource_name: &str, s: &str) -> String {
     if s == "boundary" {
         return "the permissions boundary (none of its statements allows it)".into();
     }
+    // "scp[1].NAME.Sid" → "SCP NAME statement Sid"; "scp[1]" → a level where nothing allows
+    for (tag, layer) in [("scp[", "SCP"), ("rcp[", "RCP")] {
+        if let Some(rest) = s.strip_prefix(tag) {
+            return match rest.split_once("].") {
+                Some((_, named)) => match named.rsplit_once('.') {
+                    Some((name, sid)) => format!("{layer} {name} statement {sid}"),
+                    None => format!("{layer} {named}"),
+                },
+                None => format!(
+                    "the {layer}s at level {} (none of them allows it)",
+                    rest.trim_end_matches(']')
+                ),
+            };
+        }
+    }
     s.to_string()
+}
+
+/// What the organization's layers did to a denied request, in words, and whom to ask: an SCP or
+/// RCP is the organization's, usually not the team's that owns the chain.
+pub(crate) fn organization_words(o: &Outcome, action: &str) -> Option<(String, Value)> {
+    let d = o.organization.first()?;
+    let layer = match d.layer {
+        crate::policy::eval::OrgLayer::Scp => "SCP",
+        crate::policy::eval::OrgLayer::Rcp => "RCP",
+    };
+    let at = match (&d.id, &d.target) {
+        (Some(id), Some(t)) => format!(" ({id} on {t})"),
+        (None, Some(t)) => format!(" (on {t})"),
+        (Some(id), None) => format!(" ({id})"),
+        (None, None) => String::new(),
+    };
+    let words = if o.decision == Decision::ExplicitDeny {
+        format!("{layer} {}{at} denies {action}", d.name)
+    } else {
+        format!(
+            "no {layer} at level {} allows {action} ({}{at} and the others attached there)",
+            d.level, d.name
+        )
+    };
+    let fix = json!({"ask": "the organization's administrators", "layer": layer.to_lowercase(),
+        "policy": {"name": d.name, "id": d.id, "target": d.target},
+        "change": format!("let {action} through, or move the account")});
+    Some((words, fix))
 }
 
 /// The statements of an outcome, saying what they did: allowed, denied, or allowed one side only.
@@ -127,6 +172,7 @@ pub(crate) fn hop(
         statements,
         fix,
         depends_on: vec![],
+        organization: vec![],
     }
 }
 
@@ -176,6 +222,34 @@ pub(crate) fn two_sided_as(
     resource_policy: Option<&Value>,
     device: Option<crate::policy::context::IotDevice>,
 ) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
+    // a resource in the caller's own account is under that account's RCPs
+    fn account_of(arn: &str) -> Option<&str> {
+        arn.split(':').nth(4).filter(|a| !a.is_empty())
+    }
+    let rcps: &[Vec<OrgPolicy>] = match account_of(resource) {
+        Some(a) if Some(a) != account_of(&principal_role.arn) => &[],
+        _ => &principal_role.rcps,
+    };
+    two_sided_under(
+        principal_role,
+        action,
+        resource,
+        resource_policy,
+        device,
+        rcps,
+    )
+}
+
+/// `two_sided_as` with the RCPs of the resource's account given (`resource_rcps`); the SCPs are
+/// the caller's own (`RoleFacts::scps`), and the organization keys AWS sets on its requests.
+pub(crate) fn two_sided_under(
+    principal_role: &RoleFacts,
+    action: &str,
+    resource: &str,
+    resource_policy: Option<&Value>,
+    device: Option<crate::policy::context::IotDevice>,
+    resource_rcps: &[Vec<OrgPolicy>],
+) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
     let session = session_arn(&principal_role.arn, "device");
     let mut context = crate::policy::context::request_context(&crate::policy::context::Session {
         role_arn: &principal_role.arn,
@@ -185,6 +259,12 @@ pub(crate) fn two_sided_as(
     // AWS sets the caller's organization on every request of a principal of an organization
     if let Some(org) = &principal_role.org_id {
         context.insert("aws:PrincipalOrgID".into(), Value::String(org.clone()));
+    }
+    if let Some(path) = &principal_role.org_path {
+        context.insert(
+            "aws:PrincipalOrgPaths".into(),
+            Value::Array(vec![Value::String(path.clone())]),
+        );
     }
     let docs: Vec<Value> = principal_role
         .policies
@@ -199,7 +279,8 @@ pub(crate) fn two_sided_as(
         resource_policy: resource_policy.cloned(),
         context: context.clone(),
         permissions_boundary: principal_role.boundary.as_ref().map(|(_, d)| d.clone()),
-        ..Default::default()
+        service_control_policies: principal_role.scps.clone(),
+        resource_control_policies: resource_rcps.to_vec(),
     };
     let o = evaluate(&case)?;
     let id_ok = evaluate_identity(&docs, action, resource, &context)?.decision == Decision::Allow;
@@ -209,6 +290,8 @@ pub(crate) fn two_sided_as(
             let mut c = case.clone();
             c.identity_policies = vec![allow_all()];
             c.permissions_boundary = None;
+            c.service_control_policies.clear();
+            c.resource_control_policies.clear();
             evaluate(&c)?.decision == Decision::Allow
         }
     };
@@ -267,6 +350,8 @@ pub(crate) struct Access {
     pub(crate) fix: Option<Value>,
     /// The case that failed, to tell what the decision depends on.
     pub(crate) case: Option<Case>,
+    /// The organization policies that denied it.
+    pub(crate) organization: Vec<crate::policy::eval::OrgDecider>,
 }
 
 pub(crate) fn target_access(
@@ -283,6 +368,7 @@ pub(crate) fn target_access(
         statements: vec![],
         fix: None,
         case: None,
+        organization: vec![],
     };
     match two_sided(target, action, resource, policy) {
         Err(e) => r.detail = Some(format!("{resource}: malformed policy: {e}")),
@@ -293,7 +379,11 @@ pub(crate) fn target_access(
         }
         Ok((o, id_ok, res_ok, case)) => {
             let by_resource = o.statements.iter().any(|s| s.starts_with("resource."));
-            r.detail = if let Some(w) = boundary_words(&o, target, action, resource) {
+            let org = organization_words(&o, action);
+            r.organization = o.organization.clone();
+            r.detail = if let Some((w, _)) = &org {
+                Some(format!("{resource}: {w}"))
+            } else if let Some(w) = boundary_words(&o, target, action, resource) {
                 Some(format!("{resource}: {w}"))
             } else if o.decision == Decision::ExplicitDeny && by_resource {
                 Some(format!(
@@ -317,7 +407,9 @@ pub(crate) fn target_access(
                 None
             };
             r.statements = labels(&o, names, rname);
-            r.fix = if o.decision == Decision::ExplicitDeny {
+            r.fix = if let Some((_, f)) = org {
+                Some(f)
+            } else if o.decision == Decision::ExplicitDeny {
                 Some(removal(&o, names, rname))
             } else if !id_ok {
                 Some(

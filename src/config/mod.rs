@@ -17,8 +17,8 @@ pub use targets::valid_bucket_name;
 pub use index::{Pos, SourceIndex};
 pub(crate) use schema::AccountField;
 pub use schema::{
-    schema, CertificateId, Devices, RawDevices, RawFile, RawIot, RawSource, RawTarget,
-    SourceArnCondition, TargetMode,
+    schema, CertificateId, Devices, RawDevices, RawFile, RawIot, RawOrganization, RawSource,
+    RawTarget, SourceArnCondition, TargetMode,
 };
 
 use serde::{Deserialize, Serialize};
@@ -158,6 +158,16 @@ pub struct Config {
     pub partition: String,
     pub origin: Origin,
     pub environments: Vec<Target>,
+    /// How to read the organization (its management account or a delegated administrator).
+    #[serde(default)]
+    pub organization: Option<OrgAccess>,
+}
+
+/// The access to the account that can read the organization.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrgAccess {
+    pub account: String,
+    pub access: Access,
 }
 
 impl Config {

@@ -3,8 +3,8 @@
 
 use super::targets::{apis, objects};
 use super::{
-    Access, AccountField, CertificateId, Checker, Config, Devices, IotAccount, Origin, Path,
-    RawDevices, RawFile, RawIot, RawSource, RawTarget, SourceRole, Target, TargetMode,
+    Access, AccountField, CertificateId, Checker, Config, Devices, IotAccount, OrgAccess, Origin,
+    Path, RawDevices, RawFile, RawIot, RawSource, RawTarget, SourceRole, Target, TargetMode,
     DEFAULT_CREDENTIAL_DURATION, ROLE_CHAINING_CAP,
 };
 
@@ -248,6 +248,11 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         gated_role_names(c, &file, &environments, &mut role_names);
     }
     direct_statement_ids(c, &file, &environments);
+    let organization = raw.organization.map(|o| {
+        let account = account(c, &["organization", "account"], o.account);
+        let access = access(c, &["organization"], &account, o.profile, o.assume_role);
+        OrgAccess { account, access }
+    });
     Config {
         source: path.to_path_buf(),
         text: String::new(),
@@ -256,6 +261,7 @@ pub(super) fn validate(path: &Path, raw: RawFile, c: &mut Checker) -> Config {
         partition,
         origin,
         environments,
+        organization,
     }
 }
 

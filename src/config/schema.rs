@@ -30,6 +30,10 @@ pub struct RawFile {
     /// chain starts at. Exactly one of `iot` and `source`.
     #[serde(default)]
     pub(crate) source: Option<RawSource>,
+    /// The organization's management account (or a delegated administrator): with it, `check` reads
+    /// the service and resource control policies of every account of the chain.
+    #[serde(default)]
+    pub(crate) organization: Option<RawOrganization>,
     /// The target environments, by name.
     #[schemars(extend("minProperties" = 1))]
     pub(crate) environments: IndexMap<String, RawTarget>,
@@ -91,6 +95,22 @@ pub struct RawSource {
     /// The role's ARN (it must exist; it may have a path), in `account`.
     #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
     pub(crate) role: String,
+    /// AWS profile for this account (default: the standard credential chain).
+    #[serde(default)]
+    pub(crate) profile: Option<String>,
+    /// Role assumed in this account, from the profile or the default chain.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    pub(crate) assume_role: Option<String>,
+}
+
+/// The access to the organization's management account or a delegated administrator, which alone
+/// can read every account's place in the organization and the policies attached along it.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrganization {
+    /// The 12-digit id of the management (or delegated administrator) account, quoted.
+    pub(crate) account: AccountField,
     /// AWS profile for this account (default: the standard credential chain).
     #[serde(default)]
     pub(crate) profile: Option<String>,

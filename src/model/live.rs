@@ -87,6 +87,50 @@ pub struct RoleFacts {
     /// The organization its account belongs to (`aws:PrincipalOrgID` of its sessions), when the
     /// account could say (`DescribeOrganization` works from a member account).
     pub org_id: Option<String>,
+    /// Its account's path in the organization (`aws:PrincipalOrgPaths`), when it was read.
+    pub org_path: Option<String>,
+    /// The service control policies that limit its sessions, by level (root first): empty for a
+    /// role of the management account, or when they were not read.
+    pub scps: Vec<Vec<crate::policy::eval::OrgPolicy>>,
+    /// The resource control policies of its account (for the resources there), by level.
+    pub rcps: Vec<Vec<crate::policy::eval::OrgPolicy>>,
+}
+
+/// The organization, read with the `organization:` access: its id, its management account, and
+/// each account of the chain's path and the control policies attached along it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrgFacts {
+    pub id: String,
+    pub management: String,
+    pub accounts: BTreeMap<String, AccountOrg>,
+}
+
+/// One account's place in the organization.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountOrg {
+    /// `o-…/r-…/ou-…/` (`aws:PrincipalOrgPaths`, `aws:ResourceOrgPaths`).
+    pub path: String,
+    /// The SCPs at each level, the root first, the account last.
+    pub scps: Vec<Vec<crate::policy::eval::OrgPolicy>>,
+    /// The RCPs at each level.
+    pub rcps: Vec<Vec<crate::policy::eval::OrgPolicy>>,
+}
+
+impl OrgFacts {
+    /// Give `r` what the organization says of its account: the organization, the path, and the
+    /// SCPs and RCPs (none for the management account, which they do not limit).
+    pub fn annotate(&self, r: &mut RoleFacts) {
+        let account = r.arn.split(':').nth(4).unwrap_or("").to_string();
+        let Some(a) = self.accounts.get(&account) else {
+            return;
+        };
+        r.org_id = Some(self.id.clone());
+        r.org_path = Some(a.path.clone());
+        if account != self.management {
+            r.scps = a.scps.clone();
+            r.rcps = a.rcps.clone();
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +242,8 @@ pub struct Facts {
     /// With gated devices: each environment's own IoT facts (certificates or thing group, alias,
     /// IoT role), by environment.
     pub per_env: BTreeMap<String, IotFacts>,
+    /// The organization, when the file gives access to read it.
+    pub organization: Option<OrgFacts>,
 }
 
 /// The IoT-account facts of one layout (the fleet's shared one, or a gated environment's).

@@ -362,6 +362,7 @@ fn prove_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
     let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
         (true, Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut organization = Vec::new();
     // what xacct cannot read of a deployed stage: the hop depends on it (`?`), not ✗
     let mut unknown: Vec<String> = Vec::new();
     for api in &t.apis {
@@ -507,6 +508,7 @@ fn prove_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
         statements.extend(r.statements);
         fixes.extend(r.fix);
         failing.extend(r.case);
+        organization.extend(r.organization);
     }
     let mut h = finish(
         Step::Target(Hop::CallApi),
@@ -516,6 +518,7 @@ fn prove_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
         fixes,
         &failing,
     );
+    h.organization = organization;
     for k in unknown {
         if !h.depends_on.contains(&k) {
             h.depends_on.push(k);

@@ -6,7 +6,8 @@ use super::{gather, Phase, Reach, Read, TargetType};
 use crate::aws::{Accounts, AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::{
-    boundary_words, depends, device_of, hop, labels, removal, two_sided_as, Step, StepResult,
+    boundary_words, depends, device_of, hop, labels, organization_words, removal, two_sided_as,
+    Step, StepResult,
 };
 use crate::config::{Config, Target};
 use crate::model::live::{Discovered, Facts, FunctionFacts};
@@ -154,6 +155,7 @@ fn prove_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
     let mut statements = Vec::new();
     let mut fixes = Vec::new();
     let mut failing = Vec::new();
+    let mut organization = Vec::new();
     for func in &t.functions {
         let facts = f.functions.get(func);
         if let Some(FunctionFacts {
@@ -182,7 +184,11 @@ fn prove_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
             Ok((o, id_ok, res_ok, case)) => {
                 ok = false;
                 failing.push(case);
-                if let Some(w) = boundary_words(&o, target, "lambda:InvokeFunction", func) {
+                organization.extend(o.organization.clone());
+                if let Some((w, f)) = organization_words(&o, "lambda:InvokeFunction") {
+                    detail.push(format!("{func}: {w}"));
+                    fixes.push(f);
+                } else if let Some(w) = boundary_words(&o, target, "lambda:InvokeFunction", func) {
                     detail.push(format!("{func}: {w}"));
                 } else if o.decision == Decision::ExplicitDeny {
                     detail.push(format!(
@@ -225,6 +231,7 @@ fn prove_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
     for case in &failing {
         h = depends(h, case);
     }
+    h.organization = organization;
     h
 }
 

@@ -248,6 +248,7 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let names: Vec<&str> = target.policies.iter().map(|(n, _)| n.as_str()).collect();
     let (mut ok, mut detail, mut statements, mut fixes, mut failing) =
         (true, Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut organization = Vec::new();
     // keys whose policy xacct cannot read: the hop depends on them (`?`), not ✗
     let mut unknown: Vec<String> = Vec::new();
     for o in &t.objects {
@@ -288,6 +289,7 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
             statements.extend(r.statements);
             fixes.extend(r.fix);
             failing.extend(r.case);
+            organization.extend(r.organization);
             r.ok
         };
         if !read_ok {
@@ -371,6 +373,7 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
         fixes,
         &failing,
     );
+    h.organization = organization;
     for k in unknown {
         if !h.depends_on.contains(&k) {
             h.depends_on.push(k);

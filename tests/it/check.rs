@@ -417,3 +417,129 @@ fn a_permissions_boundary_outside_the_action_fails_the_hop_and_names_the_boundar
     assert_eq!(report_part(&r, &e.name, "target_trust")["ok"], true);
     assert_eq!(report_hop(&r, &f.envs[1].name, "invoke")["ok"], true);
 }
+
+/// With the `organization:` section, check reads each account's place in the organization and the
+/// SCPs attached along it: an SCP at an OU that denies lambda:InvokeFunction to the sessions of the
+/// accounts under it fails that environment's invoke hop, naming the SCP, its id and the OU (in
+/// words and in `organization`), while the environment outside the OU holds; the management
+/// account's own reads are listed by `permissions --for check`.
+#[test]
+fn an_scp_at_an_ou_fails_the_hops_of_the_accounts_under_it_and_is_named() {
+    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    let mut f = Fleet::new(2);
+    let management = account();
+    let (ou, policy_id) = rt().block_on(async {
+        let conf = admin_config(moto(), &management, &f.region).await;
+        let o = aws_sdk_organizations::Client::new(&conf);
+        o.create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let a = o
+                .create_account()
+                .account_name(format!("member{i}"))
+                .email(format!("{}@example.com", name("m")))
+                .send()
+                .await
+                .unwrap();
+            ids.push(a.create_account_status().unwrap().account_id().unwrap().to_string());
+        }
+        f.iot_account = ids[0].clone();
+        f.envs[0].account = ids[1].clone();
+        f.envs[1].account = ids[2].clone();
+        let root = o.list_roots().send().await.unwrap().roots()[0]
+            .id()
+            .unwrap()
+            .to_string();
+        let ou = o
+            .create_organizational_unit()
+            .parent_id(&root)
+            .name("workloads")
+            .send()
+            .await
+            .unwrap()
+            .organizational_unit()
+            .unwrap()
+            .id()
+            .unwrap()
+            .to_string();
+        o.move_account()
+            .account_id(&ids[1])
+            .source_parent_id(&root)
+            .destination_parent_id(&ou)
+            .send()
+            .await
+            .unwrap();
+        let p = o
+            .create_policy()
+            .name("no-invoke")
+            .description("no Lambda")
+            .r#type(PolicyType::ServiceControlPolicy)
+            .content(
+                json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Deny","Action":"lambda:InvokeFunction","Resource":"*"}]})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let pid = p.policy().unwrap().policy_summary().unwrap().id().unwrap().to_string();
+        o.attach_policy()
+            .policy_id(&pid)
+            .target_id(&ou)
+            .send()
+            .await
+            .unwrap();
+        create_functions(&f).await;
+        (ou, pid)
+    });
+    let file = f.write();
+    let yaml = std::fs::read_to_string(&file).unwrap()
+        + &format!(
+            "organization:\n  account: \"{management}\"\n  assume_role: {}\n",
+            Fleet::admin(&management)
+        );
+    std::fs::write(&file, yaml).unwrap();
+    run_ok(&["apply", "-f", &file_arg(&file), "--auto-approve"], 0);
+    let o = xacct(&["check", "-f", &file_arg(&file), "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let h = report_hop(&v, &f.envs[0].name, "invoke");
+    assert_eq!(h["ok"], false, "{h}");
+    assert_eq!(
+        h["organization"],
+        json!([{"layer":"scp","level":1,"name":"no-invoke","id":policy_id,"target":ou}]),
+        "{h}"
+    );
+    assert!(
+        h["detail"].to_string().contains(&format!(
+            "SCP no-invoke ({policy_id} on {ou}) denies lambda:InvokeFunction"
+        )),
+        "{h}"
+    );
+    assert_eq!(report_env(&v, &f.envs[1].name)["ok"], true, "{v}");
+    let p = xacct_at(
+        "http://127.0.0.1:9",
+        &[
+            "permissions",
+            "-f",
+            &file_arg(&file),
+            "--for",
+            "check",
+            "--json",
+        ],
+        None,
+    );
+    let p: Value = serde_json::from_slice(&p.stdout).unwrap();
+    let mine = p["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == management.as_str())
+        .expect("the management account's reads");
+    assert!(mine["policy"]
+        .to_string()
+        .contains("organizations:ListPoliciesForTarget"));
+}

@@ -195,7 +195,137 @@ async fn role_facts_from(
         policies: policies?,
         boundary,
         org_id,
+        org_path: None,
+        scps: vec![],
+        rcps: vec![],
     }))
+}
+
+/// The organization as the proof needs it, read with the `organization:` access: for each account
+/// of the chain its path of parents up to the root, and the SCPs and RCPs attached at every level
+/// (each level's policies read once). None without that access.
+pub async fn organization_facts(
+    cfg: &Config,
+    accts: &Accounts,
+) -> Result<Option<crate::model::live::OrgFacts>, AwsError> {
+    use crate::model::live::{AccountOrg, OrgFacts};
+    use crate::policy::eval::OrgPolicy;
+    use aws_sdk_organizations::types::{PolicyType, TargetType};
+    let Some(c) = accts.organization() else {
+        return Ok(None);
+    };
+    let _slot = c.slot().await?;
+    let org = c
+        .organizations()
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|e| c.err("organizations:DescribeOrganization", "*", e))?;
+    let o = org.organization();
+    let mut facts = OrgFacts {
+        id: o.and_then(|o| o.id()).unwrap_or_default().to_string(),
+        management: o
+            .and_then(|o| o.master_account_id())
+            .unwrap_or_default()
+            .to_string(),
+        accounts: BTreeMap::new(),
+    };
+    let mut accounts: Vec<&str> = vec![cfg.origin_account()];
+    accounts.extend(cfg.environments.iter().map(|t| t.account.as_str()));
+    accounts.sort();
+    accounts.dedup();
+    // the policies attached to each target (root, OU, account), read once
+    let mut attached: BTreeMap<(String, &'static str), Vec<OrgPolicy>> = BTreeMap::new();
+    for account in accounts {
+        let mut levels = vec![account.to_string()];
+        let mut child = account.to_string();
+        loop {
+            let p = c
+                .organizations()
+                .list_parents()
+                .child_id(&child)
+                .send()
+                .await
+                .map_err(|e| c.err("organizations:ListParents", &child, e))?;
+            let Some(parent) = p.parents().first() else {
+                break;
+            };
+            let id = parent.id().unwrap_or_default().to_string();
+            levels.push(id.clone());
+            if parent.r#type() == Some(&aws_sdk_organizations::types::ParentType::Root) {
+                break;
+            }
+            child = id;
+        }
+        levels.reverse();
+        let path = format!("{}/{}/", facts.id, levels[..levels.len() - 1].join("/"));
+        let mut scps = Vec::new();
+        let mut rcps = Vec::new();
+        for target in &levels {
+            for (kind, filter) in [
+                ("scp", PolicyType::ServiceControlPolicy),
+                ("rcp", PolicyType::ResourceControlPolicy),
+            ] {
+                let key = (target.clone(), kind);
+                if !attached.contains_key(&key) {
+                    let listed = c
+                        .organizations()
+                        .list_policies_for_target()
+                        .target_id(target)
+                        .filter(filter)
+                        .send()
+                        .await;
+                    let mut policies = Vec::new();
+                    match listed {
+                        Ok(l) => {
+                            for summary in l.policies() {
+                                let Some(pid) = summary.id() else { continue };
+                                let d = c
+                                    .organizations()
+                                    .describe_policy()
+                                    .policy_id(pid)
+                                    .send()
+                                    .await
+                                    .map_err(|e| c.err("organizations:DescribePolicy", pid, e))?;
+                                let content = d.policy().and_then(|p| p.content()).unwrap_or("{}");
+                                let doc = policy::parse_document(content).map_err(|m| {
+                                    c.unreadable("organizations:DescribePolicy", pid, m)
+                                })?;
+                                policies.push(OrgPolicy {
+                                    name: summary.name().unwrap_or(pid).to_string(),
+                                    policy: doc,
+                                    id: Some(pid.to_string()),
+                                    target: Some(target.clone()),
+                                });
+                            }
+                        }
+                        // RCPs not enabled (or not known to this endpoint): none apply
+                        Err(e) if kind == "rcp" => {
+                            let _ = e;
+                        }
+                        Err(e) => {
+                            return Err(c.err("organizations:ListPoliciesForTarget", target, e))
+                        }
+                    }
+                    attached.insert(key.clone(), policies);
+                }
+                let level = attached[&key].clone();
+                match kind {
+                    "scp" => scps.push(level),
+                    _ => rcps.push(level),
+                }
+            }
+        }
+        // an organization without RCPs enabled has none at any level
+        if rcps.iter().all(|l| l.is_empty()) {
+            rcps.clear();
+        }
+        let _ = TargetType::Account;
+        facts
+            .accounts
+            .insert(account.to_string(), AccountOrg { path, scps, rcps });
+    }
+    Ok(Some(facts))
 }
 
 /// The organization the account of `c` belongs to, asked once per client set
@@ -385,9 +515,13 @@ pub(super) async fn proof_facts(
             (t.name.clone(), role, targets)
         })
     }));
-    let (origin, targets) = tokio::join!(origin, targets);
+    let (origin, targets, org) = tokio::join!(origin, targets, organization_facts(cfg, accts));
     let mut errors = Vec::new();
     let mut f = Facts::default();
+    match org {
+        Ok(o) => f.organization = o,
+        Err(e) => errors.push(e),
+    }
     match origin {
         Ok((top, per_env)) => {
             f.certs = top.certs;
@@ -402,6 +536,16 @@ pub(super) async fn proof_facts(
         for (facts, errs) in per_type {
             f.merge(facts);
             errors.extend(errs);
+        }
+    }
+    if let Some(org) = f.organization.clone() {
+        let roles = f
+            .origin_role
+            .iter_mut()
+            .chain(f.targets.values_mut().flatten())
+            .chain(f.per_env.values_mut().filter_map(|e| e.iot_role.as_mut()));
+        for r in roles {
+            org.annotate(r);
         }
     }
     if errors.is_empty() {
