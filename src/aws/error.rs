@@ -25,6 +25,9 @@ pub enum Code {
     NoSuchKey,
     NotFound,
     ServerSideEncryptionConfigurationNotFoundError,
+    /// Organizations: the account (or OU) is not in the organization.
+    ChildNotFoundException,
+    AccountNotFoundException,
     // already exists
     EntityAlreadyExists,
     ResourceAlreadyExistsException,
@@ -60,6 +63,8 @@ const NAMED: &[(Code, &str)] = &[
         Code::ServerSideEncryptionConfigurationNotFoundError,
         "ServerSideEncryptionConfigurationNotFoundError",
     ),
+    (Code::ChildNotFoundException, "ChildNotFoundException"),
+    (Code::AccountNotFoundException, "AccountNotFoundException"),
     (Code::EntityAlreadyExists, "EntityAlreadyExists"),
     (
         Code::ResourceAlreadyExistsException,
@@ -121,6 +126,8 @@ impl Code {
                 | Code::NoSuchKey
                 | Code::NotFound
                 | Code::ServerSideEncryptionConfigurationNotFoundError
+                | Code::ChildNotFoundException
+                | Code::AccountNotFoundException
         )
     }
 

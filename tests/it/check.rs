@@ -543,3 +543,78 @@ fn an_scp_at_an_ou_fails_the_hops_of_the_accounts_under_it_and_is_named() {
         .to_string()
         .contains("organizations:ListPoliciesForTarget"));
 }
+
+/// An RCP is the resource's account's: one at the root of the organization that lets only the
+/// organization's principals assume its roles denies the IoT role of an account outside it, at
+/// assume_role, naming the RCP and the root; SCPs do not limit the outside account's sessions.
+#[test]
+fn an_rcp_keeps_the_roles_of_the_organization_from_a_principal_outside_it() {
+    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    let mut f = Fleet::new(1);
+    let management = account();
+    let (root, org_id) = rt().block_on(async {
+        let conf = admin_config(moto(), &management, &f.region).await;
+        let o = aws_sdk_organizations::Client::new(&conf);
+        let org = o
+            .create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+        let org_id = org.organization().unwrap().id().unwrap().to_string();
+        let a = o
+            .create_account()
+            .account_name("member")
+            .email(format!("{}@example.com", name("m")))
+            .send()
+            .await
+            .unwrap();
+        f.envs[0].account = a.create_account_status().unwrap().account_id().unwrap().to_string();
+        let root = o.list_roots().send().await.unwrap().roots()[0]
+            .id()
+            .unwrap()
+            .to_string();
+        let p = o
+            .create_policy()
+            .name("org-only-sts")
+            .description("only the organization assumes our roles")
+            .r#type(PolicyType::ResourceControlPolicy)
+            .content(
+                json!({"Version":"2012-10-17","Statement":[{"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Resource":"*",
+                    "Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":org_id}}}]})
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let pid = p.policy().unwrap().policy_summary().unwrap().id().unwrap().to_string();
+        o.attach_policy()
+            .policy_id(&pid)
+            .target_id(&root)
+            .send()
+            .await
+            .unwrap();
+        create_functions(&f).await;
+        (root, org_id)
+    });
+    let file = f.write();
+    let yaml = std::fs::read_to_string(&file).unwrap()
+        + &format!(
+            "organization:\n  account: \"{management}\"\n  assume_role: {}\n",
+            Fleet::admin(&management)
+        );
+    std::fs::write(&file, yaml).unwrap();
+    run_ok(&["apply", "-f", &file_arg(&file), "--auto-approve"], 0);
+    let o = xacct(&["check", "-f", &file_arg(&file), "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let h = report_hop(&v, &f.envs[0].name, "assume_role");
+    assert_eq!(h["ok"], false, "{h}");
+    assert_eq!(h["organization"][0]["layer"], "rcp", "{h}");
+    assert_eq!(h["organization"][0]["name"], "org-only-sts", "{h}");
+    assert_eq!(h["organization"][0]["target"], root.as_str(), "{h}");
+    assert!(
+        h.to_string().contains("RCP org-only-sts") && !org_id.is_empty(),
+        "{h}"
+    );
+}

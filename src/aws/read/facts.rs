@@ -239,14 +239,26 @@ pub async fn organization_facts(
     for account in accounts {
         let mut levels = vec![account.to_string()];
         let mut child = account.to_string();
+        let mut outside = false;
         loop {
-            let p = c
+            let p = match c
                 .organizations()
                 .list_parents()
                 .child_id(&child)
                 .send()
                 .await
-                .map_err(|e| c.err("organizations:ListParents", &child, e))?;
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    let e = c.err("organizations:ListParents", &child, e);
+                    // an account of the file outside the organization: nothing of it applies
+                    if child == account && e.not_found() {
+                        outside = true;
+                        break;
+                    }
+                    return Err(e);
+                }
+            };
             let Some(parent) = p.parents().first() else {
                 break;
             };
@@ -256,6 +268,9 @@ pub async fn organization_facts(
                 break;
             }
             child = id;
+        }
+        if outside {
+            continue;
         }
         levels.reverse();
         let path = format!("{}/{}/", facts.id, levels[..levels.len() - 1].join("/"));
