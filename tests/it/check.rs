@@ -618,3 +618,65 @@ fn an_rcp_keeps_the_roles_of_the_organization_from_a_principal_outside_it() {
         "{h}"
     );
 }
+
+/// SCPs do not limit the management account: an SCP at the root that denies sts:AssumeRole leaves
+/// the management account's IoT role free to assume the target role, so the hop holds.
+#[test]
+fn scps_do_not_limit_the_management_account() {
+    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    let mut f = Fleet::new(1);
+    rt().block_on(async {
+        // the IoT account is the organization's management account
+        let conf = admin_config(moto(), &f.iot_account, &f.region).await;
+        let o = aws_sdk_organizations::Client::new(&conf);
+        o.create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+        let a = o
+            .create_account()
+            .account_name("member")
+            .email(format!("{}@example.com", name("m")))
+            .send()
+            .await
+            .unwrap();
+        f.envs[0].account = a.create_account_status().unwrap().account_id().unwrap().to_string();
+        let root = o.list_roots().send().await.unwrap().roots()[0]
+            .id()
+            .unwrap()
+            .to_string();
+        let p = o
+            .create_policy()
+            .name("no-assume")
+            .description("no role chaining")
+            .r#type(PolicyType::ServiceControlPolicy)
+            .content(
+                json!({"Version":"2012-10-17","Statement":[{"Sid":"NoAssume","Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let pid = p.policy().unwrap().policy_summary().unwrap().id().unwrap().to_string();
+        o.attach_policy().policy_id(&pid).target_id(&root).send().await.unwrap();
+        create_functions(&f).await;
+    });
+    let file = f.write();
+    let yaml = std::fs::read_to_string(&file).unwrap()
+        + &format!(
+            "organization:\n  account: \"{}\"\n  assume_role: {}\n",
+            f.iot_account,
+            Fleet::admin(&f.iot_account)
+        );
+    std::fs::write(&file, yaml).unwrap();
+    run_ok(&["apply", "-f", &file_arg(&file), "--auto-approve"], 0);
+    let o = xacct(&["check", "-f", &file_arg(&file), "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let h = report_hop(&v, &f.envs[0].name, "assume_role");
+    assert_eq!(
+        h["ok"], true,
+        "the management account's role is not limited: {h}"
+    );
+    assert_eq!(o.status.code(), Some(0), "{v}");
+}
