@@ -1316,3 +1316,27 @@ fn a_bucket_policy_conditioned_on_the_organization_holds_once_the_organization_i
         assert_eq!(report_env(&c, e)["ok"], true, "{e}: {c}");
     }
 }
+
+/// A deployment the sandbox did not see being made (straight on moto, as `sandbox up --bootstrap`
+/// makes the demo's, or before the sandbox started): the sandbox takes the API as it is when first
+/// asked about it as what is deployed, so the stage is judged (✓), never left unknown (`?`).
+#[test]
+fn a_deployment_made_before_the_sandbox_saw_it_is_judged() {
+    let s = Setup::new();
+    rt().block_on(async {
+        let conf = admin_config(moto(), &s.api.1, &s.region).await;
+        aws_sdk_apigateway::Client::new(&conf)
+            .create_deployment()
+            .rest_api_id(&s.api_id)
+            .stage_name("prod")
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, c) = s.check();
+    assert_eq!(code, 0, "{c}");
+    let h = report_hop(&c, &s.api.0, "call_api");
+    assert!(h.get("depends_on").is_none(), "{h}");
+    let (code, v) = s.verify();
+    assert_eq!(code, 0, "{v}");
+}

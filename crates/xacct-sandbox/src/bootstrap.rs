@@ -262,7 +262,11 @@ async fn cloudtrail_bucket(c: &crate::aws::Clients, p: &str, b: &str) -> Result<
 /// Each listed REST API with the listed id: a resource per listed path (a `*` segment becomes
 /// `{proxy+}`), the listed method (`*` → ANY) with `AWS_IAM` authorization and a `MOCK`
 /// integration, deployed to the listed stage.
-async fn ensure_apis(c: &crate::aws::Clients, t: &Target) -> Result<(), SandboxError> {
+async fn ensure_apis(
+    state: &State,
+    c: &crate::aws::Clients,
+    t: &Target,
+) -> Result<(), SandboxError> {
     let gw = c.apigateway();
     let mut ids: Vec<&str> = t.apis.iter().map(|a| a.api_id.as_str()).collect();
     ids.sort();
@@ -344,12 +348,17 @@ async fn ensure_apis(c: &crate::aws::Clients, t: &Target) -> Result<(), SandboxE
             }
         }
         for stage in stages {
-            gw.create_deployment()
+            let d = gw
+                .create_deployment()
                 .rest_api_id(id)
                 .stage_name(stage)
                 .send()
                 .await
                 .map_err(SandboxError::aws("bootstrap"))?;
+            // what the stage serves from now on, as the gateway records every deployment
+            if let (Some(did), Some(snap)) = (d.id(), crate::deployments::snapshot(c, id).await) {
+                state.registry.deployed(id, did, snap);
+            }
         }
         eprintln!(
             "bootstrap: {}: REST API {id} in account {}",
@@ -445,7 +454,7 @@ pub async fn bootstrap(state: &State, org: &Organization, dir: &Path) -> Result<
                 .unwrap_or_default(),
         };
         ensure_buckets(&c, org, t).await?;
-        ensure_apis(&c, t).await?;
+        ensure_apis(state, &c, t).await?;
         for f in &t.functions {
             let name = f.rsplit(':').next().unwrap_or(f);
             if c.lambda()

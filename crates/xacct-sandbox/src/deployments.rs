@@ -3,7 +3,8 @@
 //! effect only when a stage is deployed again. moto keeps no such snapshot (its export ignores the
 //! stage and omits the policy and each method's authorization), so the gateway takes one at every
 //! `CreateDeployment` and answers `GetDeployment` with `embed=apisummary` and the stage's export
-//! from it, and the API emulator serves invocations from it.
+//! from it, and the API emulator serves invocations from it. A deployment made before the sandbox
+//! started (on a moto it did not start) is taken as the API is when first asked about.
 
 use crate::aws::Clients;
 use serde_json::{json, Map, Value};

@@ -677,7 +677,23 @@ async fn handle(
             .or_else(|| state.registry.session_account(akid))
     });
     if let Some((api, did)) = crate::deployments::summary_request(&parts.method, &parts.uri) {
-        if let Some(d) = state.registry.deployment(&api, &did) {
+        // a deployment made before this sandbox started: what it first sees is what is deployed
+        let d = match (
+            state.registry.deployment(&api, &did),
+            account_of_request.as_deref(),
+        ) {
+            (Some(d), _) => Some(d),
+            (None, Some(account)) => {
+                let c = state.admin.get(account, &region).await;
+                let d = crate::deployments::snapshot(&c, &api).await;
+                if let Some(d) = &d {
+                    state.registry.deployed(&api, &did, d.clone());
+                }
+                d
+            }
+            (None, None) => None,
+        };
+        if let Some(d) = d {
             let body = crate::deployments::summary_json(&did, &d).to_string();
             return Ok(response(200, &[("content-type", "application/json")], body));
         }
@@ -695,12 +711,21 @@ async fn handle(
             .send()
             .await
         {
-            if let Some(d) = s
-                .deployment_id()
-                .and_then(|did| state.registry.deployment(&api, did))
-            {
-                let body = crate::deployments::export_json(&api, &stage, &d).to_string();
-                return Ok(response(200, &[("content-type", "application/json")], body));
+            if let Some(did) = s.deployment_id() {
+                let d = match state.registry.deployment(&api, did) {
+                    Some(d) => Some(d),
+                    None => {
+                        let d = crate::deployments::snapshot(&c, &api).await;
+                        if let Some(d) = &d {
+                            state.registry.deployed(&api, did, d.clone());
+                        }
+                        d
+                    }
+                };
+                if let Some(d) = d {
+                    let body = crate::deployments::export_json(&api, &stage, &d).to_string();
+                    return Ok(response(200, &[("content-type", "application/json")], body));
+                }
             }
         }
     }
