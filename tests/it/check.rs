@@ -418,6 +418,66 @@ fn a_permissions_boundary_outside_the_action_fails_the_hop_and_names_the_boundar
     assert_eq!(report_hop(&r, &f.envs[1].name, "invoke")["ok"], true);
 }
 
+/// A member account created in the organization `o` manages.
+async fn member_account(o: &aws_sdk_organizations::Client, label: &str) -> String {
+    let a = o
+        .create_account()
+        .account_name(label)
+        .email(format!("{}@example.com", name("m")))
+        .send()
+        .await
+        .unwrap();
+    a.create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_string()
+}
+
+/// A control policy of `kind` with `content`, attached to `target`; its id.
+async fn attached_policy(
+    o: &aws_sdk_organizations::Client,
+    name: &str,
+    kind: aws_sdk_organizations::types::PolicyType,
+    content: Value,
+    target: &str,
+) -> String {
+    let p = o
+        .create_policy()
+        .name(name)
+        .description(name)
+        .r#type(kind)
+        .content(content.to_string())
+        .send()
+        .await
+        .unwrap();
+    let pid = p
+        .policy()
+        .unwrap()
+        .policy_summary()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    o.attach_policy()
+        .policy_id(&pid)
+        .target_id(target)
+        .send()
+        .await
+        .unwrap();
+    pid
+}
+
+/// Give the file the `organization:` section of `management` (reached through its Admin role).
+fn with_organization(file: &std::path::Path, management: &str) {
+    let yaml = std::fs::read_to_string(file).unwrap()
+        + &format!(
+            "organization:\n  account: \"{management}\"\n  assume_role: {}\n",
+            Fleet::admin(management)
+        );
+    std::fs::write(file, yaml).unwrap();
+}
+
 /// With the `organization:` section, check reads each account's place in the organization and the
 /// SCPs attached along it: an SCP at an OU that denies lambda:InvokeFunction to the sessions of the
 /// accounts under it fails that environment's invoke hop, naming the SCP, its id and the OU (in
@@ -438,14 +498,7 @@ fn an_scp_at_an_ou_fails_the_hops_of_the_accounts_under_it_and_is_named() {
             .unwrap();
         let mut ids = Vec::new();
         for i in 0..3 {
-            let a = o
-                .create_account()
-                .account_name(format!("member{i}"))
-                .email(format!("{}@example.com", name("m")))
-                .send()
-                .await
-                .unwrap();
-            ids.push(a.create_account_status().unwrap().account_id().unwrap().to_string());
+            ids.push(member_account(&o, &format!("member{i}")).await);
         }
         f.iot_account = ids[0].clone();
         f.envs[0].account = ids[1].clone();
@@ -473,35 +526,12 @@ fn an_scp_at_an_ou_fails_the_hops_of_the_accounts_under_it_and_is_named() {
             .send()
             .await
             .unwrap();
-        let p = o
-            .create_policy()
-            .name("no-invoke")
-            .description("no Lambda")
-            .r#type(PolicyType::ServiceControlPolicy)
-            .content(
-                json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Deny","Action":"lambda:InvokeFunction","Resource":"*"}]})
-                    .to_string(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let pid = p.policy().unwrap().policy_summary().unwrap().id().unwrap().to_string();
-        o.attach_policy()
-            .policy_id(&pid)
-            .target_id(&ou)
-            .send()
-            .await
-            .unwrap();
+        let pid = attached_policy(&o, "no-invoke", PolicyType::ServiceControlPolicy, json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Deny","Action":"lambda:InvokeFunction","Resource":"*"}]}), &ou).await;
         create_functions(&f).await;
         (ou, pid)
     });
     let file = f.write();
-    let yaml = std::fs::read_to_string(&file).unwrap()
-        + &format!(
-            "organization:\n  account: \"{management}\"\n  assume_role: {}\n",
-            Fleet::admin(&management)
-        );
-    std::fs::write(&file, yaml).unwrap();
+    with_organization(&file, &management);
     run_ok(&["apply", "-f", &file_arg(&file), "--auto-approve"], 0);
     let o = xacct(&["check", "-f", &file_arg(&file), "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -562,48 +592,18 @@ fn an_rcp_keeps_the_roles_of_the_organization_from_a_principal_outside_it() {
             .await
             .unwrap();
         let org_id = org.organization().unwrap().id().unwrap().to_string();
-        let a = o
-            .create_account()
-            .account_name("member")
-            .email(format!("{}@example.com", name("m")))
-            .send()
-            .await
-            .unwrap();
-        f.envs[0].account = a.create_account_status().unwrap().account_id().unwrap().to_string();
+        f.envs[0].account = member_account(&o, "member").await;
         let root = o.list_roots().send().await.unwrap().roots()[0]
             .id()
             .unwrap()
             .to_string();
-        let p = o
-            .create_policy()
-            .name("org-only-sts")
-            .description("only the organization assumes our roles")
-            .r#type(PolicyType::ResourceControlPolicy)
-            .content(
-                json!({"Version":"2012-10-17","Statement":[{"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Resource":"*",
-                    "Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":org_id}}}]})
-                .to_string(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let pid = p.policy().unwrap().policy_summary().unwrap().id().unwrap().to_string();
-        o.attach_policy()
-            .policy_id(&pid)
-            .target_id(&root)
-            .send()
-            .await
-            .unwrap();
+        attached_policy(&o, "org-only-sts", PolicyType::ResourceControlPolicy, json!({"Version":"2012-10-17","Statement":[{"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Resource":"*",
+                    "Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":org_id}}}]}), &root).await;
         create_functions(&f).await;
         (root, org_id)
     });
     let file = f.write();
-    let yaml = std::fs::read_to_string(&file).unwrap()
-        + &format!(
-            "organization:\n  account: \"{management}\"\n  assume_role: {}\n",
-            Fleet::admin(&management)
-        );
-    std::fs::write(&file, yaml).unwrap();
+    with_organization(&file, &management);
     run_ok(&["apply", "-f", &file_arg(&file), "--auto-approve"], 0);
     let o = xacct(&["check", "-f", &file_arg(&file), "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -634,42 +634,16 @@ fn scps_do_not_limit_the_management_account() {
             .send()
             .await
             .unwrap();
-        let a = o
-            .create_account()
-            .account_name("member")
-            .email(format!("{}@example.com", name("m")))
-            .send()
-            .await
-            .unwrap();
-        f.envs[0].account = a.create_account_status().unwrap().account_id().unwrap().to_string();
+        f.envs[0].account = member_account(&o, "member").await;
         let root = o.list_roots().send().await.unwrap().roots()[0]
             .id()
             .unwrap()
             .to_string();
-        let p = o
-            .create_policy()
-            .name("no-assume")
-            .description("no role chaining")
-            .r#type(PolicyType::ServiceControlPolicy)
-            .content(
-                json!({"Version":"2012-10-17","Statement":[{"Sid":"NoAssume","Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]})
-                    .to_string(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let pid = p.policy().unwrap().policy_summary().unwrap().id().unwrap().to_string();
-        o.attach_policy().policy_id(&pid).target_id(&root).send().await.unwrap();
+        attached_policy(&o, "no-assume", PolicyType::ServiceControlPolicy, json!({"Version":"2012-10-17","Statement":[{"Sid":"NoAssume","Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]}), &root).await;
         create_functions(&f).await;
     });
     let file = f.write();
-    let yaml = std::fs::read_to_string(&file).unwrap()
-        + &format!(
-            "organization:\n  account: \"{}\"\n  assume_role: {}\n",
-            f.iot_account,
-            Fleet::admin(&f.iot_account)
-        );
-    std::fs::write(&file, yaml).unwrap();
+    with_organization(&file, &f.iot_account);
     run_ok(&["apply", "-f", &file_arg(&file), "--auto-approve"], 0);
     let o = xacct(&["check", "-f", &file_arg(&file), "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
