@@ -5,10 +5,13 @@
 //! file to get an environment's view of it.
 
 pub mod hop;
+pub mod request;
 
 pub use hop::{Hop, Part, FORMAT_VERSION};
+pub use request::{Ask, Caller, Decider, Request, ResourcePolicy};
 
 use crate::config::{Config, Devices, IotAccount, Origin, SourceRole, Target};
+use serde_json::Value;
 
 /// A device chain's start: the IoT role, role alias and IoT policy of one layout — the fleet's shared
 /// one, or, when devices are gated, one environment's own — and the devices it admits.
@@ -117,12 +120,145 @@ impl<'a> Chain<'a> {
         }
     }
 
+    /// Each hop's request, in the order of `hops`: who calls, which action on which resource, which
+    /// documents decide it, the context AWS sets.
+    pub fn requests(&self, cfg: &Config) -> Vec<Request> {
+        let t = self.env;
+        // the session the hops after the start are made with (the target role's once assumed)
+        let origin = match &self.start {
+            Start::Device(d) => d.role_arn.clone(),
+            Start::Workload(s) => s.arn.clone(),
+        };
+        let device = device_of(t);
+        let mut out = Vec::new();
+        for &hop in &self.hops {
+            let r = match hop {
+                Hop::Credentials => {
+                    let d = self.device().expect("a credentials hop starts at a device");
+                    let iot = xacct_policy::requests::assume_role_with_certificate(
+                        &d.alias_arn,
+                        None,
+                        None,
+                    );
+                    let provider = xacct_policy::requests::provider_assumes_role(
+                        &d.role_arn,
+                        Value::Null,
+                        &d.iot.account,
+                        &d.alias_arn,
+                    );
+                    Request {
+                        hop,
+                        caller: Caller::Certificate,
+                        asks: vec![
+                            Ask {
+                                part: Some(Part::IotPolicy),
+                                action: iot.action,
+                                resource: iot.resource,
+                                decided_by: vec![Decider::IotPolicies],
+                                context: iot.context,
+                            },
+                            Ask {
+                                part: Some(Part::RoleAlias),
+                                action: "iot:AssumeRoleWithCertificate".into(),
+                                resource: d.alias_arn.clone(),
+                                decided_by: vec![Decider::RoleAlias {
+                                    alias: d.alias_arn.clone(),
+                                }],
+                                context: Default::default(),
+                            },
+                            Ask {
+                                part: Some(Part::IotTrust),
+                                action: provider.action,
+                                resource: provider.resource,
+                                decided_by: vec![
+                                    Decider::Resource {
+                                        policy: ResourcePolicy::Trust,
+                                        of: d.role_arn.clone(),
+                                    },
+                                    Decider::Rcps {
+                                        account: d.iot.account.clone(),
+                                    },
+                                ],
+                                context: provider.context,
+                            },
+                        ],
+                    }
+                }
+                Hop::Source => Request {
+                    hop,
+                    caller: Caller::Role(origin.clone()),
+                    asks: vec![],
+                },
+                Hop::AssumeRole => {
+                    let target = cfg.target_role_arn(t);
+                    let mut own = request::role_ask(
+                        &origin,
+                        device.clone(),
+                        Some(Part::SourcePolicy),
+                        "sts:AssumeRole",
+                        &target,
+                        None,
+                    );
+                    own.decided_by
+                        .retain(|d| !matches!(d, Decider::Rcps { .. }));
+                    let mut asks = vec![request::role_ask(
+                        &origin,
+                        device.clone(),
+                        Some(Part::TargetTrust),
+                        "sts:AssumeRole",
+                        &target,
+                        Some(ResourcePolicy::Trust),
+                    )];
+                    // a workload's own side is proven on its own; a device's within the trust's
+                    if matches!(self.start, Start::Workload(_)) {
+                        asks.insert(0, own);
+                    }
+                    Request {
+                        hop,
+                        caller: Caller::Role(origin.clone()),
+                        asks,
+                    }
+                }
+                target_hop => {
+                    let caller = if t.direct() {
+                        origin.clone()
+                    } else {
+                        cfg.target_role_arn(t)
+                    };
+                    let ty = crate::targets::TYPES
+                        .iter()
+                        .find(|ty| ty.hop() == target_hop)
+                        .expect("every hop after the target role is a target type's");
+                    Request {
+                        hop,
+                        asks: ty.asks(cfg, t, &caller, device.clone()),
+                        caller: Caller::Role(caller),
+                    }
+                }
+            };
+            out.push(r);
+        }
+        out
+    }
+
     /// The device layout it starts at, if it is a device chain.
     pub fn device(&self) -> Option<&Device> {
         match &self.start {
             Start::Device(d) => Some(d),
             Start::Workload(_) => None,
         }
+    }
+}
+
+/// The device an environment admits, as the request context of its sessions (a thing type gate
+/// is a condition on `credentials-iot:ThingTypeName`).
+pub fn device_of(t: &Target) -> Option<xacct_policy::context::IotDevice> {
+    match &t.devices {
+        Some(Devices::ThingType(ty)) => Some(xacct_policy::context::IotDevice {
+            thing_type: Some(ty.clone()),
+            ..Default::default()
+        }),
+        _ => None,
     }
 }
 
@@ -224,5 +360,77 @@ mod tests {
         assert!(matches!(&cs[0].start, Start::Workload(s) if s.role_name == "app"));
         assert_eq!(cs[0].hops, [Hop::Source, Hop::AssumeRole, Hop::Invoke]);
         assert!(layouts(&source).is_empty());
+    }
+
+    /// Each hop's request names its caller, its actions and resources and the documents that decide
+    /// them: the credentials hop the device's certificate under the IoT policies, the alias and the
+    /// provider under the IoT role's trust; assume-role the IoT role's session under the target's
+    /// trust (and the workload's own policies, for a source chain); the targets the target role's
+    /// session (the IoT role's in direct mode) under each resource's policy.
+    #[test]
+    fn each_hop_says_who_asks_what_and_which_documents_decide() {
+        let cfg = parse("fleet: f\nregion: eu-west-1\niot: {account: \"111111111111\"}\nenvironments:\n  a:\n    account: \"222222222222\"\n    functions: [x]\n    objects: [\"arn:aws:s3:::logs/k\"]\n    devices: {thing_type: gw}\n  b: {account: \"333333333333\", functions: [y], mode: direct}\n");
+        let cs = chains(&cfg, &[]);
+        let a = cs[0].requests(&cfg);
+        assert_eq!(
+            a.iter().map(|r| r.hop).collect::<Vec<_>>(),
+            cs[0].hops,
+            "one request per hop, in order"
+        );
+        assert_eq!(a[0].caller, Caller::Certificate);
+        let parts: Vec<_> = a[0].asks.iter().map(|k| k.part).collect();
+        assert_eq!(
+            parts,
+            [
+                Some(Part::IotPolicy),
+                Some(Part::RoleAlias),
+                Some(Part::IotTrust)
+            ]
+        );
+        assert_eq!(a[0].asks[0].action, "iot:AssumeRoleWithCertificate");
+        assert_eq!(a[0].asks[2].context["aws:SourceArn"], a[0].asks[0].resource);
+        let iot_role = "arn:aws:iam::111111111111:role/f-a-device";
+        assert_eq!(a[1].caller, Caller::Role(iot_role.into()));
+        let trust = &a[1].asks[0];
+        assert_eq!(
+            (trust.action.as_str(), trust.resource.as_str()),
+            ("sts:AssumeRole", "arn:aws:iam::222222222222:role/f-a")
+        );
+        assert!(trust.decided_by.contains(&Decider::Resource {
+            policy: ResourcePolicy::Trust,
+            of: trust.resource.clone()
+        }));
+        assert_eq!(trust.context["credentials-iot:ThingTypeName"], "gw");
+        let target = "arn:aws:iam::222222222222:role/f-a";
+        assert_eq!(a[2].caller, Caller::Role(target.into()));
+        assert_eq!(a[2].asks[0].action, "lambda:InvokeFunction");
+        assert_eq!(a[3].hop, Hop::GetObject);
+        assert_eq!(
+            a[3].asks
+                .iter()
+                .map(|k| k.action.as_str())
+                .collect::<Vec<_>>(),
+            ["s3:GetObject", "kms:Decrypt"]
+        );
+        // direct: the IoT role's session invokes, under the function's policy
+        let b = cs[1].requests(&cfg);
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            b[1].caller,
+            Caller::Role("arn:aws:iam::111111111111:role/f-b-device".into())
+        );
+        assert!(b[1].asks[0].decided_by.iter().any(|d| matches!(
+            d,
+            Decider::Resource {
+                policy: ResourcePolicy::Function,
+                ..
+            }
+        )));
+
+        let source = parse("fleet: f\nregion: eu-west-1\nsource: {account: \"444444444444\", role: \"arn:aws:iam::444444444444:role/app\"}\nenvironments:\n  a: {account: \"222222222222\", functions: [x]}\n");
+        let s = chains(&source, &[])[0].requests(&source);
+        assert!(s[0].asks.is_empty());
+        let parts: Vec<_> = s[1].asks.iter().map(|k| k.part).collect();
+        assert_eq!(parts, [Some(Part::SourcePolicy), Some(Part::TargetTrust)]);
     }
 }

@@ -10,8 +10,8 @@ mod source_policy;
 pub use crate::targets::apis::{method_matches, serves};
 pub use desired::desired_facts;
 use proof::{
-    boundary_words, depends, device_of, hop, labels, organization_words, removal, two_sided_under,
-    Step, StepResult,
+    boundary_words, depends, hop, labels, organization_words, removal, two_sided_ask, Step,
+    StepResult,
 };
 pub use render::render_human;
 use source_policy::hop_source_policy;
@@ -45,6 +45,10 @@ pub struct HopResult {
     /// `target`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub organization: Vec<crate::policy::eval::OrgDecider>,
+    /// The hop's request as the chain defines it: `caller`, and its `asks` (`part`, `action`,
+    /// `resource`, `decided_by`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<crate::chain::Request>,
 }
 
 /// The result of one part of a hop.
@@ -62,7 +66,7 @@ pub struct PartResult {
 }
 
 /// The steps of one environment as its hops, in chain order, parts within their hop.
-fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
+fn group(steps: Vec<StepResult>, requests: Vec<crate::chain::Request>) -> Vec<HopResult> {
     let mut hops: Vec<HopResult> = Vec::new();
     for s in steps {
         let (hop, part) = s.step.place();
@@ -78,6 +82,7 @@ fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
                     depends_on: vec![],
                     parts: vec![],
                     organization: vec![],
+                    request: None,
                 });
                 hops.len() - 1
             }
@@ -117,6 +122,11 @@ fn group(steps: Vec<StepResult>) -> Vec<HopResult> {
         }
     }
     hops.sort_by_key(|h| h.hop);
+    for r in requests {
+        if let Some(h) = hops.iter_mut().find(|h| h.hop == r.hop) {
+            h.request = Some(r);
+        }
+    }
     hops
 }
 
@@ -309,8 +319,8 @@ fn hop_iot_trust(dev: &Device, f: &Facts) -> StepResult {
     depends(h, &case)
 }
 
-fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
-    let target_arn = cfg.target_role_arn(t);
+fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts, ask: &crate::chain::Ask) -> StepResult {
+    let target_arn = &ask.resource;
     let Some(iot) = &f.origin_role else {
         return hop(
             Step::AssumeTarget,
@@ -336,14 +346,12 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let names: Vec<&str> = iot.policies.iter().map(|(n, _)| n.as_str()).collect();
     let trust_name = format!("trust policy of {}", t.role_name);
     // the target role is under the RCPs of its own account (STS is among the services they cover)
-    match two_sided_under(
-        iot,
-        "sts:AssumeRole",
-        &target.arn,
-        Some(&target.trust),
-        device_of(t),
-        &target.rcps,
-    ) {
+    // the role as it is (a role read live may carry a path the file's name does not)
+    let ask = crate::chain::Ask {
+        resource: target.arn.clone(),
+        ..ask.clone()
+    };
+    match two_sided_ask(iot, &ask, Some(&target.trust), &target.rcps) {
         Err(e) => hop(
             Step::AssumeTarget,
             false,
@@ -486,18 +494,28 @@ pub fn prove(cfg: &Config, facts: &Facts, selected: &[String]) -> Vec<EnvReport>
                     vec![hop_source(cfg, facts), hop_source_policy(cfg, t, facts)],
                 ),
             };
-            if !t.direct() {
-                hops.push(hop_assume_target(cfg, t, facts));
+            let requests = chain.requests(cfg);
+            if let Some(ask) = requests
+                .iter()
+                .find(|r| r.hop == Hop::AssumeRole)
+                .and_then(|r| r.asks_of(Some(Part::TargetTrust)).next())
+            {
+                hops.push(hop_assume_target(cfg, t, facts, ask));
             }
             for ty in crate::targets::listed(t) {
-                hops.push(ty.prove(cfg, t, facts));
+                let asks = requests
+                    .iter()
+                    .find(|r| r.hop == ty.hop())
+                    .map(|r| r.asks.as_slice())
+                    .unwrap_or_default();
+                hops.push(ty.prove(cfg, t, facts, asks));
             }
             EnvReport {
                 env: t.name.clone(),
                 account: t.account.clone(),
                 ok: hops.iter().all(|h| h.ok),
                 devices: t.devices.as_ref().map(|d| d.to_string()),
-                hops: group(hops),
+                hops: group(hops, requests),
             }
         })
         .collect()
@@ -524,6 +542,26 @@ mod tests {
         for e in &r {
             assert!(e.ok, "{e:#?}");
         }
+        // `--json` carries each hop's request: the caller, the asks and what decides them
+        let j = serde_json::to_value(&r[1]).unwrap();
+        let assume = &j["hops"][1];
+        assert_eq!(assume["hop"], "assume_role");
+        assert_eq!(
+            assume["request"]["caller"]["role"],
+            "arn:aws:iam::111111111111:role/f-device"
+        );
+        let ask = &assume["request"]["asks"][0];
+        assert_eq!(ask["part"], "target_trust");
+        assert_eq!(ask["resource"], "arn:aws:iam::333333333333:role/f-b");
+        assert!(ask["decided_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["kind"] == "resource" && d["policy"] == "trust"));
+        assert_eq!(
+            j["hops"][2]["request"]["asks"][0]["resource"],
+            "arn:aws:lambda:eu-west-1:333333333333:function:y"
+        );
     }
 
     #[test]

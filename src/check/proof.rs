@@ -203,18 +203,6 @@ pub(crate) fn two_sided(
     two_sided_as(principal_role, action, resource, resource_policy, None)
 }
 
-/// The device an environment admits, as the request context of its sessions (a thing type gate
-/// is a condition on `credentials-iot:ThingTypeName`).
-pub(crate) fn device_of(t: &Target) -> Option<crate::policy::context::IotDevice> {
-    match &t.devices {
-        Some(crate::config::Devices::ThingType(ty)) => Some(crate::policy::context::IotDevice {
-            thing_type: Some(ty.clone()),
-            ..Default::default()
-        }),
-        _ => None,
-    }
-}
-
 pub(crate) fn two_sided_as(
     principal_role: &RoleFacts,
     action: &str,
@@ -222,40 +210,40 @@ pub(crate) fn two_sided_as(
     resource_policy: Option<&Value>,
     device: Option<crate::policy::context::IotDevice>,
 ) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
-    // a resource in the caller's own account is under that account's RCPs
+    let ask =
+        crate::chain::request::role_ask(&principal_role.arn, device, None, action, resource, None);
+    two_sided_own(principal_role, &ask, resource_policy)
+}
+
+/// `two_sided_ask` for a resource whose account's RCPs are known only when it is the caller's own
+/// (a resource in another account: none read).
+pub(crate) fn two_sided_own(
+    principal_role: &RoleFacts,
+    ask: &crate::chain::Ask,
+    resource_policy: Option<&Value>,
+) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
     fn account_of(arn: &str) -> Option<&str> {
         arn.split(':').nth(4).filter(|a| !a.is_empty())
     }
-    let rcps: &[Vec<OrgPolicy>] = match account_of(resource) {
+    let rcps: &[Vec<OrgPolicy>] = match account_of(&ask.resource) {
         Some(a) if Some(a) != account_of(&principal_role.arn) => &[],
         _ => &principal_role.rcps,
     };
-    two_sided_under(
-        principal_role,
-        action,
-        resource,
-        resource_policy,
-        device,
-        rcps,
-    )
+    two_sided_ask(principal_role, ask, resource_policy, rcps)
 }
 
-/// `two_sided_as` with the RCPs of the resource's account given (`resource_rcps`); the SCPs are
-/// the caller's own (`RoleFacts::scps`), and the organization keys AWS sets on its requests.
-pub(crate) fn two_sided_under(
+/// A hop's ask (`chain::Request`) evaluated as AWS would with the documents read: the caller's
+/// identity policies, boundary and SCPs (`RoleFacts`), the resource's policy and its account's RCPs,
+/// over the ask's context and the organization keys AWS sets on the caller's requests.
+pub(crate) fn two_sided_ask(
     principal_role: &RoleFacts,
-    action: &str,
-    resource: &str,
+    ask: &crate::chain::Ask,
     resource_policy: Option<&Value>,
-    device: Option<crate::policy::context::IotDevice>,
     resource_rcps: &[Vec<OrgPolicy>],
 ) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
+    let (action, resource) = (ask.action.as_str(), ask.resource.as_str());
     let session = session_arn(&principal_role.arn, "device");
-    let mut context = crate::policy::context::request_context(&crate::policy::context::Session {
-        role_arn: &principal_role.arn,
-        iot: device,
-        ..Default::default()
-    });
+    let mut context = ask.context.clone();
     // AWS sets the caller's organization on every request of a principal of an organization
     if let Some(org) = &principal_role.org_id {
         context.insert("aws:PrincipalOrgID".into(), Value::String(org.clone()));

@@ -40,6 +40,29 @@ impl TargetType for Apis {
         );
     }
 
+    fn asks(
+        &self,
+        _: &Config,
+        t: &Target,
+        caller: &str,
+        device: Option<crate::policy::context::IotDevice>,
+    ) -> Vec<crate::chain::Ask> {
+        use crate::chain::{request::role_ask, ResourcePolicy};
+        t.apis
+            .iter()
+            .map(|m| {
+                role_ask(
+                    caller,
+                    device.clone(),
+                    None,
+                    "execute-api:Invoke",
+                    &m.arn,
+                    Some(ResourcePolicy::Api),
+                )
+            })
+            .collect()
+    }
+
     fn facts<'a>(
         &'a self,
         _: &'a Config,
@@ -65,7 +88,7 @@ impl TargetType for Apis {
         })
     }
 
-    fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult {
+    fn prove(&self, cfg: &Config, t: &Target, f: &Facts, _: &[crate::chain::Ask]) -> StepResult {
         prove_call_api(cfg, t, f)
     }
 

@@ -6,8 +6,8 @@ use super::{gather, Phase, Reach, Read, TargetType};
 use crate::aws::{Accounts, AwsError, Call, Clients};
 use crate::chain::hop::Hop;
 use crate::check::proof::{
-    boundary_words, depends, device_of, hop, labels, organization_words, removal, two_sided_as,
-    Step, StepResult,
+    boundary_words, depends, hop, labels, organization_words, removal, two_sided_own, Step,
+    StepResult,
 };
 use crate::config::{Config, Target};
 use crate::model::live::{Discovered, Facts, FunctionFacts};
@@ -40,6 +40,29 @@ impl TargetType for Functions {
         vars.insert("function_arns", Var::List(arns));
     }
 
+    fn asks(
+        &self,
+        _: &Config,
+        t: &Target,
+        caller: &str,
+        device: Option<crate::policy::context::IotDevice>,
+    ) -> Vec<crate::chain::Ask> {
+        use crate::chain::{request::role_ask, ResourcePolicy};
+        t.functions
+            .iter()
+            .map(|f| {
+                role_ask(
+                    caller,
+                    device.clone(),
+                    None,
+                    "lambda:InvokeFunction",
+                    f,
+                    Some(ResourcePolicy::Function),
+                )
+            })
+            .collect()
+    }
+
     fn facts<'a>(
         &'a self,
         _: &'a Config,
@@ -60,8 +83,8 @@ impl TargetType for Functions {
         })
     }
 
-    fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult {
-        prove_invoke(t, f, cfg)
+    fn prove(&self, cfg: &Config, t: &Target, f: &Facts, asks: &[crate::chain::Ask]) -> StepResult {
+        prove_invoke(t, f, cfg, asks)
     }
 
     fn calls(&self, _: &Config, t: &Target, phase: Phase) -> Vec<Call> {
@@ -124,7 +147,7 @@ async fn function_facts(c: &Clients, arn: &str) -> Result<FunctionFacts, AwsErro
     }
 }
 
-fn prove_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
+fn prove_invoke(t: &Target, f: &Facts, cfg: &Config, asks: &[crate::chain::Ask]) -> StepResult {
     // direct mode: the IoT role's session invokes; otherwise the target role's
     let principal = if t.direct() {
         f.origin_role.as_ref()
@@ -156,7 +179,8 @@ fn prove_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
     let mut fixes = Vec::new();
     let mut failing = Vec::new();
     let mut organization = Vec::new();
-    for func in &t.functions {
+    for ask in asks {
+        let func = &ask.resource;
         let facts = f.functions.get(func);
         if let Some(FunctionFacts {
             exists: Some(false),
@@ -172,7 +196,7 @@ fn prove_invoke(t: &Target, f: &Facts, cfg: &Config) -> StepResult {
             "resource policy of {}",
             func.rsplit(':').next().unwrap_or(func)
         );
-        match two_sided_as(target, "lambda:InvokeFunction", func, policy, device_of(t)) {
+        match two_sided_own(target, ask, policy) {
             Err(e) => {
                 ok = false;
                 detail.push(format!("{func}: malformed policy: {e}"));

@@ -61,6 +61,16 @@ pub trait TargetType: Sync {
     /// Its variables of the target role's policy template: the resources its statements name.
     fn vars(&self, t: &Target, found: &Discovered, vars: &mut BTreeMap<&'static str, Var>);
 
+    /// Its hop's asks, made by the session of `caller` (the target role, or the IoT role in direct
+    /// mode; `device`: the keys a device's session carries): one per listed resource.
+    fn asks(
+        &self,
+        cfg: &Config,
+        t: &Target,
+        caller: &str,
+        device: Option<crate::policy::context::IotDevice>,
+    ) -> Vec<crate::chain::Ask>;
+
     /// The facts the proof of its hop needs, read with the environment account's clients.
     fn facts<'a>(
         &'a self,
@@ -70,8 +80,8 @@ pub trait TargetType: Sync {
         accts: &'a Accounts,
     ) -> BoxFuture<'a, Read>;
 
-    /// The proof of its hop from the facts.
-    fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult;
+    /// The proof of its hop from the facts, ask by ask (`asks`: its request's, as `asks` made them).
+    fn prove(&self, cfg: &Config, t: &Target, f: &Facts, asks: &[crate::chain::Ask]) -> StepResult;
 
     /// The permissions its reads with the operator's credentials need in environment `t`'s account,
     /// for `phase` (`xacct permissions`).

@@ -44,6 +44,41 @@ impl TargetType for Objects {
         vars.insert("key_arns", Var::List(found.keys_of(&t.name)));
     }
 
+    fn asks(
+        &self,
+        _: &Config,
+        t: &Target,
+        caller: &str,
+        device: Option<crate::policy::context::IotDevice>,
+    ) -> Vec<crate::chain::Ask> {
+        use crate::chain::{request::role_ask, ResourcePolicy};
+        let mut out = Vec::new();
+        for o in &t.objects {
+            out.push(role_ask(
+                caller,
+                device.clone(),
+                None,
+                "s3:GetObject",
+                &o.arn,
+                Some(ResourcePolicy::Bucket),
+            ));
+            // the key is known only once the object is read: its key policy decides too
+            let mut kms = role_ask(
+                caller,
+                device.clone(),
+                None,
+                "kms:Decrypt",
+                &format!("the customer managed KMS key encrypting {}, if any", o.arn),
+                Some(ResourcePolicy::Key),
+            );
+            if let Some(crate::chain::Decider::Rcps { account }) = kms.decided_by.last_mut() {
+                *account = "the key's".into();
+            }
+            out.push(kms);
+        }
+        out
+    }
+
     fn facts<'a>(
         &'a self,
         cfg: &'a Config,
@@ -94,7 +129,7 @@ impl TargetType for Objects {
         })
     }
 
-    fn prove(&self, cfg: &Config, t: &Target, f: &Facts) -> StepResult {
+    fn prove(&self, cfg: &Config, t: &Target, f: &Facts, _: &[crate::chain::Ask]) -> StepResult {
         prove_get_object(cfg, t, f)
     }
 
