@@ -132,6 +132,7 @@ pub async fn verify_cmd(
     };
     let ok = outcomes.iter().all(|o| o.ok);
     if !ok {
+        verify::quote_layers(&mut outcomes);
         // explain each failure with the static proof of the live documents, when they can be read
         // (of the certificate verify ran with, in place of those the file lists)
         if let Ok(accts) = aws::connect_all(&cfg, envs).await {
@@ -175,6 +176,7 @@ async fn verify_source_cmd(
     let mut outcomes = verify::source::run(cfg, &src, targets, &opts, &proofs).await;
     let ok = outcomes.iter().all(|o| o.ok);
     if !ok {
+        verify::quote_layers(&mut outcomes);
         if let Ok(accts) = aws::connect_all(cfg, envs).await {
             if let Ok(facts) = aws::read::check_facts(cfg, envs, &accts).await {
                 let proofs = crate::check::prove(cfg, &facts, envs);

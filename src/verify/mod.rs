@@ -17,7 +17,9 @@ pub use ephemeral::{
 pub(crate) use hops::{hop_done, not_reached, settled, with_creds};
 pub use hops::{HopError, Options, Proofs};
 use mtls::{DeviceIdentity, SessionCredentials};
-pub use report::{explain, render_human, EnvOutcome, HopOutcome, Invocation, VerifyOutput};
+pub use report::{
+    explain, quote_layers, render_human, EnvOutcome, HopOutcome, Invocation, VerifyOutput,
+};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 

@@ -15,6 +15,89 @@ pub struct HopOutcome {
     /// The cause found in the live documents (the static proof of that hop), when it failed.
     pub cause: Vec<String>,
     pub fix: Option<serde_json::Value>,
+    /// The kind of policy AWS's AccessDenied message says denied (and its ARN, when it names one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<Quoted>,
+}
+
+/// What an AWS AccessDenied message says of the policy that denied: its `layer` (`scp`, `rcp`,
+/// `identity`, `resource`, `boundary`, `session`, `vpc_endpoint`), whether it denied explicitly,
+/// and the policy's ARN when the message names one (AWS does so for same-account and
+/// same-organization requests). A message names one policy type at most.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quoted {
+    pub layer: &'static str,
+    pub explicit: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_arn: Option<String>,
+}
+
+const POLICY_TYPES: [(&str, &str); 7] = [
+    ("service control policy", "scp"),
+    ("resource control policy", "rcp"),
+    ("identity-based policy", "identity"),
+    ("resource-based policy", "resource"),
+    ("permissions boundary", "boundary"),
+    ("session policy", "session"),
+    ("VPC endpoint policy", "vpc_endpoint"),
+];
+
+/// The policy type (and ARN) an AccessDenied message names: "… with an explicit deny in a
+/// service control policy[: ARN]", "… because no service control policy allows the ACTION action".
+pub fn quoted(message: &str) -> Option<Quoted> {
+    let lower = message.to_ascii_lowercase();
+    for (words, layer) in POLICY_TYPES {
+        let w = words.to_ascii_lowercase();
+        for (lead, explicit) in [
+            (format!("explicit deny in a {w}"), true),
+            (format!("explicit deny in an {w}"), true),
+            (format!("because no {w} allows"), false),
+        ] {
+            if let Some(i) = lower.find(&lead) {
+                let rest = &message[i + lead.len()..];
+                let policy_arn = rest
+                    .strip_prefix(':')
+                    .map(str::trim_start)
+                    .and_then(|r| r.split_whitespace().next())
+                    .map(|a| a.trim_end_matches(['.', ',', ')', '"', '\'']).to_string())
+                    .filter(|a| a.starts_with("arn:"));
+                return Some(Quoted {
+                    layer,
+                    explicit,
+                    policy_arn,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Quote, as the first cause of each denied hop, the policy type AWS's message names.
+pub fn quote_layers(outcomes: &mut [EnvOutcome]) {
+    for o in outcomes.iter_mut() {
+        for h in o.hops.iter_mut().filter(|h| h.ok == Some(false)) {
+            let Some(q) = quoted(&h.detail) else { continue };
+            let words = POLICY_TYPES
+                .iter()
+                .find(|(_, l)| *l == q.layer)
+                .map(|(w, _)| *w)
+                .unwrap_or(q.layer);
+            let arn = q
+                .policy_arn
+                .as_ref()
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default();
+            h.cause.insert(
+                0,
+                if q.explicit {
+                    format!("AWS says: an explicit deny in a {words}{arn}")
+                } else {
+                    format!("AWS says: no {words} allows it{arn}")
+                },
+            );
+            h.denied_by = Some(q);
+        }
+    }
 }
 
 impl HopOutcome {
@@ -27,6 +110,7 @@ impl HopOutcome {
             detail,
             cause: vec![],
             fix: None,
+            denied_by: None,
         }
     }
 
@@ -39,6 +123,7 @@ impl HopOutcome {
             detail: "not reached".into(),
             cause: vec![],
             fix: None,
+            denied_by: None,
         }
     }
 }
@@ -203,4 +288,44 @@ pub fn render_human(outcomes: &[EnvOutcome], style: crate::output::Style) -> Str
         }
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_access_denied_message_is_quoted_by_its_policy_type_and_arn() {
+        let scp = quoted("AccessDenied: User: arn:aws:sts::111111111111:assumed-role/r/s is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/t with an explicit deny in a service control policy: arn:aws:organizations::333333333333:policy/o-abc/service_control_policy/p-123").unwrap();
+        assert_eq!(scp.layer, "scp");
+        assert!(scp.explicit);
+        assert_eq!(
+            scp.policy_arn.as_deref(),
+            Some("arn:aws:organizations::333333333333:policy/o-abc/service_control_policy/p-123")
+        );
+        let none = quoted("User: x is not authorized to perform: lambda:InvokeFunction on resource: f because no service control policy allows the lambda:InvokeFunction action").unwrap();
+        assert_eq!(
+            (none.layer, none.explicit, none.policy_arn),
+            ("scp", false, None)
+        );
+        assert_eq!(
+            quoted("... with an explicit deny in an identity-based policy")
+                .unwrap()
+                .layer,
+            "identity"
+        );
+        assert_eq!(
+            quoted("... because no resource-based policy allows the s3:GetObject action")
+                .unwrap()
+                .layer,
+            "resource"
+        );
+        assert_eq!(
+            quoted("... with an explicit deny in a resource control policy")
+                .unwrap()
+                .layer,
+            "rcp"
+        );
+        assert!(quoted("The security token included in the request is invalid").is_none());
+    }
 }

@@ -418,66 +418,6 @@ fn a_permissions_boundary_outside_the_action_fails_the_hop_and_names_the_boundar
     assert_eq!(report_hop(&r, &f.envs[1].name, "invoke")["ok"], true);
 }
 
-/// A member account created in the organization `o` manages.
-async fn member_account(o: &aws_sdk_organizations::Client, label: &str) -> String {
-    let a = o
-        .create_account()
-        .account_name(label)
-        .email(format!("{}@example.com", name("m")))
-        .send()
-        .await
-        .unwrap();
-    a.create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_string()
-}
-
-/// A control policy of `kind` with `content`, attached to `target`; its id.
-async fn attached_policy(
-    o: &aws_sdk_organizations::Client,
-    name: &str,
-    kind: aws_sdk_organizations::types::PolicyType,
-    content: Value,
-    target: &str,
-) -> String {
-    let p = o
-        .create_policy()
-        .name(name)
-        .description(name)
-        .r#type(kind)
-        .content(content.to_string())
-        .send()
-        .await
-        .unwrap();
-    let pid = p
-        .policy()
-        .unwrap()
-        .policy_summary()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_string();
-    o.attach_policy()
-        .policy_id(&pid)
-        .target_id(target)
-        .send()
-        .await
-        .unwrap();
-    pid
-}
-
-/// Give the file the `organization:` section of `management` (reached through its Admin role).
-fn with_organization(file: &std::path::Path, management: &str) {
-    let yaml = std::fs::read_to_string(file).unwrap()
-        + &format!(
-            "organization:\n  account: \"{management}\"\n  assume_role: {}\n",
-            Fleet::admin(management)
-        );
-    std::fs::write(file, yaml).unwrap();
-}
-
 /// With the `organization:` section, check reads each account's place in the organization and the
 /// SCPs attached along it: an SCP at an OU that denies lambda:InvokeFunction to the sessions of the
 /// accounts under it fails that environment's invoke hop, naming the SCP, its id and the OU (in

@@ -17,8 +17,12 @@ struct Setup {
 
 impl Setup {
     fn new(n: usize) -> Setup {
+        Setup::with(Fleet::new(n))
+    }
+
+    /// The setup of fleet `f` (its accounts chosen by the caller).
+    fn with(mut f: Fleet) -> Setup {
         let sb = sandbox();
-        let mut f = Fleet::new(n);
         let (cert_id, cert_arn, pem, key) = rt().block_on(async {
             create_functions_at(&sb.gateway, &f).await;
             let s = sdk_at(&sb.gateway, &f.iot_account, &f.region).await;
@@ -824,4 +828,97 @@ fn certificate_ids_in_the_sandbox_are_the_sha256_of_the_der() {
         r.certificate_id().unwrap().to_string()
     });
     assert_eq!(id, digest);
+}
+
+/// verify names the layer: an SCP at the OU of the IoT account that denies sts:AssumeRole into one
+/// environment's account fails that environment at assume_role in the sandbox, which answers as AWS
+/// does within one organization ("with an explicit deny in a service control policy: ARN"); verify
+/// quotes the layer and the policy's ARN (`denied_by`, and the first cause) and adds the static
+/// proof's words naming the SCP and the OU; check says the same of the documents; the other
+/// environment passes both.
+#[test]
+fn an_scp_denying_assume_role_is_quoted_by_verify_and_named_by_check() {
+    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    let sb = sandbox();
+    let mut f = Fleet::new(2);
+    let management = account();
+    let (ou, pid, org_id) = rt().block_on(async {
+        let conf = admin_config(&sb.gateway, &management, &f.region).await;
+        let o = aws_sdk_organizations::Client::new(&conf);
+        let org = o
+            .create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+        let org_id = org.organization().unwrap().id().unwrap().to_string();
+        f.iot_account = member_account(&o, "iot").await;
+        f.envs[0].account = member_account(&o, "prd").await;
+        f.envs[1].account = member_account(&o, "stg").await;
+        let root = o.list_roots().send().await.unwrap().roots()[0]
+            .id()
+            .unwrap()
+            .to_string();
+        let ou = o
+            .create_organizational_unit()
+            .parent_id(&root)
+            .name("devices")
+            .send()
+            .await
+            .unwrap()
+            .organizational_unit()
+            .unwrap()
+            .id()
+            .unwrap()
+            .to_string();
+        o.move_account()
+            .account_id(&f.iot_account)
+            .source_parent_id(&root)
+            .destination_parent_id(&ou)
+            .send()
+            .await
+            .unwrap();
+        let prd = format!("arn:aws:iam::{}:role/*", f.envs[0].account);
+        let pid = attached_policy(&o, "no-prd", PolicyType::ServiceControlPolicy,
+            json!({"Version":"2012-10-17","Statement":[{"Sid":"NoPrd","Effect":"Deny","Action":"sts:AssumeRole","Resource":prd}]}), &ou).await;
+        (ou, pid, org_id)
+    });
+    let s = Setup::with(f);
+    with_organization(&s.file, &management);
+    let (code, v) = s.verify(&[]);
+    assert_eq!(code, 1, "{v}");
+    let prd = &s.f.envs[0].name;
+    let h = report_hop(&v, prd, "assume_role");
+    assert_eq!(h["ok"], false, "{h}");
+    assert_eq!(h["denied_by"]["layer"], "scp", "{h}");
+    assert_eq!(h["denied_by"]["explicit"], true, "{h}");
+    assert_eq!(
+        h["denied_by"]["policy_arn"],
+        format!("arn:aws:organizations::{management}:policy/{org_id}/service_control_policy/{pid}"),
+        "{h}"
+    );
+    let causes = h["cause"].as_array().unwrap();
+    assert!(
+        causes[0]
+            .as_str()
+            .unwrap()
+            .starts_with("AWS says: an explicit deny in a service control policy"),
+        "{h}"
+    );
+    assert!(
+        causes.iter().any(|c| c
+            .as_str()
+            .unwrap()
+            .contains(&format!("SCP no-prd ({pid} on {ou}) denies sts:AssumeRole"))),
+        "{h}"
+    );
+    assert_eq!(report_env(&v, &s.f.envs[1].name)["ok"], true, "{v}");
+    // check says the same from the documents alone
+    let o = sb.xacct(&["check", "-f", &file_arg(&s.file), "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let h = report_hop(&c, prd, "assume_role");
+    assert_eq!(h["organization"][0]["layer"], "scp", "{h}");
+    assert_eq!(h["organization"][0]["target"], ou.as_str(), "{h}");
+    assert_eq!(report_env(&c, &s.f.envs[1].name)["ok"], true, "{c}");
 }

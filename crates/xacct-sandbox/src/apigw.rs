@@ -447,15 +447,17 @@ async fn authorize(
     let resource_policy: Option<Value> = api_policy
         .filter(|t| !t.trim().is_empty())
         .and_then(|t| xacct_policy::document::parse_service_document(t).ok());
+    let (context, org) = super::gateway::request_org(state, &p, account, region).await;
     let case = Case {
         principal: p.session_arn.clone(),
         action: "execute-api:Invoke".into(),
         resource: arn.clone(),
         identity_policies: identity,
         resource_policy,
-        context: super::gateway::full_context(state, &p, region).await,
+        context,
         permissions_boundary: boundary,
-        ..Default::default()
+        service_control_policies: org.scps.clone(),
+        resource_control_policies: org.rcps.clone(),
     };
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => None,
@@ -464,11 +466,7 @@ async fn authorize(
             &format!(
                 "User: {} is not authorized to perform: execute-api:Invoke on resource: {arn}{}",
                 p.session_arn,
-                if o.decision == Decision::ExplicitDeny {
-                    " with an explicit deny"
-                } else {
-                    ""
-                }
+                super::gateway::why(&o, "execute-api:Invoke", &org)
             ),
         )),
         Err(e) => Some(answer(500, &e.to_string())),

@@ -120,17 +120,27 @@ pub(crate) fn context(p: &Principal) -> Map<String, Value> {
     })
 }
 
-/// The request context of a session's requests, as AWS sets it: the session's keys, and its
-/// account's organization (`aws:PrincipalOrgID`) when the account is in one.
-pub(crate) async fn full_context(state: &State, p: &Principal, region: &str) -> Map<String, Value> {
+/// The request context of a session's request on a resource of account `owner`, as AWS sets it
+/// (the session's keys and the organization's), with the SCPs over the session and the RCPs over
+/// the resource.
+pub(crate) async fn request_org(
+    state: &State,
+    p: &Principal,
+    owner: &str,
+    region: &str,
+) -> (Map<String, Value>, crate::org::Layers) {
     let mut ctx = context(p);
-    let c = state.admin.get(&p.account, region).await;
-    if let Ok(o) = c.organizations().describe_organization().send().await {
-        if let Some(id) = o.organization().and_then(|o| o.id()) {
-            ctx.insert("aws:PrincipalOrgID".into(), Value::String(id.to_string()));
-        }
+    let layers = crate::org::layers(state, &p.account, owner, region).await;
+    for (k, v) in &layers.context {
+        ctx.insert(k.clone(), v.clone());
     }
-    ctx
+    (ctx, layers)
+}
+
+/// AWS's words for a denial: the policy type (and, within one organization, the organization
+/// policy's ARN).
+pub(crate) fn why(o: &xacct_policy::eval::Outcome, action: &str, l: &crate::org::Layers) -> String {
+    crate::org::reason(o, action, &l.management, l.same_org.as_deref())
 }
 
 /// The identity policies of the session's role, and its permissions boundary (if any).
@@ -280,20 +290,21 @@ async fn authorize_assume(
         Err(e) => return Some(sts_error(500, "InternalFailure", &e.to_string())),
     };
     let (identity, boundary) = identity;
+    let (context, org) = request_org(state, p, &account_of(role_arn), region).await;
     let case = Case {
         principal: p.session_arn.clone(),
         action: "sts:AssumeRole".into(),
         resource: role_arn.to_string(),
         identity_policies: identity,
         resource_policy: Some(trust),
-        context: full_context(state, p, region).await,
+        context,
         permissions_boundary: boundary,
-        ..Default::default()
+        service_control_policies: org.scps.clone(),
+        resource_control_policies: org.rcps.clone(),
     };
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => None,
-        Ok(o) if o.decision == Decision::ExplicitDeny => denied(" with an explicit deny"),
-        Ok(_) => denied(""),
+        Ok(o) => denied(&why(&o, "sts:AssumeRole", &org)),
         Err(e) => Some(sts_error(400, "MalformedPolicyDocument", &e.to_string())),
     }
 }
@@ -348,26 +359,24 @@ async fn authorize_invoke(
         Err(_) => None,
     };
     let (identity, boundary) = identity;
+    let (context, org) = request_org(state, p, &account_of(arn), region).await;
     let case = Case {
         principal: p.session_arn.clone(),
         action: "lambda:InvokeFunction".into(),
         resource: arn.to_string(),
         identity_policies: identity,
         resource_policy,
-        context: full_context(state, p, region).await,
+        context,
         permissions_boundary: boundary,
-        ..Default::default()
+        service_control_policies: org.scps.clone(),
+        resource_control_policies: org.rcps.clone(),
     };
     match evaluate(&case) {
         Ok(o) if o.decision == Decision::Allow => None,
         Ok(o) => Some(lambda_denied(&format!(
-            "User: {} is not authorized to perform: lambda:InvokeFunction on resource: {arn} because {}",
+            "User: {} is not authorized to perform: lambda:InvokeFunction on resource: {arn}{}",
             p.session_arn,
-            if o.decision == Decision::ExplicitDeny {
-                "an explicit deny applies"
-            } else {
-                "no identity-based policy allows the lambda:InvokeFunction action"
-            }
+            why(&o, "lambda:InvokeFunction", &org)
         ))),
         Err(e) => Some(lambda_denied(&e.to_string())),
     }
@@ -439,6 +448,7 @@ async fn authorize_get_object(
         Err(e) => return Some(s3_denied(&e.to_string())),
     };
     let arn = format!("arn:{partition}:s3:::{bucket}/{key}");
+    let (context, org) = request_org(state, p, &account, region).await;
     let key_ref = facts.key.as_ref().map(|(k, p)| (k.as_str(), p.as_ref()));
     for (action, resource, resource_policy) in
         xacct_policy::requests::get_object(&arn, facts.bucket_policy.as_ref(), key_ref)
@@ -449,15 +459,16 @@ async fn authorize_get_object(
             resource: resource.clone(),
             identity_policies: identity.clone(),
             resource_policy,
-            context: full_context(state, p, region).await,
+            context: context.clone(),
             permissions_boundary: boundary.clone(),
-            ..Default::default()
+            service_control_policies: org.scps.clone(),
+            resource_control_policies: org.rcps.clone(),
         };
-        let decision = match evaluate(&case) {
-            Ok(o) => o.decision,
+        let o = match evaluate(&case) {
+            Ok(o) => o,
             Err(e) => return Some(s3_denied(&e.to_string())),
         };
-        if decision == Decision::Allow {
+        if o.decision == Decision::Allow {
             continue;
         }
         return Some(s3_denied(&if action == "kms:Decrypt" {
@@ -467,13 +478,9 @@ async fn authorize_get_object(
             )
         } else {
             format!(
-                "User: {} is not authorized to perform: s3:GetObject on resource: \"{arn}\" because {}",
+                "User: {} is not authorized to perform: s3:GetObject on resource: \"{arn}\"{}",
                 p.session_arn,
-                if decision == Decision::ExplicitDeny {
-                    "an explicit deny applies"
-                } else {
-                    "no policy allows the s3:GetObject action"
-                }
+                why(&o, "s3:GetObject", &org)
             )
         }));
     }

@@ -15,6 +15,7 @@ pub mod deployments;
 pub mod endpoint;
 pub mod gateway;
 pub mod operator;
+pub mod org;
 
 pub use aws::{Admin, ADMIN_ROLE};
 

@@ -667,3 +667,63 @@ pub async fn admin_config(endpoint: &str, account: &str, region: &str) -> aws_co
         )
         .build()
 }
+
+/// A member account created in the organization `o` manages.
+pub async fn member_account(o: &aws_sdk_organizations::Client, label: &str) -> String {
+    let a = o
+        .create_account()
+        .account_name(label)
+        .email(format!("{}@example.com", name("m")))
+        .send()
+        .await
+        .unwrap();
+    a.create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_string()
+}
+
+/// A control policy of `kind` with `content`, attached to `target`; its id.
+pub async fn attached_policy(
+    o: &aws_sdk_organizations::Client,
+    name: &str,
+    kind: aws_sdk_organizations::types::PolicyType,
+    content: serde_json::Value,
+    target: &str,
+) -> String {
+    let p = o
+        .create_policy()
+        .name(name)
+        .description(name)
+        .r#type(kind)
+        .content(content.to_string())
+        .send()
+        .await
+        .unwrap();
+    let pid = p
+        .policy()
+        .unwrap()
+        .policy_summary()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    o.attach_policy()
+        .policy_id(&pid)
+        .target_id(target)
+        .send()
+        .await
+        .unwrap();
+    pid
+}
+
+/// Give the file the `organization:` section of `management` (reached through its Admin role).
+pub fn with_organization(file: &std::path::Path, management: &str) {
+    let yaml = std::fs::read_to_string(file).unwrap()
+        + &format!(
+            "organization:\n  account: \"{management}\"\n  assume_role: {}\n",
+            Fleet::admin(management)
+        );
+    std::fs::write(file, yaml).unwrap();
+}
