@@ -922,3 +922,73 @@ fn an_scp_denying_assume_role_is_quoted_by_verify_and_named_by_check() {
     assert_eq!(h["organization"][0]["target"], ou.as_str(), "{h}");
     assert_eq!(report_env(&c, &s.f.envs[1].name)["ok"], true, "{c}");
 }
+
+/// An SCP allow-list: at one environment's account FullAWSAccess is replaced by a policy allowing
+/// only sts:* and iot:*, so no SCP at that level allows lambda:InvokeFunction for the target role's
+/// session there (an implicit deny at one level). check fails that environment's invoke hop naming
+/// the level and the policy; verify fails it with AWS's words ("because no service control policy
+/// allows the lambda:InvokeFunction action", quoted as `denied_by` scp, not explicit); the other
+/// environment, whose account keeps FullAWSAccess, passes both.
+#[test]
+fn an_scp_allow_list_without_invoke_is_an_implicit_deny_at_its_level() {
+    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    let sb = sandbox();
+    let mut f = Fleet::new(2);
+    let management = account();
+    let pid = rt().block_on(async {
+        let conf = admin_config(&sb.gateway, &management, &f.region).await;
+        let o = aws_sdk_organizations::Client::new(&conf);
+        o.create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+        f.iot_account = member_account(&o, "iot").await;
+        f.envs[0].account = member_account(&o, "prd").await;
+        f.envs[1].account = member_account(&o, "stg").await;
+        let pid = attached_policy(&o, "sts-and-iot-only", PolicyType::ServiceControlPolicy,
+            json!({"Version":"2012-10-17","Statement":[{"Sid":"Only","Effect":"Allow","Action":["sts:*","iot:*"],"Resource":"*"}]}), &f.envs[0].account).await;
+        o.detach_policy()
+            .policy_id("p-FullAWSAccess")
+            .target_id(&f.envs[0].account)
+            .send()
+            .await
+            .unwrap();
+        pid
+    });
+    let s = Setup::with(f);
+    with_organization(&s.file, &management);
+    let prd = &s.f.envs[0].name;
+    let o = sb.xacct(&["check", "-f", &file_arg(&s.file), "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let h = report_hop(&c, prd, "invoke");
+    assert_eq!(h["ok"], false, "{h}");
+    assert_eq!(h["organization"][0]["layer"], "scp", "{h}");
+    assert_eq!(h["organization"][0]["level"], 1, "{h}");
+    assert!(
+        h["detail"].to_string().contains(&format!(
+            "no SCP at level 1 allows lambda:InvokeFunction (sts-and-iot-only ({pid} on {})",
+            s.f.envs[0].account
+        )),
+        "{h}"
+    );
+    assert_eq!(report_hop(&c, prd, "assume_role")["ok"], true, "{c}");
+    assert_eq!(report_env(&c, &s.f.envs[1].name)["ok"], true, "{c}");
+    let (code, v) = s.verify(&[]);
+    assert_eq!(code, 1, "{v}");
+    let h = report_hop(&v, prd, "invoke");
+    assert_eq!(h["ok"], false, "{h}");
+    assert!(
+        h["detail"]
+            .to_string()
+            .contains("because no service control policy allows the lambda:InvokeFunction action"),
+        "{h}"
+    );
+    assert_eq!(
+        h["denied_by"],
+        json!({"layer": "scp", "explicit": false}),
+        "{h}"
+    );
+    assert_eq!(report_env(&v, &s.f.envs[1].name)["ok"], true, "{v}");
+}
