@@ -351,7 +351,7 @@ fn hop_assume_target(cfg: &Config, t: &Target, f: &Facts, ask: &crate::chain::As
         resource: target.arn.clone(),
         ..ask.clone()
     };
-    match two_sided_ask(iot, &ask, Some(&target.trust), &target.rcps) {
+    match two_sided_ask(iot, &ask, Some(&target.trust), Some(target)) {
         Err(e) => hop(
             Step::AssumeTarget,
             false,
@@ -658,6 +658,35 @@ mod tests {
             "DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}]});
         let r = prove(&c, &f, &[]);
         assert!(r[1].ok, "{:#?}", r[1]);
+    }
+
+    /// A resource perimeter in the caller's own policy (`aws:ResourceOrgID` equal to its own
+    /// organization) holds for a target role of the same organization and fails for one of another:
+    /// the target's organization is the resource's.
+    #[test]
+    fn the_resource_organization_is_the_target_role_accounts() {
+        let c = cfg();
+        let mut f = desired_facts(&c);
+        let o = f.origin_role.as_mut().unwrap();
+        o.org_id = Some("o-aaaaaaaaaa".into());
+        o.policies = vec![(
+            "perimeter".into(),
+            json!({"Version":"2012-10-17","Statement":[{"Sid":"InOrg","Effect":"Allow","Action":"sts:AssumeRole","Resource":"*",
+                "Condition":{"StringEquals":{"aws:ResourceOrgID":"${aws:PrincipalOrgID}"}}}]}),
+        )];
+        for (env, org) in [("a", "o-aaaaaaaaaa"), ("b", "o-bbbbbbbbbb")] {
+            f.targets.get_mut(env).unwrap().as_mut().unwrap().org_id = Some(org.into());
+        }
+        let r = prove(&c, &f, &[]);
+        let hop = |i: usize| {
+            r[i].hops
+                .iter()
+                .find(|h| h.hop == Hop::AssumeRole)
+                .unwrap()
+                .ok
+        };
+        assert!(hop(0), "{:#?}", r[0]);
+        assert!(!hop(1), "{:#?}", r[1]);
     }
 
     #[test]

@@ -225,22 +225,25 @@ pub(crate) fn two_sided_own(
     fn account_of(arn: &str) -> Option<&str> {
         arn.split(':').nth(4).filter(|a| !a.is_empty())
     }
-    let rcps: &[Vec<OrgPolicy>] = match account_of(&ask.resource) {
-        Some(a) if Some(a) != account_of(&principal_role.arn) => &[],
-        _ => &principal_role.rcps,
+    let owner = match account_of(&ask.resource) {
+        Some(a) if Some(a) != account_of(&principal_role.arn) => None,
+        _ => Some(principal_role),
     };
-    two_sided_ask(principal_role, ask, resource_policy, rcps)
+    two_sided_ask(principal_role, ask, resource_policy, owner)
 }
 
 /// A hop's ask (`chain::Request`) evaluated as AWS would with the documents read: the caller's
-/// identity policies, boundary and SCPs (`RoleFacts`), the resource's policy and its account's RCPs,
-/// over the ask's context and the organization keys AWS sets on the caller's requests.
+/// identity policies, boundary and SCPs (`RoleFacts`), the resource's policy and, when the facts of a
+/// role of the resource's account are given (`owner`), that account's RCPs and organization
+/// (`aws:ResourceOrgID`, `aws:ResourceOrgPaths`), over the ask's context and the organization keys
+/// AWS sets on the caller's requests.
 pub(crate) fn two_sided_ask(
     principal_role: &RoleFacts,
     ask: &crate::chain::Ask,
     resource_policy: Option<&Value>,
-    resource_rcps: &[Vec<OrgPolicy>],
+    owner: Option<&RoleFacts>,
 ) -> Result<(Outcome, bool, bool, Case), crate::policy::eval::PolicyError> {
+    let resource_rcps: &[Vec<OrgPolicy>] = owner.map(|o| o.rcps.as_slice()).unwrap_or_default();
     let (action, resource) = (ask.action.as_str(), ask.resource.as_str());
     let session = session_arn(&principal_role.arn, "device");
     let mut context = ask.context.clone();
@@ -253,6 +256,17 @@ pub(crate) fn two_sided_ask(
             "aws:PrincipalOrgPaths".into(),
             Value::Array(vec![Value::String(path.clone())]),
         );
+    }
+    if let Some(o) = owner {
+        if let Some(org) = &o.org_id {
+            context.insert("aws:ResourceOrgID".into(), Value::String(org.clone()));
+        }
+        if let Some(path) = &o.org_path {
+            context.insert(
+                "aws:ResourceOrgPaths".into(),
+                Value::Array(vec![Value::String(path.clone())]),
+            );
+        }
     }
     let docs: Vec<Value> = principal_role
         .policies
