@@ -285,6 +285,37 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Discover a chain built by hand (from a role alias or a workload role) and write the
+    /// environment file that brings it under xacct; then check and lint it as it was found.
+    /// Exit 0: a complete file; 2: written, but something needs editing; 1: nothing written
+    #[command(group(clap::ArgGroup::new("start").required(true).args(["iot_account", "source_role"])))]
+    Import {
+        /// The IoT account of the role alias
+        #[arg(long, value_name = "ID", requires = "role_alias")]
+        iot_account: Option<String>,
+        /// The role alias devices get their credentials from
+        #[arg(long, value_name = "NAME", requires = "iot_account")]
+        role_alias: Option<String>,
+        /// The workload role the chain starts at
+        #[arg(long, value_name = "ARN", conflicts_with_all = ["iot_account", "role_alias"])]
+        source_role: Option<String>,
+        /// The region of the chain (default: AWS_REGION)
+        #[arg(long)]
+        region: Option<String>,
+        /// AWS profile for the account the chain starts in
+        #[arg(long, conflicts_with = "assume_role")]
+        profile: Option<String>,
+        /// Role assumed in the account the chain starts in
+        #[arg(long, value_name = "ARN")]
+        assume_role: Option<String>,
+        /// How to reach another account: ACCOUNT=profile:NAME or ACCOUNT=role:ARN (repeatable;
+        /// default: the standard credential chain)
+        #[arg(long = "access", value_name = "ACCOUNT=HOW")]
+        access: Vec<String>,
+        /// Write the file here instead of stdout (never overwrites)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// The local sandbox: moto behind an IAM-enforcing gateway (STS, Lambda, S3 and KMS decisions),
     /// an emulator of the IoT credentials provider (mutual TLS) and of API Gateway (SigV4)
     #[command(subcommand)]
@@ -392,6 +423,36 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             json,
             desired,
         } => runtime().block_on(check::check_cmd(&file.file, &envs, json, desired, style)),
+        Command::Import {
+            iot_account,
+            role_alias,
+            source_role,
+            region,
+            profile,
+            assume_role,
+            access,
+            out,
+        } => {
+            let from = match (&iot_account, &role_alias, &source_role) {
+                (Some(account), Some(alias), None) => {
+                    crate::commands::import::From::Alias { account, alias }
+                }
+                (None, None, Some(role)) => crate::commands::import::From::Source { role },
+                _ => return Err(Error::Usage(
+                    "import starts at --iot-account ID --role-alias NAME, or at --source-role ARN"
+                        .into(),
+                )),
+            };
+            runtime().block_on(crate::commands::import::import_cmd(
+                from,
+                region.as_deref(),
+                profile.as_deref(),
+                assume_role.as_deref(),
+                &access,
+                out.as_deref(),
+                style,
+            ))
+        }
         Command::Lint { file, live, json } => {
             runtime().block_on(check::lint_cmd(&file.file, live, json, style))
         }

@@ -22,6 +22,8 @@ pub enum For {
     Check,
     Verify,
     DeviceConfig,
+    /// `xacct import` (of the chain this file describes), and the check it ends with.
+    Import,
 }
 
 impl For {
@@ -33,6 +35,7 @@ impl For {
             For::Check => "check",
             For::Verify => "verify",
             For::DeviceConfig => "device-config",
+            For::Import => "import",
         }
     }
 }
@@ -69,12 +72,30 @@ fn why_wildcard(action: &str) -> &'static str {
         "s3:ListAllMyBuckets" => {
             "S3 lists buckets only account-wide (that each bucket is the account's own)"
         }
+        "lambda:ListFunctions" | "iam:ListAccountAliases" => {
+            "AWS allows no narrower resource for it"
+        }
+        a if a.starts_with("iam:") || a.starts_with("iot:") => {
+            "import reads roles and policies before it knows their names"
+        }
         _ => "AWS allows no narrower resource for it",
     }
 }
 
 /// The calls of `command`, by account.
 fn calls(cfg: &Config, command: For) -> BTreeMap<String, BTreeSet<Call>> {
+    if command == For::Import {
+        // import discovers the chain before it knows its roles, then checks it
+        let mut by = calls(cfg, For::Check);
+        let (start, env) = crate::import::discover::calls(cfg.iot().is_some());
+        by.entry(cfg.origin_account().to_string())
+            .or_default()
+            .extend(start);
+        for t in &cfg.environments {
+            by.entry(t.account.clone()).or_default().extend(env.clone());
+        }
+        return by;
+    }
     let mut by: BTreeMap<String, BTreeSet<Call>> = BTreeMap::new();
     let mut add = |account: &str, cs: Vec<Call>| {
         by.entry(account.to_string()).or_default().extend(cs);
@@ -85,7 +106,7 @@ fn calls(cfg: &Config, command: For) -> BTreeMap<String, BTreeSet<Call>> {
         For::Plan | For::Check | For::Verify => &[Use::Read],
         For::Apply => &[Use::Read, Use::Write],
         For::Destroy => &[Use::Read, Use::Delete],
-        For::DeviceConfig => &[],
+        For::DeviceConfig | For::Import => &[],
     };
     let resource_calls = |r: &Resource, u: Use| r.spec.calls(cfg, &r.addr.account, u);
     for &u in uses {

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod device;
 mod error;
+pub mod import;
 pub mod init;
 pub mod plan;
 pub mod sandbox;

@@ -38,7 +38,7 @@ pub const ENV_TAG: &str = "xacct:env";
 
 /// How to obtain credentials for one account: the default chain, a named profile, and optionally a
 /// role assumed from those.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Default, Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Access {
     pub profile: Option<String>,
     pub assume_role: Option<String>,

@@ -8,6 +8,7 @@
 //! - `check`: check, lint and policy eval against moto and offline;
 //! - `devices`: the device side in the sandbox (gating, layouts, direct mode, device-config);
 //! - `ecosystem`: the schema, init, completions, help examples;
+//! - `import`: hand-built chains imported, adopted and released in the sandbox;
 //! - `reliability`: faults and kills between xacct and moto (the injector);
 //! - `signin`: credential_process and SSO profiles, no credentials at all;
 //! - `snapshots`: whole human outputs (insta);
@@ -21,6 +22,7 @@ mod bad_inputs;
 mod check;
 mod devices;
 mod ecosystem;
+mod import;
 mod permissions;
 mod reliability;
 mod signin;
