@@ -87,6 +87,7 @@ pub fn calls(device: bool) -> (Vec<Call>, Vec<Call>) {
         Call::new("iam:GetPolicy", "*"),
         Call::new("iam:GetPolicyVersion", "*"),
         Call::new("iam:ListAccountAliases", "*"),
+        Call::new("iam:ListRoles", "*"),
         Call::new("lambda:ListFunctions", "*"),
         Call::new("s3:ListAllMyBuckets", "*"),
     ];
@@ -210,6 +211,51 @@ pub async fn read_role(c: &Clients, arn: &str) -> Result<Option<FoundRole>, AwsE
         inline,
         managed,
     }))
+}
+
+/// The roles of `c`'s account whose trust lets `principal` (a role ARN) assume them: naming it, its
+/// account's root or its account id.
+async fn trusting_roles(c: &Clients, principal: &str) -> Result<Vec<String>, AwsError> {
+    let account = account_of(principal).to_string();
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = {
+            let _slot = c.slot().await?;
+            c.iam()
+                .list_roles()
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| c.err("iam:ListRoles", "*", e))?
+        };
+        for r in page.roles() {
+            let Some(doc) = r.assume_role_policy_document() else {
+                continue;
+            };
+            let Ok(trust) = policy::parse_document(doc) else {
+                continue;
+            };
+            let role = FoundRole {
+                trust,
+                ..Default::default()
+            };
+            let names = role.trusted_principals();
+            if names.iter().any(|p| {
+                p == principal
+                    || *p == format!("arn:aws:iam::{account}:root")
+                    || *p == account
+                    || p.ends_with(&format!(":iam::{account}:root"))
+            }) {
+                out.push(r.arn().to_string());
+            }
+        }
+        match page.marker() {
+            Some(m) if page.is_truncated() => marker = Some(m.to_string()),
+            _ => break,
+        }
+    }
+    Ok(out)
 }
 
 /// Every function of the account in the clients' region: (ARN, execution role ARN).
@@ -394,14 +440,45 @@ async fn environments(
     notes: &mut Vec<String>,
 ) -> Result<Vec<FoundEnv>, ImportError> {
     let mut envs: Vec<FoundEnv> = Vec::new();
+    let mut assumed: Vec<(String, String)> = Vec::new();
     for (r, at) in start.allowed("sts:AssumeRole") {
         if r.contains('*') || r.contains('?') || !r.contains(":role/") {
+            // a wildcard: the roles of the other accounts import may read that trust the start
+            let mut matched = false;
+            let others: Vec<String> = reach
+                .access
+                .0
+                .keys()
+                .filter(|a| *a != account_of(&start.arn))
+                .cloned()
+                .collect();
+            for account in others {
+                let c = reach.clients(&account, "import").await?;
+                for arn in trusting_roles(&c, &start.arn).await? {
+                    if crate::policy::eval::matching::glob(&r, &arn, false)
+                        && !assumed.iter().any(|(x, _)| *x == arn)
+                    {
+                        matched = true;
+                        assumed.push((arn, format!("{at}, which allows sts:AssumeRole on {r}")));
+                    }
+                }
+            }
             notes.push(format!(
-                "the {at} of {} allows sts:AssumeRole on {r}: import cannot tell which roles that means; add an environment per target role",
-                start.arn
+                "the {at} of {} allows sts:AssumeRole on {r}: {}",
+                start.arn,
+                if matched {
+                    "import took the roles of the accounts given with --access that trust it; xacct adds its own exact policy, remove the broad one when nothing else needs it"
+                } else {
+                    "import cannot tell which roles that means (give --access for the accounts of the target roles); add an environment per target role"
+                }
             ));
             continue;
         }
+        if !assumed.iter().any(|(x, _)| *x == r) {
+            assumed.push((r, at));
+        }
+    }
+    for (r, at) in assumed {
         let account = account_of(&r).to_string();
         let c = reach.clients(&account, "import").await?;
         let Some(role) = read_role(&c, &r).await? else {

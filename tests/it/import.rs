@@ -360,3 +360,251 @@ fn an_account_without_access_is_named_and_nothing_is_written() {
     );
     assert!(!out.exists());
 }
+
+fn s3_of(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// The typical hand-built workload chain: a Lambda execution role with a customer managed policy
+/// allowing sts:* on *, assuming a role in another account that trusts the source account's root
+/// and holds an S3-wide managed policy. import finds the target role among the roles of the
+/// accounts it may read that trust the source, lists the account's buckets for the `*` (exit 2: to
+/// review), takes the target role over, and its verdict holds and names the weaknesses; then
+/// apply --adopt → verify holds, a second plan is empty, destroy exits 0.
+#[test]
+fn a_hand_built_workload_chain_is_imported_and_taken_over() {
+    let sb = sandbox();
+    let region = region().to_string();
+    let (src, tgt) = (account(), account());
+    let role_name = name("app-exec-");
+    let bucket = name("reports-");
+    let dir = std::env::temp_dir().join(name("xacct-import-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source_arn = format!("arn:aws:iam::{src}:role/service-role/{role_name}");
+    rt().block_on(async {
+        let s = admin_config(&sb.gateway, &src, &region).await;
+        let iam = aws_sdk_iam::Client::new(&s);
+        // the operator stands in for Lambda in the sandbox (verify --assume-source)
+        let trust = json!({"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"},
+            {"Effect":"Allow","Principal":{"AWS":Fleet::admin(&src)},"Action":"sts:AssumeRole"}]});
+        iam.create_role()
+            .role_name(&role_name)
+            .path("/service-role/")
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .unwrap();
+        let any = iam
+            .create_policy()
+            .policy_name("assume-anything")
+            .policy_document(json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:*","Resource":"*"}]}).to_string())
+            .send()
+            .await
+            .unwrap();
+        iam.attach_role_policy()
+            .role_name(&role_name)
+            .policy_arn(any.policy().unwrap().arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let t = admin_config(&sb.gateway, &tgt, &region).await;
+        let iam = aws_sdk_iam::Client::new(&t);
+        iam.create_role()
+            .role_name("reports-reader")
+            .assume_role_policy_document(
+                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{src}:root")},"Action":"sts:AssumeRole"}]}).to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // AmazonS3FullAccess's document, as a policy of the account (moto loads no AWS managed ones)
+        let full = iam
+            .create_policy()
+            .policy_name("AmazonS3FullAccess")
+            .policy_document(json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","s3-object-lambda:*"],"Resource":"*"}]}).to_string())
+            .send()
+            .await
+            .unwrap();
+        iam.attach_role_policy()
+            .role_name("reports-reader")
+            .policy_arn(full.policy().unwrap().arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let s3 = s3_of(&t);
+        let mut req = s3.create_bucket().bucket(&bucket);
+        if region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        region.as_str(),
+                    ))
+                    .build(),
+            );
+        }
+        req.send().await.unwrap();
+        s3.put_object()
+            .bucket(&bucket)
+            .key("daily/2026-12-01.csv")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"a,b\n"))
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = dir.join("imported.yaml");
+    let o = sb.xacct(&[
+        "import",
+        "--source-role",
+        &source_arn,
+        "--region",
+        &region,
+        "--access",
+        &format!("{src}=role:{}", Fleet::admin(&src)),
+        "--access",
+        &format!("{tgt}=role:{}", Fleet::admin(&tgt)),
+        "--out",
+        &file_arg(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("objects was *"), "{}", stderr(&o));
+    let yaml = std::fs::read_to_string(&out).unwrap();
+    assert!(yaml.contains("role_name: reports-reader"), "{yaml}");
+    assert!(yaml.contains(&format!("arn:aws:s3:::{bucket}/*")), "{yaml}");
+    assert!(
+        yaml.contains(&format!("trusts arn:aws:iam::{src}:root")),
+        "{yaml}"
+    );
+    assert!(yaml.contains("allows sts:AssumeRole on *"), "{yaml}");
+    let v = sb.xacct(&["validate", "-f", &file_arg(&out)]);
+    assert_eq!(v.status.code(), Some(0), "{}\n{yaml}", stderr(&v));
+    let verdict = stdout(&o);
+    assert!(
+        verdict.contains("Every hop of 1 environment(s) holds"),
+        "{verdict}"
+    );
+    for rule in ["broad-managed-policy", "trust-root"] {
+        assert!(verdict.contains(rule), "{rule}: {verdict}");
+    }
+    let file = file_arg(&out);
+    let a = sb.xacct(&["apply", "-f", &file, "--auto-approve", "--adopt"]);
+    assert_eq!(a.status.code(), Some(0), "{}\n{}", stdout(&a), stderr(&a));
+    let second = sb.xacct(&["plan", "-f", &file, "--detailed-exitcode"]);
+    assert_eq!(second.status.code(), Some(0), "{}", stdout(&second));
+    let verify = sb.xacct(&["verify", "-f", &file, "--assume-source", "--json"]);
+    let vj: Value = serde_json::from_slice(&verify.stdout).unwrap_or(Value::Null);
+    assert_eq!(verify.status.code(), Some(0), "{vj}\n{}", stderr(&verify));
+    let d = sb.xacct(&["destroy", "-f", &file, "--auto-approve"]);
+    assert_eq!(d.status.code(), Some(0), "{}\n{}", stdout(&d), stderr(&d));
+}
+
+/// A hand-built direct chain: the IoT role may invoke a function of another account whose resource
+/// policy names the IoT account's root. import writes the environment in direct mode; after
+/// apply --adopt the function's policy holds xacct's statement naming the exact IoT role beside the
+/// hand-built one, verify holds, and destroy removes only xacct's statement.
+#[test]
+fn a_hand_built_direct_chain_is_imported_in_direct_mode() {
+    let sb = sandbox();
+    let h = build();
+    // the IoT role also invokes the function directly, allowed by the function's own policy
+    rt().block_on(async {
+        let i = sdk_at(&sb.gateway, &h.iot, &h.region).await;
+        i.iam
+            .delete_role_policy()
+            .role_name("device-role")
+            .policy_name("assume-prd")
+            .send()
+            .await
+            .unwrap();
+        i.iam
+            .put_role_policy()
+            .role_name("device-role")
+            .policy_name("invoke-prd")
+            .policy_document(json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":h.function}]}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let p = sdk_at(&sb.gateway, &h.prd, &h.region).await;
+        p.lambda
+            .add_permission()
+            .function_name(&h.function)
+            .statement_id("from-iot-account")
+            .action("lambda:InvokeFunction")
+            .principal(&h.iot)
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = h.dir.join("direct.yaml");
+    let o = sb.xacct(&[
+        "import",
+        "--iot-account",
+        &h.iot,
+        "--role-alias",
+        &h.alias,
+        "--region",
+        &h.region,
+        "--access",
+        &format!("{}=role:{}", h.iot, Fleet::admin(&h.iot)),
+        "--access",
+        &format!("{}=role:{}", h.prd, Fleet::admin(&h.prd)),
+        "--out",
+        &file_arg(&out),
+    ]);
+    let yaml = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}\n{yaml}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(yaml.contains("mode: direct"), "{yaml}");
+    assert!(
+        stdout(&o).contains("Every hop of 1 environment(s) holds"),
+        "{}",
+        stdout(&o)
+    );
+    let file = file_arg(&out);
+    let a = sb.xacct(&["apply", "-f", &file, "--auto-approve", "--adopt"]);
+    assert_eq!(a.status.code(), Some(0), "{}\n{}", stdout(&a), stderr(&a));
+    let verify = sb.xacct(&[
+        "verify",
+        "-f",
+        &file,
+        "--cert",
+        &file_arg(&h.cert),
+        "--key",
+        &file_arg(&h.key),
+    ]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+    let policy_sids = || {
+        rt().block_on(async {
+            let p = sdk_at(&sb.gateway, &h.prd, &h.region).await;
+            let doc = p
+                .lambda
+                .get_policy()
+                .function_name(&h.function)
+                .send()
+                .await
+                .unwrap();
+            let d: Value = serde_json::from_str(doc.policy().unwrap()).unwrap();
+            d["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["Sid"].as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        })
+    };
+    let sids = policy_sids();
+    assert!(sids.contains(&"from-iot-account".to_string()), "{sids:?}");
+    assert!(sids.iter().any(|s| s.starts_with("xacct-")), "{sids:?}");
+    let d = sb.xacct(&["destroy", "-f", &file, "--auto-approve"]);
+    assert_eq!(d.status.code(), Some(0), "{}\n{}", stdout(&d), stderr(&d));
+    assert_eq!(policy_sids(), vec!["from-iot-account".to_string()]);
+}
