@@ -224,6 +224,54 @@ pub enum Command {
         /// environments gated on devices)
         #[arg(long, value_name = "NAME")]
         thing_name: Option<String>,
+        /// The cache directory (default: $XDG_CACHE_HOME/xacct, else ~/.cache/xacct)
+        #[arg(long, value_name = "DIR", env = "XACCT_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Neither read nor write the cache: one request to the credentials endpoint per call
+        #[arg(long)]
+        no_cache: bool,
+        /// Refresh cached credentials this long before they expire (seconds, or 5m)
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::device::parse_duration)]
+        refresh_before: i64,
+        /// Refresh cached credentials older than this, so that a device removed from a thing group
+        /// stops getting new ones soon (seconds, or 15m)
+        #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = crate::device::parse_duration)]
+        max_age: i64,
+    },
+    /// Serve a device's credentials to local processes in the form AWS SDKs read from a container
+    /// credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE),
+    /// refreshed ahead of expiry; loopback only
+    ServeCredentials {
+        /// The environment file (env XACCT_FILE)
+        #[arg(short = 'f', long = "file", value_name = "FILE", env = "XACCT_FILE")]
+        file: PathBuf,
+        #[arg(long, value_name = "PEM")]
+        cert: PathBuf,
+        #[arg(long, value_name = "PEM")]
+        key: PathBuf,
+        /// The thing of the certificate (sent as x-amzn-iot-thingname)
+        #[arg(long, value_name = "NAME")]
+        thing_name: String,
+        /// An environment to serve at /NAME (repeatable; default: every environment of the file)
+        #[arg(long = "env", value_name = "NAME")]
+        envs: Vec<String>,
+        /// Where to listen: a loopback address (default 127.0.0.1:7273)
+        #[arg(long, value_name = "IP:PORT", default_value = crate::device::server::DEFAULT_LISTEN)]
+        listen: String,
+        /// The file the token is written to, for AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (default:
+        /// serve-credentials-PORT.token in the cache directory)
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// Make the token file 0640 and owned by this group (apps running as another user)
+        #[arg(long, value_name = "GROUP")]
+        token_group: Option<String>,
+        /// Refresh each environment's credentials this long before they expire (seconds, or 5m)
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::device::parse_duration)]
+        refresh_before: i64,
+        #[arg(long, value_name = "PEM", env = "XACCT_CA_BUNDLE")]
+        ca_bundle: Option<PathBuf>,
+        #[arg(long, value_name = "HOST", env = "XACCT_CREDENTIALS_ENDPOINT")]
+        credentials_endpoint: Option<String>,
     },
     /// Write what a device needs: an AWS config file with a credential_process profile per
     /// environment its thing may reach, and the fleet file reduced to what `creds` reads
@@ -254,6 +302,16 @@ pub enum Command {
         /// CA bundle that signs the credentials endpoint (env XACCT_CA_BUNDLE)
         #[arg(long, value_name = "PEM", env = "XACCT_CA_BUNDLE")]
         ca_bundle: Option<PathBuf>,
+        /// Also write a systemd unit (xacct-credentials.service) that runs serve-credentials for
+        /// this device
+        #[arg(long)]
+        systemd: bool,
+        /// The user the unit runs serve-credentials as (default: the user running device-config)
+        #[arg(long, value_name = "USER", requires = "systemd")]
+        service_user: Option<String>,
+        /// The group whose members' apps may read the unit's token file (0640)
+        #[arg(long, value_name = "GROUP", requires = "systemd")]
+        token_group: Option<String>,
     },
     /// Print the JSON Schema (draft 2020-12) of the environment file
     #[command(after_help = "Example:\n  xacct schema > environment.schema.json")]
@@ -503,7 +561,18 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             ca_bundle,
             credentials_endpoint,
             thing_name,
+            cache_dir,
+            no_cache,
+            refresh_before,
+            max_age,
         } => {
+            let cache = verify::CacheOptions {
+                dir: if no_cache { None } else { Some(cache_dir) },
+                policy: crate::device::cache::Policy {
+                    refresh_before,
+                    max_age,
+                },
+            };
             let opts = crate::verify::Options {
                 endpoint: credentials_endpoint,
                 ca_bundle,
@@ -516,8 +585,33 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
                 api_path_arg: String::new(),
                 execute_api_endpoint: None,
             };
-            runtime().block_on(verify::creds_cmd(&file, &env, &cert, &key, opts))
+            runtime().block_on(verify::creds_cmd(&file, &env, &cert, &key, opts, cache))
         }
+        Command::ServeCredentials {
+            file,
+            cert,
+            key,
+            thing_name,
+            envs,
+            listen,
+            token_file,
+            token_group,
+            refresh_before,
+            ca_bundle,
+            credentials_endpoint,
+        } => runtime().block_on(verify::serve_credentials_cmd(verify::ServeArgs {
+            file,
+            cert,
+            key,
+            thing_name,
+            envs,
+            listen,
+            token_file,
+            token_group,
+            refresh_before,
+            ca_bundle,
+            credentials_endpoint,
+        })),
         Command::DeviceConfig {
             file,
             cert,
@@ -526,6 +620,9 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             out,
             credentials_endpoint,
             ca_bundle,
+            systemd,
+            service_user,
+            token_group,
         } => runtime().block_on(commands::device::device_config_cmd(
             &file,
             &cert,
@@ -534,6 +631,10 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             &out,
             credentials_endpoint,
             ca_bundle,
+            systemd.then_some(commands::device::Unit {
+                user: service_user,
+                token_group,
+            }),
         )),
         Command::Schema => {
             print_json(&config::schema());

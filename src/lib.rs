@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod desired;
+pub mod device;
 pub mod import;
 pub mod lint;
 pub mod model;

@@ -166,6 +166,7 @@ pub async fn device_config_cmd(
     out: &Path,
     endpoint: Option<String>,
     ca_bundle: Option<PathBuf>,
+    unit: Option<Unit>,
 ) -> Result<ExitCode, Error> {
     let cfg = config::load(file)?;
     let Some(iot) = cfg.iot() else {
@@ -243,6 +244,24 @@ pub async fn device_config_cmd(
     }
     write_atomic(&out.join("config"), &text)?;
     write_atomic(&fleet_file, &reduced)?;
+    if let Some(u) = &unit {
+        let text = unit_file(
+            u,
+            thing,
+            &cfg.fleet,
+            &fleet_file,
+            &cert,
+            &key,
+            &endpoint,
+            ca.as_deref(),
+            &envs,
+        );
+        write_atomic(&out.join(UNIT_NAME), &text)?;
+        eprintln!(
+            "Wrote {} (install it under /etc/systemd/system/, then: systemctl enable --now {UNIT_NAME})",
+            out.join(UNIT_NAME).display()
+        );
+    }
     let names: Vec<&str> = envs.iter().map(|t| t.name.as_str()).collect();
     eprintln!(
         "Wrote {} (profiles: {}) and {}",
@@ -255,6 +274,109 @@ pub async fn device_config_cmd(
         fleet_file.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The systemd unit's file name.
+pub const UNIT_NAME: &str = "xacct-credentials.service";
+
+/// The systemd unit `device-config --systemd` writes.
+pub struct Unit {
+    /// `User=` (default: the user running device-config).
+    pub user: Option<String>,
+    /// The group whose apps may read the token file.
+    pub token_group: Option<String>,
+}
+
+/// A systemd unit running `serve-credentials` for this device: as `User=`, its token in its
+/// `RuntimeDirectory=` (/run/xacct), `NoNewPrivileges=yes`, `ProtectSystem=strict`, restarted on
+/// failure.
+#[allow(clippy::too_many_arguments)]
+pub fn unit_file(
+    u: &Unit,
+    thing: &str,
+    fleet: &str,
+    fleet_file: &Path,
+    cert: &Path,
+    key: &Path,
+    endpoint: &str,
+    ca: Option<&Path>,
+    envs: &[&Target],
+) -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.to_string_lossy().to_string())
+        .unwrap_or_else(|| "/usr/local/bin/xacct".into());
+    let user = u
+        .user
+        .clone()
+        .or_else(|| std::env::var("USER").ok().filter(|x| !x.is_empty()))
+        .unwrap_or_else(|| "root".into());
+    let mut cmd = vec![
+        word(&exe),
+        "serve-credentials".into(),
+        "-f".into(),
+        word(&fleet_file.to_string_lossy()),
+        "--cert".into(),
+        word(&cert.to_string_lossy()),
+        "--key".into(),
+        word(&key.to_string_lossy()),
+        "--thing-name".into(),
+        word(thing),
+        "--credentials-endpoint".into(),
+        word(endpoint),
+        "--listen".into(),
+        crate::device::server::DEFAULT_LISTEN.into(),
+        "--token-file".into(),
+        "/run/xacct/token".into(),
+    ];
+    if let Some(ca) = ca {
+        cmd.push("--ca-bundle".into());
+        cmd.push(word(&ca.to_string_lossy()));
+    }
+    if let Some(g) = &u.token_group {
+        cmd.push("--token-group".into());
+        cmd.push(word(g));
+    }
+    for t in envs {
+        cmd.push("--env".into());
+        cmd.push(word(&t.name));
+    }
+    let group = u
+        .token_group
+        .as_ref()
+        .map(|g| format!("Group={g}\n"))
+        .unwrap_or_default();
+    format!(
+        "# Written by xacct device-config: serves thing {thing}'s credentials (fleet {fleet}) to local\n\
+# processes. Point them at it with\n\
+#   AWS_CONTAINER_CREDENTIALS_FULL_URI=http://{listen}/ENV\n\
+#   AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/xacct/token\n\
+[Unit]\n\
+Description=xacct credentials server for thing {thing}\n\
+After=network-online.target\n\
+Wants=network-online.target\n\
+\n\
+[Service]\n\
+Type=simple\n\
+User={user}\n\
+{group}\
+RuntimeDirectory=xacct\n\
+RuntimeDirectoryMode={mode}\n\
+ExecStart={cmd}\n\
+Restart=on-failure\n\
+RestartSec=5\n\
+NoNewPrivileges=yes\n\
+ProtectSystem=strict\n\
+ProtectHome=read-only\n\
+PrivateTmp=yes\n\
+\n\
+[Install]\n\
+WantedBy=multi-user.target\n",
+        listen = crate::device::server::DEFAULT_LISTEN,
+        mode = if u.token_group.is_some() { "0750" } else { "0700" },
+        cmd = cmd.join(" "),
+    )
 }
 
 /// Write a file whole or not at all (a temporary file renamed over it).

@@ -201,14 +201,24 @@ async fn verify_source_cmd(
     })
 }
 
-/// `xacct creds`: hops 1 and 2, printed as credential_process JSON.
+/// How `creds` uses its cache.
+pub struct CacheOptions {
+    /// None: `--no-cache`.
+    pub dir: Option<Option<std::path::PathBuf>>,
+    pub policy: crate::device::cache::Policy,
+}
+
+/// `xacct creds`: credential_process JSON for a device, from the cache while it is fresh.
 pub async fn creds_cmd(
     file: &Path,
     env: &str,
     cert: &Path,
     key: &Path,
     opts: crate::verify::Options,
+    cache_opts: CacheOptions,
 ) -> Result<ExitCode, Error> {
+    use crate::device::cache::{Cache, Entry, Freshness};
+    use crate::device::{now, Chain, Issued};
     use crate::verify;
     let cfg = config::load(file)?;
     check_selection(&cfg, &[env.to_string()])?;
@@ -226,11 +236,76 @@ pub async fn creds_cmd(
         .cloned()
         .expect("selected");
     let id = verify::mtls::DeviceIdentity::from_files(cert, key).map_err(Error::Identity)?;
+    let mut chain = Chain {
+        cfg: &cfg,
+        t: &t,
+        id: &id,
+        endpoint: String::new(),
+        ca_bundle: opts.ca_bundle.clone(),
+        thing_name: opts.thing_name.clone(),
+    };
+    let print = |i: &Issued| {
+        let expiration = i.expiration();
+        let v = verify::CredentialProcess {
+            version: 1,
+            access_key_id: &i.access_key_id,
+            secret_access_key: &i.secret_access_key,
+            session_token: &i.session_token,
+            expiration: &expiration,
+        };
+        // one line, as credential_process readers expect
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string(&v).unwrap_or_default()
+        ));
+    };
+    let cache = match &cache_opts.dir {
+        None => None,
+        Some(dir) => {
+            let c = Cache::at(dir.as_deref()).map_err(Error::Refused)?;
+            c.ensure().map_err(Error::Refused)?;
+            let k = Cache::key(&[
+                &cfg.fleet,
+                env,
+                &id.certificate_id,
+                opts.thing_name.as_deref().unwrap_or(""),
+                &chain.alias_arn(),
+                &chain.role_arn(),
+            ]);
+            Some((c, k))
+        }
+    };
+    let policy = cache_opts.policy;
+    // fresh in the cache: no network at all
+    if let Some((c, k)) = &cache {
+        if let Some(e) = c
+            .read(k)
+            .filter(|e| e.freshness(now(), policy) == Freshness::Fresh)
+        {
+            print(&e.credentials);
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    // one request for every caller: wait for whoever holds the lock, then look again
+    let _lock = match &cache {
+        Some((c, k)) => {
+            let l = c.lock(k).map_err(Error::Refused)?;
+            if let Some(e) = c
+                .read(k)
+                .filter(|e| e.freshness(now(), policy) == Freshness::Fresh)
+            {
+                print(&e.credentials);
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(l)
+        }
+        None => None,
+    };
     let mut opts = opts;
     if opts.endpoint.is_none() {
         opts.endpoint = iot_acct.credentials_endpoint.clone();
     }
-    let endpoint = match &opts.endpoint {
+    chain.endpoint = match &opts.endpoint {
         Some(e) => e.clone(),
         None => {
             let iot = aws::connect(&cfg.region, &iot_acct.account, None, &iot_acct.access)
@@ -241,42 +316,140 @@ pub async fn creds_cmd(
                 .map_err(|e| Error::Aws(vec![e]))?
         }
     };
-    let alias = cfg
-        .iot_names(&t)
-        .map(|n| n.role_alias)
-        .unwrap_or_else(|| iot_acct.role_alias.clone());
-    let iot_creds = verify::mtls::fetch(
-        &endpoint,
-        &alias,
-        &id,
-        opts.ca_bundle.as_deref(),
-        opts.thing_name.as_deref(),
+    match chain.obtain().await {
+        Ok(i) => {
+            if let Some(w) = crate::device::skew_words(i.skew) {
+                eprintln!("xacct creds: {w}");
+            }
+            if let Some((c, k)) = &cache {
+                let e = Entry {
+                    version: 1,
+                    obtained: now(),
+                    credentials: i.clone(),
+                };
+                if let Err(w) = c.write(k, &e) {
+                    eprintln!("xacct creds: warning: not cached: {w}");
+                }
+            }
+            print(&i);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(f) => {
+            // only when nothing answered may a still-valid entry stand in (never after a refusal)
+            if f.unreachable {
+                if let Some((c, k)) = &cache {
+                    if let Some(e) = c.read(k).filter(|e| {
+                        matches!(e.freshness(now(), policy), Freshness::Stale { valid: true })
+                    }) {
+                        eprintln!(
+                            "xacct creds: warning: {}; using the cached credentials, valid until {}",
+                            f.message,
+                            e.credentials.expiration()
+                        );
+                        print(&e.credentials);
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
+            }
+            Err(Error::Refused(f.message))
+        }
+    }
+}
+
+/// The flags of `xacct serve-credentials`.
+pub struct ServeArgs {
+    pub file: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    pub thing_name: String,
+    pub envs: Vec<String>,
+    pub listen: String,
+    pub token_file: Option<std::path::PathBuf>,
+    pub token_group: Option<String>,
+    pub refresh_before: i64,
+    pub ca_bundle: Option<std::path::PathBuf>,
+    pub credentials_endpoint: Option<String>,
+}
+
+/// `xacct serve-credentials`: serve the device's credentials on loopback until SIGTERM.
+pub async fn serve_credentials_cmd(a: ServeArgs) -> Result<ExitCode, Error> {
+    use crate::device::server;
+    let listen = server::listen_addr(&a.listen).map_err(Error::Usage)?;
+    let cfg = config::load(&a.file)?;
+    check_selection(&cfg, &a.envs)?;
+    let Some(iot_acct) = cfg.iot().cloned() else {
+        return Err(Error::Usage(format!(
+            "{}: serve-credentials serves device chains (a file with `iot:`)",
+            a.file.display()
+        )));
+    };
+    let id = crate::verify::mtls::DeviceIdentity::from_files(&a.cert, &a.key)
+        .map_err(Error::Identity)?;
+    let endpoint = match a
+        .credentials_endpoint
+        .clone()
+        .or(iot_acct.credentials_endpoint.clone())
+    {
+        Some(e) => e,
+        None => {
+            let iot = aws::connect(&cfg.region, &iot_acct.account, None, &iot_acct.access)
+                .await
+                .map_err(|e| Error::Aws(vec![e]))?;
+            crate::verify::endpoint(
+                &crate::verify::Options {
+                    endpoint: None,
+                    ca_bundle: None,
+                    thing_name: None,
+                    function: None,
+                    payload: String::new(),
+                    execute: false,
+                    settle: std::time::Duration::ZERO,
+                    assume_source: false,
+                    api_path_arg: String::new(),
+                    execute_api_endpoint: None,
+                },
+                &iot,
+            )
+            .await
+            .map_err(|e| Error::Aws(vec![e]))?
+        }
+    };
+    let token_file = match a.token_file {
+        Some(p) => p,
+        None => crate::device::cache::default_dir()
+            .ok_or_else(|| {
+                Error::Usage(
+                    "no cache directory for the token file: pass --token-file (or set HOME)".into(),
+                )
+            })?
+            .join(format!("serve-credentials-{}.token", listen.port())),
+    };
+    let chains: Vec<(String, crate::device::Chain)> = cfg
+        .selected(&a.envs)
+        .map(|t| {
+            (
+                t.name.clone(),
+                crate::device::Chain {
+                    cfg: &cfg,
+                    t,
+                    id: &id,
+                    endpoint: endpoint.clone(),
+                    ca_bundle: a.ca_bundle.clone(),
+                    thing_name: Some(a.thing_name.clone()),
+                },
+            )
+        })
+        .collect();
+    server::serve(
+        chains,
+        server::Options {
+            listen,
+            token_file,
+            token_group: a.token_group,
+            refresh_before: a.refresh_before,
+        },
     )
     .await
-    .map_err(|e| Error::Refused(e.message))?;
-    let c = if t.direct() {
-        // direct mode: the IoT role's own credentials invoke
-        verify::as_sts_credentials(&iot_creds)
-    } else {
-        verify::assume_target(&cfg, &t, &iot_creds, verify::device_session_name(&id))
-            .await
-            .map_err(|e| Error::Refused(e.message))?
-    };
-    let expiration = c
-        .expiration()
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default();
-    let v = verify::CredentialProcess {
-        version: 1,
-        access_key_id: c.access_key_id(),
-        secret_access_key: c.secret_access_key(),
-        session_token: c.session_token(),
-        expiration: &expiration,
-    };
-    // one line, as credential_process readers expect
-    print_out(&format!(
-        "{}\n",
-        serde_json::to_string(&v).unwrap_or_default()
-    ));
+    .map_err(Error::Refused)?;
     Ok(ExitCode::SUCCESS)
 }

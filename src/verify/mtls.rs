@@ -19,6 +19,9 @@ pub struct SessionCredentials {
     pub secret_access_key: String,
     pub session_token: String,
     pub expiration: String,
+    /// The endpoint's clock when it answered (its `Date` header, seconds since the epoch).
+    #[serde(skip)]
+    pub server_date: Option<i64>,
 }
 
 impl std::fmt::Debug for SessionCredentials {
@@ -106,6 +109,9 @@ impl DeviceIdentity {
 pub struct CredError {
     pub status: Option<u16>,
     pub message: String,
+    /// The endpoint could not be reached at all (no connection, DNS, timeout): it neither answered
+    /// nor refused.
+    pub unreachable: bool,
 }
 
 pub fn roots(ca_bundle: Option<&Path>) -> Result<rustls::RootCertStore, IdentityError> {
@@ -152,6 +158,25 @@ fn words(status: u16, body: &str, alias: &str, id: &DeviceIdentity) -> String {
     }
 }
 
+/// A TLS failure caused by this device's clock: the server's certificate not yet valid or expired
+/// by it (the certificate is most likely fine and the clock wrong).
+fn clock_words(tls_error: &str) -> Option<String> {
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    let e = tls_error.to_ascii_lowercase();
+    let what = if e.contains("notvalidyet") || e.contains("not valid yet") {
+        "the server's certificate is not yet valid"
+    } else if e.contains("expired") {
+        "the server's certificate has expired"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{what} by this device's clock ({now}): the device's clock is most likely wrong; set it (NTP) and retry ({tls_error})"
+    ))
+}
+
 /// Hop 1: fetch credentials for `alias` from `endpoint` (host or host:port).
 pub async fn fetch(
     endpoint: &str,
@@ -163,6 +188,12 @@ pub async fn fetch(
     let fail = |m: String| CredError {
         status: None,
         message: m,
+        unreachable: false,
+    };
+    let unreachable = |m: String| CredError {
+        status: None,
+        message: m,
+        unreachable: true,
     };
     let (host, port) = match endpoint.rsplit_once(':') {
         Some((h, p)) if p.parse::<u16>().is_ok() => {
@@ -190,7 +221,7 @@ pub async fn fetch(
     .await
     {
         Err(_) => {
-            return Err(fail(format!(
+            return Err(unreachable(format!(
                 "timed out connecting to the credentials endpoint {host}:{port}"
             )))
         }
@@ -199,12 +230,12 @@ pub async fn fetch(
                 || e.to_string().contains("resolve")
                 || e.kind() == std::io::ErrorKind::NotFound =>
         {
-            return Err(fail(format!(
+            return Err(unreachable(format!(
                 "DNS lookup of the credentials endpoint {host} failed: {e}"
             )))
         }
         Ok(Err(e)) => {
-            return Err(fail(format!(
+            return Err(unreachable(format!(
                 "cannot connect to the credentials endpoint {host}:{port}: {e}"
             )))
         }
@@ -212,10 +243,12 @@ pub async fn fetch(
     };
     let tls = tokio::time::timeout(Duration::from_secs(10), tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp))
         .await
-        .map_err(|_| fail(format!("TLS handshake with {host}:{port} timed out")))?
+        .map_err(|_| unreachable(format!("TLS handshake with {host}:{port} timed out")))?
         .map_err(|e| {
             let m = e.to_string();
-            if m.contains("UnknownIssuer") || m.contains("invalid peer certificate") {
+            if let Some(w) = clock_words(&m) {
+                fail(format!("TLS handshake with {host}:{port} failed: {w}"))
+            } else if m.contains("UnknownIssuer") || m.contains("invalid peer certificate") {
                 fail(format!("TLS handshake with {host}:{port} failed: the server's certificate is not trusted ({m}); pass --ca-bundle for a private endpoint"))
             } else {
                 fail(format!("TLS handshake with {host}:{port} failed: {m}"))
@@ -245,6 +278,15 @@ pub async fn fetch(
             fail(format!("the credentials endpoint closed the connection — it most likely rejected the client certificate ({})", crate::aws::chain(&e)))
         })?;
     let status = resp.status().as_u16();
+    let server_date = resp
+        .headers()
+        .get("date")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|d| {
+            aws_smithy_types::DateTime::from_str(d, aws_smithy_types::date_time::Format::HttpDate)
+                .ok()
+        })
+        .map(|d| d.secs());
     let body = resp
         .into_body()
         .collect()
@@ -256,6 +298,7 @@ pub async fn fetch(
         return Err(CredError {
             status: Some(status),
             message: words(status, &text, alias, id),
+            unreachable: false,
         });
     }
     #[derive(serde::Deserialize)]
@@ -263,7 +306,10 @@ pub async fn fetch(
         credentials: SessionCredentials,
     }
     serde_json::from_str::<Wrap>(&text)
-        .map(|w| w.credentials)
+        .map(|w| SessionCredentials {
+            server_date,
+            ..w.credentials
+        })
         .map_err(|_| fail("the credentials endpoint answered 200 without credentials".into()))
 }
 
@@ -290,6 +336,16 @@ mod tests {
         );
         assert!(w.contains("iot.source_arn_condition"), "{w}");
         assert!(w.contains("Role cannot be assumed"), "{w}");
+    }
+
+    #[test]
+    fn a_certificate_judged_by_a_wrong_clock_names_the_device_clock() {
+        let w = clock_words("invalid peer certificate: NotValidYetContext { time: .. }").unwrap();
+        assert!(w.contains("not yet valid by this device's clock"), "{w}");
+        assert!(clock_words("invalid peer certificate: Expired")
+            .unwrap()
+            .contains("expired"));
+        assert!(clock_words("invalid peer certificate: UnknownIssuer").is_none());
     }
 
     #[test]

@@ -37,6 +37,7 @@ fn to_session(c: &aws_credential_types::Credentials) -> SessionCredentials {
         secret_access_key: c.secret_access_key().to_string(),
         session_token: c.session_token().unwrap_or_default().to_string(),
         expiration: String::new(),
+        server_date: None,
     }
 }
 
@@ -74,6 +75,7 @@ pub async fn source_session(
                 secret_access_key: c.secret_access_key().to_string(),
                 session_token: c.session_token().to_string(),
                 expiration: String::new(),
+                server_date: None,
             },
             detail: format!("assumed the source role {} (--assume-source)", src.arn),
         });

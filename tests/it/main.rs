@@ -6,6 +6,7 @@
 //! - `apply`: apply from empty, drift, saved plans, ownership, destroy;
 //! - `bad_inputs`: the bad-input corpus under `tests/bad-inputs/` (no request reaches AWS);
 //! - `check`: check, lint and policy eval against moto and offline;
+//! - `device_creds`: creds' cache, serve-credentials, device clocks, in the sandbox;
 //! - `devices`: the device side in the sandbox (gating, layouts, direct mode, device-config);
 //! - `ecosystem`: the schema, init, completions, help examples;
 //! - `import`: hand-built chains imported, adopted and released in the sandbox;
@@ -20,6 +21,7 @@ mod common;
 mod apply;
 mod bad_inputs;
 mod check;
+mod device_creds;
 mod devices;
 mod ecosystem;
 mod import;

@@ -6,17 +6,19 @@ use crate::common::*;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-struct Setup {
-    f: Fleet,
-    file: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    cert_id: String,
-    cert_arn: String,
+/// A fleet applied in the sandbox with one registered, active device certificate (written beside
+/// the file), its environments' functions created.
+pub(crate) struct Setup {
+    pub(crate) f: Fleet,
+    pub(crate) file: PathBuf,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
+    pub(crate) cert_id: String,
+    pub(crate) cert_arn: String,
 }
 
 impl Setup {
-    fn new(n: usize) -> Setup {
+    pub(crate) fn new(n: usize) -> Setup {
         Setup::with(Fleet::new(n))
     }
 

@@ -337,6 +337,7 @@ async fn credentials(
             "Access Denied: the certificate is not registered with AWS IoT",
         );
     };
+    let control = state.registry.device_request(&cert.id);
     if cert.status != "ACTIVE" {
         return error(
             403,
@@ -485,13 +486,25 @@ async fn credentials(
             }),
         },
     );
-    let expiration = creds
-        .expiration()
+    // the endpoint's clock (a test may set it off the real one) dates the answer and the expiry
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let expires = control
+        .expires_in
+        .map(|e| real_now + e)
+        .unwrap_or(creds.expiration().secs())
+        + control.clock_offset;
+    let expiration = aws_smithy_types::DateTime::from_secs(expires)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    let date = aws_smithy_types::DateTime::from_secs(real_now + control.clock_offset)
+        .fmt(aws_smithy_types::date_time::Format::HttpDate)
         .unwrap_or_default();
     response(
         200,
-        &[("content-type", "application/json")],
+        &[("content-type", "application/json"), ("date", &date)],
         json!({"credentials": {
             "accessKeyId": creds.access_key_id(),
             "secretAccessKey": creds.secret_access_key(),

@@ -542,12 +542,42 @@ fn certificate_created(
     }
 }
 
+/// `GET /_xacct_sandbox/device?certificate_id=ID[&clock_offset=SECONDS][&expires_in=SECONDS|none]`:
+/// set (and read) how the credentials endpoint treats one certificate.
+fn device_control(state: &State, query: &str) -> Response<Body> {
+    let mut id = None;
+    let (mut offset, mut expires) = (None, None);
+    for kv in query.split('&') {
+        match kv.split_once('=') {
+            Some(("certificate_id", v)) => id = Some(v.to_string()),
+            Some(("clock_offset", v)) => offset = v.parse().ok(),
+            Some(("expires_in", "none")) => expires = Some(None),
+            Some(("expires_in", v)) => expires = v.parse().ok().map(Some),
+            _ => {}
+        }
+    }
+    let Some(id) = id else {
+        return response(400, &[], String::from("certificate_id is required"));
+    };
+    let d = state.registry.control_device(&id, offset, expires);
+    response(
+        200,
+        &[("content-type", "application/json")],
+        d.to_json().to_string(),
+    )
+}
+
 async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
     client: super::HttpClient,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
+    // the sandbox's own control path (never an AWS request): how the credentials endpoint treats
+    // one device — its clock, the lifetime it issues — and how many requests it answered
+    if parts.uri.path() == "/_xacct_sandbox/device" {
+        return Ok(device_control(&state, parts.uri.query().unwrap_or("")));
+    }
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return Ok(response(400, &[], format!("bad request body: {e}"))),
@@ -806,6 +836,43 @@ async fn handle(
                     iot: None,
                 },
             );
+        }
+    }
+    // a device whose AWS clock a test set: STS answers by the same clock as the credentials
+    // endpoint, and issues sessions no longer than the endpoint's
+    let (mut rparts, mut rbytes) = (rparts, rbytes);
+    if assume && rparts.status.is_success() {
+        let control = principal
+            .as_ref()
+            .and_then(|p| p.iot.as_ref())
+            .and_then(|d| d.certificate_id.as_deref())
+            .and_then(|id| state.registry.device_control_of(id));
+        if let Some(c) = control.filter(|c| c.clock_offset != 0 || c.expires_in.is_some()) {
+            let text = String::from_utf8_lossy(&rbytes).to_string();
+            let fmt = aws_smithy_types::date_time::Format::DateTime;
+            if let Some(old) = between(&text, "<Expiration>", "</Expiration>") {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or_default();
+                let issued = aws_smithy_types::DateTime::from_str(old, fmt)
+                    .map(|d| d.secs())
+                    .unwrap_or(now + 3600);
+                let expires =
+                    c.expires_in.map(|e| issued.min(now + e)).unwrap_or(issued) + c.clock_offset;
+                let new = aws_smithy_types::DateTime::from_secs(expires)
+                    .fmt(fmt)
+                    .unwrap_or_default();
+                rbytes = bytes::Bytes::from(text.replacen(old, &new, 1));
+                if let Ok(date) = aws_smithy_types::DateTime::from_secs(now + c.clock_offset)
+                    .fmt(aws_smithy_types::date_time::Format::HttpDate)
+                {
+                    if let Ok(v) = hyper::header::HeaderValue::from_str(&date) {
+                        rparts.headers.insert(hyper::header::DATE, v);
+                    }
+                }
+                rparts.headers.remove(hyper::header::CONTENT_LENGTH);
+            }
         }
     }
     Ok(super::rebuild(rparts, rbytes))

@@ -244,9 +244,58 @@ pub struct Registry {
     operators: Mutex<HashMap<String, (String, String, String)>>,
     /// What each API deployment serves, by (API id, deployment id): taken at CreateDeployment.
     deployments: Mutex<HashMap<(String, String), deployments::Deployment>>,
+    /// The credentials endpoint's behaviour towards one certificate (by certificate id), set by a
+    /// test through the gateway's control path: its clock, the lifetime it issues, and the number
+    /// of requests it answered.
+    devices: Mutex<HashMap<String, DeviceControl>>,
+}
+
+/// How the credentials endpoint treats one device (tests set it; the default is AWS's behaviour).
+#[derive(Debug, Clone, Default)]
+pub struct DeviceControl {
+    /// The endpoint's clock minus the real one, in seconds (its `Date` and `expiration` follow it).
+    pub clock_offset: i64,
+    /// Issue credentials that expire this many seconds after issue (None: the alias's duration).
+    pub expires_in: Option<i64>,
+    /// Requests for credentials the endpoint answered for this certificate.
+    pub requests: u64,
+}
+
+impl DeviceControl {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"clock_offset": self.clock_offset, "expires_in": self.expires_in, "requests": self.requests})
+    }
 }
 
 impl Registry {
+    /// Set how the endpoint treats certificate `id` (None fields keep their value).
+    pub fn control_device(
+        &self,
+        id: &str,
+        clock_offset: Option<i64>,
+        expires_in: Option<Option<i64>>,
+    ) -> DeviceControl {
+        let mut m = self.devices.lock().unwrap();
+        let d = m.entry(id.to_string()).or_default();
+        if let Some(o) = clock_offset {
+            d.clock_offset = o;
+        }
+        if let Some(e) = expires_in {
+            d.expires_in = e;
+        }
+        d.clone()
+    }
+    /// How the endpoint treats certificate `id`, if a test set it.
+    pub fn device_control_of(&self, id: &str) -> Option<DeviceControl> {
+        self.devices.lock().unwrap().get(id).cloned()
+    }
+    /// Count a request of certificate `id`; how the endpoint treats it.
+    pub fn device_request(&self, id: &str) -> DeviceControl {
+        let mut m = self.devices.lock().unwrap();
+        let d = m.entry(id.to_string()).or_default();
+        d.requests += 1;
+        d.clone()
+    }
     pub fn saw_operator(&self, akid: &str, account: &str, role_arn: &str, session_arn: &str) {
         self.operators.lock().unwrap().insert(
             akid.to_string(),

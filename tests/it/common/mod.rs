@@ -309,6 +309,8 @@ pub fn xacct_env(
         .env("AWS_CONFIG_FILE", home.join("no-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // `creds` caches: each run its own cache, unless a test passes --cache-dir
+        .env("XACCT_CACHE_DIR", home.join(name("cache-")))
         .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
         .stdin(if stdin.is_some() {
             Stdio::piped()
