@@ -88,8 +88,8 @@ impl TargetType for Apis {
         })
     }
 
-    fn prove(&self, cfg: &Config, t: &Target, f: &Facts, _: &[crate::chain::Ask]) -> StepResult {
-        prove_call_api(cfg, t, f)
+    fn prove(&self, cfg: &Config, t: &Target, f: &Facts, asks: &[crate::chain::Ask]) -> StepResult {
+        prove_call_api(cfg, t, f, asks)
     }
 
     fn calls(&self, cfg: &Config, t: &Target, phase: Phase) -> Vec<Call> {
@@ -378,7 +378,7 @@ pub fn method_matches(listed: &str, path: &str, http_method: &str, resource_path
         || crate::policy::eval::matching::glob(path, resource_path.trim_start_matches('/'), false)
 }
 
-fn prove_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
+fn prove_call_api(cfg: &Config, t: &Target, f: &Facts, asks: &[crate::chain::Ask]) -> StepResult {
     let Some(Some(target)) = f.targets.get(&t.name) else {
         return missing_target(cfg, t, Step::Target(Hop::CallApi));
     };
@@ -388,7 +388,12 @@ fn prove_call_api(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let mut organization = Vec::new();
     // what xacct cannot read of a deployed stage: the hop depends on it (`?`), not ✗
     let mut unknown: Vec<String> = Vec::new();
-    for api in &t.apis {
+    // the hop's asks, in the chain's order: each names the entry it is proven for
+    let listed = asks
+        .iter()
+        .filter(|a| a.action == "execute-api:Invoke")
+        .filter_map(|a| t.apis.iter().find(|x| x.arn == a.resource));
+    for api in listed {
         let facts = f.apis.get(&format!("{}/{}", t.account, api.api_id));
         let route = format!("{} /{}", api.method, api.path);
         // what the stage serves: its deployment (the current configuration only when nothing

@@ -129,8 +129,8 @@ impl TargetType for Objects {
         })
     }
 
-    fn prove(&self, cfg: &Config, t: &Target, f: &Facts, _: &[crate::chain::Ask]) -> StepResult {
-        prove_get_object(cfg, t, f)
+    fn prove(&self, cfg: &Config, t: &Target, f: &Facts, asks: &[crate::chain::Ask]) -> StepResult {
+        prove_get_object(cfg, t, f, asks)
     }
 
     fn calls(&self, cfg: &Config, t: &Target, phase: Phase) -> Vec<Call> {
@@ -276,7 +276,7 @@ async fn key_policy(accts: &Accounts, key: &str) -> Result<PolicyRead, AwsError>
     }
 }
 
-fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
+fn prove_get_object(cfg: &Config, t: &Target, f: &Facts, asks: &[crate::chain::Ask]) -> StepResult {
     let Some(Some(target)) = f.targets.get(&t.name) else {
         return missing_target(cfg, t, Step::Target(Hop::GetObject));
     };
@@ -286,7 +286,12 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts) -> StepResult {
     let mut organization = Vec::new();
     // keys whose policy xacct cannot read: the hop depends on them (`?`), not ✗
     let mut unknown: Vec<String> = Vec::new();
-    for o in &t.objects {
+    // the hop's asks, in the chain's order: each names the entry it is proven for
+    let listed = asks
+        .iter()
+        .filter(|a| a.action == "s3:GetObject")
+        .filter_map(|a| t.objects.iter().find(|x| x.arn == a.resource));
+    for o in listed {
         let bucket = f.buckets.get(&o.bucket);
         if bucket.is_some_and(|b| b.exists == Some(false)) {
             ok = false;
