@@ -577,13 +577,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
                 endpoint: credentials_endpoint,
                 ca_bundle,
                 thing_name,
-                function: None,
-                payload: String::new(),
-                execute: false,
-                settle: std::time::Duration::ZERO,
-                assume_source: false,
-                api_path_arg: String::new(),
-                execute_api_endpoint: None,
+                ..Default::default()
             };
             runtime().block_on(verify::creds_cmd(&file, &env, &cert, &key, opts, cache))
         }

@@ -395,23 +395,9 @@ pub async fn serve_credentials_cmd(a: ServeArgs) -> Result<ExitCode, Error> {
             let iot = aws::connect(&cfg.region, &iot_acct.account, None, &iot_acct.access)
                 .await
                 .map_err(|e| Error::Aws(vec![e]))?;
-            crate::verify::endpoint(
-                &crate::verify::Options {
-                    endpoint: None,
-                    ca_bundle: None,
-                    thing_name: None,
-                    function: None,
-                    payload: String::new(),
-                    execute: false,
-                    settle: std::time::Duration::ZERO,
-                    assume_source: false,
-                    api_path_arg: String::new(),
-                    execute_api_endpoint: None,
-                },
-                &iot,
-            )
-            .await
-            .map_err(|e| Error::Aws(vec![e]))?
+            crate::verify::endpoint(&crate::verify::Options::default(), &iot)
+                .await
+                .map_err(|e| Error::Aws(vec![e]))?
         }
     };
     let token_file = match a.token_file {

@@ -217,42 +217,37 @@ pub async fn read_role(c: &Clients, arn: &str) -> Result<Option<FoundRole>, AwsE
 /// account's root or its account id.
 async fn trusting_roles(c: &Clients, principal: &str) -> Result<Vec<String>, AwsError> {
     let account = account_of(principal).to_string();
+    let roles: Vec<aws_sdk_iam::types::Role> = {
+        let _slot = c.slot().await?;
+        c.iam()
+            .list_roles()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| c.err("iam:ListRoles", "*", e))?
+    };
     let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = {
-            let _slot = c.slot().await?;
-            c.iam()
-                .list_roles()
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| c.err("iam:ListRoles", "*", e))?
+    for r in &roles {
+        let Some(doc) = r.assume_role_policy_document() else {
+            continue;
         };
-        for r in page.roles() {
-            let Some(doc) = r.assume_role_policy_document() else {
-                continue;
-            };
-            let Ok(trust) = policy::parse_document(doc) else {
-                continue;
-            };
-            let role = FoundRole {
-                trust,
-                ..Default::default()
-            };
-            let names = role.trusted_principals();
-            if names.iter().any(|p| {
-                p == principal
-                    || *p == format!("arn:aws:iam::{account}:root")
-                    || *p == account
-                    || p.ends_with(&format!(":iam::{account}:root"))
-            }) {
-                out.push(r.arn().to_string());
-            }
-        }
-        match page.marker() {
-            Some(m) if page.is_truncated() => marker = Some(m.to_string()),
-            _ => break,
+        let Ok(trust) = policy::parse_document(doc) else {
+            continue;
+        };
+        let role = FoundRole {
+            trust,
+            ..Default::default()
+        };
+        let names = role.trusted_principals();
+        if names.iter().any(|p| {
+            p == principal
+                || *p == format!("arn:aws:iam::{account}:root")
+                || *p == account
+                || p.ends_with(&format!(":iam::{account}:root"))
+        }) {
+            out.push(r.arn().to_string());
         }
     }
     Ok(out)
@@ -260,29 +255,23 @@ async fn trusting_roles(c: &Clients, principal: &str) -> Result<Vec<String>, Aws
 
 /// Every function of the account in the clients' region: (ARN, execution role ARN).
 async fn functions(c: &Clients) -> Result<Vec<(String, String)>, AwsError> {
-    let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = {
-            let _slot = c.slot().await?;
-            c.lambda()
-                .list_functions()
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| c.err("lambda:ListFunctions", "*", e))?
-        };
-        for f in page.functions() {
-            if let Some(arn) = f.function_arn() {
-                out.push((arn.to_string(), f.role().unwrap_or_default().to_string()));
-            }
-        }
-        match page.next_marker() {
-            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-            _ => break,
-        }
-    }
-    Ok(out)
+    let _slot = c.slot().await?;
+    let all: Vec<aws_sdk_lambda::types::FunctionConfiguration> = c
+        .lambda()
+        .list_functions()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| c.err("lambda:ListFunctions", "*", e))?;
+    Ok(all
+        .iter()
+        .filter_map(|f| {
+            f.function_arn()
+                .map(|a| (a.to_string(), f.role().unwrap_or_default().to_string()))
+        })
+        .collect())
 }
 
 /// A function ARN without its qualifier.
@@ -665,28 +654,21 @@ async fn iot_policies(
     c: &Clients,
     alias_arn: &str,
 ) -> Result<(Vec<FoundIotPolicy>, Vec<String>, Vec<String>), AwsError> {
-    let mut names = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = {
-            let _slot = c.slot().await?;
-            c.iot()
-                .list_policies()
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| c.err("iot:ListPolicies", "*", e))?
-        };
-        for p in page.policies() {
-            if let Some(n) = p.policy_name() {
-                names.push(n.to_string());
-            }
-        }
-        match page.next_marker() {
-            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-            _ => break,
-        }
-    }
+    let names: Vec<String> = {
+        let _slot = c.slot().await?;
+        let all: Vec<aws_sdk_iot::types::Policy> = c
+            .iot()
+            .list_policies()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| c.err("iot:ListPolicies", "*", e))?;
+        all.iter()
+            .filter_map(|p| p.policy_name().map(String::from))
+            .collect()
+    };
     let (mut found, mut certs, mut groups) = (Vec::new(), Vec::new(), Vec::new());
     for n in names {
         let doc = {

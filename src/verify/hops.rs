@@ -8,7 +8,9 @@ use crate::config::Config;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// What verify needs besides the config.
+/// What verify needs besides the config (`Default`: what `creds` and `serve-credentials` need of it:
+/// nothing but the endpoint, CA bundle and thing name they set).
+#[derive(Default)]
 pub struct Options {
     pub endpoint: Option<String>,
     pub ca_bundle: Option<PathBuf>,
