@@ -51,6 +51,10 @@ pub struct Snapshot {
     /// of the fingerprint).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub boundaries: BTreeMap<Addr, String>,
+    /// What an unowned resource carries beside what xacct writes (`Found::others`): not managed by
+    /// xacct, not part of the fingerprint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub others: BTreeMap<Addr, Vec<String>>,
     /// What the desired state was derived with (bucket keys): part of the fingerprint.
     #[serde(default)]
     pub discovered: Discovered,

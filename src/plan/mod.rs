@@ -371,8 +371,14 @@ pub fn diff(cfg: &Config, desired: &[Resource], snap: &Snapshot) -> Vec<Change> 
                 d.fresh.push(r.addr.clone());
                 (Op::Replace { before, after }, n)
             }
-            Step::Adopt(n) => {
+            Step::Adopt(mut n) => {
                 d.adopted.push(r.addr.clone());
+                if let Some(others) = snap.others.get(&r.addr) {
+                    n.push(format!(
+                        "left as they are for you: {}; xacct writes only its trust, tags and own policy (destroy deletes the role with them)",
+                        others.join(", ")
+                    ));
+                }
                 (Op::Adopt { before, after }, n)
             }
         };

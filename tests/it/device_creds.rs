@@ -451,3 +451,40 @@ fn device_config_writes_a_hardened_systemd_unit_for_the_server() {
     }
     assert!(!unit.contains("PRIVATE KEY"));
 }
+
+/// Through an outage the server keeps serving credentials while they are valid, and once they have
+/// expired answers 503 saying so and why it could not refresh (here the endpoint refuses the
+/// certificate from the first refresh on).
+#[test]
+fn the_server_serves_valid_credentials_through_an_outage_then_503() {
+    let s = Setup::new(1);
+    control(&s.cert_id, "&expires_in=8");
+    let srv = serve(&s, &["--refresh-before", "5"]);
+    let started = std::time::Instant::now();
+    let token = std::fs::read_to_string(&srv.token_file).unwrap();
+    let (code, first) = get(&srv.uri, &[("Authorization", &token)]);
+    assert_eq!(code, 200, "{first}");
+    rt().block_on(async {
+        let i = sdk_at(&sandbox().gateway, &s.f.iot_account, &s.f.region).await;
+        i.iot
+            .update_certificate()
+            .certificate_id(&s.cert_id)
+            .new_status(aws_sdk_iot::types::CertificateStatus::Inactive)
+            .send()
+            .await
+            .unwrap();
+    });
+    // the refresh (5 s in) is refused; the credentials are still valid
+    std::thread::sleep(std::time::Duration::from_millis(6000).saturating_sub(started.elapsed()));
+    let (code, body) = get(&srv.uri, &[("Authorization", &token)]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body, first, "the same credentials, still valid");
+    std::thread::sleep(std::time::Duration::from_millis(9500).saturating_sub(started.elapsed()));
+    let (code, body) = get(&srv.uri, &[("Authorization", &token)]);
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("expired at") && body.contains("403"),
+        "{body}"
+    );
+    control(&s.cert_id, "&expires_in=none");
+}

@@ -284,6 +284,13 @@ fn a_hand_built_device_chain_is_imported_adopted_and_released_without_touching_t
         "{}",
         stderr(&p)
     );
+    // the plan names what the takeover leaves for the user on the adopted IoT role
+    assert!(
+        stdout(&p).contains("! iam_role.device-role")
+            && stdout(&p).contains("left as they are for you: inline policy assume-prd"),
+        "{}",
+        stdout(&p)
+    );
     let a = sb.xacct(&["apply", "-f", &file, "--auto-approve", "--adopt"]);
     assert_eq!(a.status.code(), Some(0), "{}\n{}", stdout(&a), stderr(&a));
     let second = sb.xacct(&["plan", "-f", &file, "--detailed-exitcode"]);

@@ -143,6 +143,9 @@ async fn read_round(
                 if let Some(b) = found.boundary {
                     snap.boundaries.insert(addr.clone(), b);
                 }
+                if !found.others.is_empty() {
+                    snap.others.insert(addr.clone(), found.others);
+                }
                 snap.live.insert(addr, found.live);
             }
             Ok(None) => {}

@@ -287,6 +287,31 @@ impl Managed for IamRole {
 }
 
 /// A role (its trust normalized) and the ARN of its permissions boundary, if it has one.
+/// The inline and attached policies of a role xacct does not own, which an adoption leaves as they
+/// are; best effort (a refused listing names nothing: plan's own permissions do not include it).
+async fn others(c: &Clients, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(p) = c.iam().list_role_policies().role_name(name).send().await {
+        for n in p.policy_names() {
+            out.push(format!("inline policy {n}"));
+        }
+    }
+    if let Ok(p) = c
+        .iam()
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+    {
+        for a in p.attached_policies() {
+            if let Some(arn) = a.policy_arn() {
+                out.push(format!("managed policy {arn}"));
+            }
+        }
+    }
+    out
+}
+
 pub async fn read(c: &Clients, name: &str) -> Result<Option<Found>, AwsError> {
     let _slot = c.slot().await?;
     match c.iam().get_role().role_name(name).send().await {
@@ -315,6 +340,9 @@ pub async fn read(c: &Clients, name: &str) -> Result<Option<Found>, AwsError> {
                 Some(r.arn().to_string()),
             );
             found.boundary = boundary;
+            if !r.tags().iter().any(|t| t.key() == OWNER_TAG) {
+                found.others = others(c, name).await;
+            }
             Ok(Some(found))
         }
         Err(e) => absent(c.err("iam:GetRole", name, e)),

@@ -67,6 +67,9 @@ pub use each_spec;
 pub struct Found {
     pub live: Live,
     pub boundary: Option<String>,
+    /// What a resource xacct does not own carries beside what xacct writes (an unowned role's other
+    /// inline and attached policies), named in the plan when it is adopted.
+    pub others: Vec<String>,
 }
 
 impl Found {
@@ -74,6 +77,7 @@ impl Found {
         Found {
             live: Live { spec, arn },
             boundary: None,
+            others: vec![],
         }
     }
 }
