@@ -94,6 +94,10 @@ pub fn organization(cfg: &Config) -> Organization {
             Devices::ThingType(_) => None,
         }),
         targets,
+        aws_organization: cfg.organization.as_ref().map(|o| Account {
+            id: o.account.clone(),
+            admin_role: admin_role(o.access.assume_role.as_deref()),
+        }),
     }
 }
 

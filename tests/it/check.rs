@@ -594,3 +594,120 @@ fn scps_do_not_limit_the_management_account() {
     );
     assert_eq!(o.status.code(), Some(0), "{v}");
 }
+
+/// A `sandbox up` of this test's own, bootstrapping `file`; stopped when dropped.
+struct Bootstrapped {
+    child: std::process::Child,
+    gateway: String,
+}
+
+impl Drop for Bootstrapped {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn bootstrapped(file: &std::path::Path) -> Bootstrapped {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(name("xacct-boot-"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xacct"))
+        .args([
+            "sandbox",
+            "up",
+            "--bootstrap",
+            &file_arg(file),
+            "--moto-url",
+            moto(),
+        ])
+        .args(["--dir", &dir.to_string_lossy()])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut gateway = String::new();
+    let mut seen = 0;
+    while seen < 4 {
+        let Some(Ok(l)) = lines.next() else {
+            panic!("sandbox up --bootstrap ended early")
+        };
+        if l.starts_with("export ") {
+            seen += 1;
+        }
+        if let Some(g) = l.strip_prefix("export AWS_ENDPOINT_URL=") {
+            gateway = g.to_string();
+        }
+    }
+    Bootstrapped { child, gateway }
+}
+
+/// `sandbox up --bootstrap` places the accounts of a file with an `organization:` section in an
+/// organization of the sandbox's own (moto cannot place existing account ids in one): every
+/// account's DescribeOrganization names the management account, the management account reads the
+/// environment's account under an OU and the SCPs at the root, a member may not; and check, which
+/// reads them all through the file's organization access, proves every hop.
+#[test]
+fn sandbox_bootstrap_places_a_files_accounts_in_an_organization() {
+    let f = Fleet::new(1);
+    let management = account();
+    let file = f.write();
+    with_organization(&file, &management);
+    let sb = bootstrapped(&file);
+    let env_account = f.envs[0].account.clone();
+    rt().block_on(async {
+        let member = aws_sdk_organizations::Client::new(
+            &admin_config(&sb.gateway, &env_account, &f.region).await,
+        );
+        let org = member.describe_organization().send().await.unwrap();
+        assert_eq!(
+            org.organization().unwrap().master_account_id(),
+            Some(management.as_str())
+        );
+        assert!(member
+            .list_parents()
+            .child_id(&env_account)
+            .send()
+            .await
+            .is_err());
+        let m = aws_sdk_organizations::Client::new(
+            &admin_config(&sb.gateway, &management, &f.region).await,
+        );
+        let parents = m
+            .list_parents()
+            .child_id(&env_account)
+            .send()
+            .await
+            .unwrap();
+        assert!(parents.parents()[0].id().unwrap().starts_with("ou-"));
+        let root = m.list_roots().send().await.unwrap().roots()[0]
+            .id()
+            .unwrap()
+            .to_string();
+        let scps = m
+            .list_policies_for_target()
+            .target_id(&root)
+            .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+            .send()
+            .await
+            .unwrap();
+        let names: Vec<&str> = scps.policies().iter().filter_map(|p| p.name()).collect();
+        assert!(names.contains(&"deny-leave-organization"), "{names:?}");
+    });
+    let a = xacct_at(
+        &sb.gateway,
+        &["apply", "-f", &file_arg(&file), "--auto-approve"],
+        None,
+    );
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    let o = xacct_at(
+        &sb.gateway,
+        &["check", "-f", &file_arg(&file), "--json"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+}

@@ -26,6 +26,10 @@ pub struct Organization {
     pub thing_groups: Vec<String>,
     /// The accounts the chain reaches, with what they hold.
     pub targets: Vec<Target>,
+    /// An AWS Organization to place the accounts in: (its management account and that account's
+    /// admin role). The origin account stays at the root, the targets' accounts go in one OU
+    /// (`crate::org::OrgModel::small`).
+    pub aws_organization: Option<Account>,
 }
 
 /// An account, and the role its administrators assume.
@@ -429,6 +433,19 @@ async fn ensure_thing(
 /// Create what `org` describes (what exists already is left as it is).
 pub async fn bootstrap(state: &State, org: &Organization, dir: &Path) -> Result<(), SandboxError> {
     state.registry.saw_region(&org.region);
+    if let Some(m) = &org.aws_organization {
+        let c = state.admin.get(&m.id, &org.region).await;
+        state.registry.saw_account(&m.id);
+        ensure_admin_role(&c, &m.admin_role).await?;
+        let members: Vec<String> = org.targets.iter().map(|t| t.account.id.clone()).collect();
+        let model =
+            crate::org::OrgModel::small(&m.id, std::slice::from_ref(&org.origin.id), &members);
+        eprintln!(
+            "sandbox: organization {} (management account {}, root {}, OU {} with the environments' accounts)",
+            model.id, m.id, model.root, model.ous[0].0
+        );
+        state.registry.add_org(model);
+    }
     let iot = state.admin.get(&org.origin.id, &org.region).await;
     state.registry.saw_account(&org.origin.id);
     ensure_admin_role(&iot, &org.origin.admin_role).await?;

@@ -591,6 +591,32 @@ async fn handle(
     let principal = sig
         .as_ref()
         .and_then(|(akid, _, _)| state.registry.principal(akid));
+    // the Organizations reads of an account in an organization the sandbox keeps itself
+    if let Some(op) = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix("AWSOrganizationsV20161128."))
+    {
+        let caller = sig.as_ref().and_then(|(akid, _, _)| {
+            principal
+                .as_ref()
+                .map(|p| p.account.clone())
+                .or_else(|| state.registry.session_account(akid))
+        });
+        if let Some(m) = caller
+            .as_deref()
+            .and_then(|c| state.registry.org_model_of(c))
+        {
+            let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let (status, v) = m.answer(op, &req, caller.as_deref().unwrap_or_default());
+            return Ok(response(
+                status,
+                &[("content-type", "application/x-amz-json-1.1")],
+                v.to_string(),
+            ));
+        }
+    }
     let fields = if parts
         .headers
         .get("content-type")

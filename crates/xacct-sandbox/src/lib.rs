@@ -248,6 +248,8 @@ pub struct Registry {
     /// test through the gateway's control path: its clock, the lifetime it issues, and the number
     /// of requests it answered.
     devices: Mutex<HashMap<String, DeviceControl>>,
+    /// The organizations the sandbox keeps itself (`org::OrgModel`), made by the bootstrap.
+    orgs: Mutex<Vec<org::OrgModel>>,
 }
 
 /// How the credentials endpoint treats one device (tests set it; the default is AWS's behaviour).
@@ -268,6 +270,21 @@ impl DeviceControl {
 }
 
 impl Registry {
+    /// Keep an organization of the sandbox's own (replacing one with the same management account).
+    pub fn add_org(&self, m: org::OrgModel) {
+        let mut v = self.orgs.lock().unwrap();
+        v.retain(|o| o.management != m.management);
+        v.push(m);
+    }
+    /// The sandbox's own organization `account` belongs to (as a member or its management).
+    pub fn org_model_of(&self, account: &str) -> Option<org::OrgModel> {
+        self.orgs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|o| o.management == account || o.parents.contains_key(account))
+            .cloned()
+    }
     /// Set how the endpoint treats certificate `id` (None fields keep their value).
     pub fn control_device(
         &self,

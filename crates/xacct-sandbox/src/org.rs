@@ -25,6 +25,9 @@ pub struct Place {
 
 /// Where `account` stands in its organization (the default: in none).
 pub async fn place(state: &State, account: &str, region: &str) -> Place {
+    if let Some(m) = state.registry.org_model_of(account) {
+        return m.place_of(account);
+    }
     let c = state.admin.get(account, region).await;
     let Ok(o) = c.organizations().describe_organization().send().await else {
         return Place::default();
@@ -103,6 +106,10 @@ pub async fn place(state: &State, account: &str, region: &str) -> Place {
                 _ => p.rcps.push(level),
             }
         }
+    }
+    // an organization without RCPs enabled has none at any level
+    if p.rcps.iter().all(|l| l.is_empty()) {
+        p.rcps.clear();
     }
     p
 }
@@ -232,5 +239,302 @@ mod tests {
             reason(&o, "s3:GetObject", "", None),
             " because no resource-based policy allows the s3:GetObject action"
         );
+    }
+}
+
+/// An organization the sandbox keeps itself, for accounts moto cannot place in one (moto makes an
+/// organization only out of accounts it creates, with ids of its own): `sandbox up --bootstrap`
+/// builds one for a file's accounts, and the gateway answers the Organizations reads of its
+/// accounts from it, as AWS would.
+#[derive(Debug, Clone)]
+pub struct OrgModel {
+    pub id: String,
+    pub management: String,
+    pub root: String,
+    /// (OU id, name, parent id)
+    pub ous: Vec<(String, String, String)>,
+    /// Account → its parent (the root or an OU).
+    pub parents: BTreeMap<String, String>,
+    pub policies: Vec<ModelPolicy>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelPolicy {
+    pub id: String,
+    pub name: String,
+    /// `SERVICE_CONTROL_POLICY` or `RESOURCE_CONTROL_POLICY`.
+    pub kind: String,
+    pub content: serde_json::Value,
+    /// The roots, OUs and accounts it is attached to.
+    pub targets: Vec<String>,
+}
+
+use std::collections::BTreeMap;
+
+fn short_hash(s: &str, n: usize) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    format!("{:016x}{:016x}", h.finish(), h.finish().rotate_left(17))[..n].to_string()
+}
+
+impl OrgModel {
+    /// A small organization: `management` and `at_root` under the root, `in_ou` in one OU
+    /// (`workloads`); FullAWSAccess and RCPFullAWSAccess attached everywhere, as AWS does, and one
+    /// SCP at the root that denies leaving the organization (it limits nothing a chain does).
+    pub fn small(management: &str, at_root: &[String], in_ou: &[String]) -> OrgModel {
+        let id = format!("o-{}", short_hash(management, 10));
+        let root = format!("r-{}", short_hash(&id, 4));
+        let ou = format!(
+            "ou-{}-{}",
+            &root[2..],
+            short_hash(&format!("{id}/workloads"), 8)
+        );
+        let mut parents = BTreeMap::new();
+        parents.insert(management.to_string(), root.clone());
+        for a in at_root {
+            parents.entry(a.clone()).or_insert(root.clone());
+        }
+        for a in in_ou {
+            parents.entry(a.clone()).or_insert(ou.clone());
+        }
+        let mut everywhere = vec![root.clone(), ou.clone()];
+        everywhere.extend(parents.keys().cloned());
+        OrgModel {
+            policies: vec![
+                ModelPolicy {
+                    id: "p-FullAWSAccess".into(),
+                    name: "FullAWSAccess".into(),
+                    kind: "SERVICE_CONTROL_POLICY".into(),
+                    content: serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}),
+                    targets: everywhere.clone(),
+                },
+                ModelPolicy {
+                    id: "p-RCPFullAWSAccess".into(),
+                    name: "RCPFullAWSAccess".into(),
+                    kind: "RESOURCE_CONTROL_POLICY".into(),
+                    content: serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}),
+                    targets: everywhere.clone(),
+                },
+                ModelPolicy {
+                    id: format!("p-{}", short_hash(&format!("{id}/stay"), 8)),
+                    name: "deny-leave-organization".into(),
+                    kind: "SERVICE_CONTROL_POLICY".into(),
+                    content: serde_json::json!({"Version":"2012-10-17","Statement":[{"Sid":"Stay","Effect":"Deny","Action":"organizations:LeaveOrganization","Resource":"*"}]}),
+                    targets: vec![root.clone()],
+                },
+            ],
+            ous: vec![(ou, "workloads".into(), root.clone())],
+            parents,
+            root,
+            id,
+            management: management.to_string(),
+        }
+    }
+
+    fn arn(&self, what: &str) -> String {
+        format!("arn:aws:organizations::{}:{what}", self.management)
+    }
+
+    /// The levels above `account`, root first, the account last (None: not a member).
+    fn levels(&self, account: &str) -> Option<Vec<String>> {
+        let mut levels = vec![account.to_string()];
+        let mut at = self.parents.get(account)?.clone();
+        loop {
+            levels.push(at.clone());
+            if at == self.root {
+                break;
+            }
+            at = self.ous.iter().find(|(id, _, _)| *id == at)?.2.clone();
+        }
+        levels.reverse();
+        Some(levels)
+    }
+
+    /// `account`'s place, as `place` reads it from moto.
+    pub fn place_of(&self, account: &str) -> Place {
+        let mut p = Place {
+            org_id: Some(self.id.clone()),
+            management: self.management.clone(),
+            ..Default::default()
+        };
+        if account == self.management {
+            return p;
+        }
+        let Some(levels) = self.levels(account) else {
+            return Place::default();
+        };
+        p.path = Some(format!(
+            "{}/{}/",
+            self.id,
+            levels[..levels.len() - 1].join("/")
+        ));
+        for l in &levels {
+            for (kind, out) in [
+                ("SERVICE_CONTROL_POLICY", &mut p.scps),
+                ("RESOURCE_CONTROL_POLICY", &mut p.rcps),
+            ] {
+                out.push(
+                    self.policies
+                        .iter()
+                        .filter(|x| x.kind == kind && x.targets.contains(l))
+                        .map(|x| OrgPolicy {
+                            name: x.name.clone(),
+                            policy: x.content.clone(),
+                            id: Some(x.id.clone()),
+                            target: Some(l.clone()),
+                        })
+                        .collect(),
+                );
+            }
+        }
+        if p.rcps.iter().all(|l| l.is_empty()) {
+            p.rcps.clear();
+        }
+        p
+    }
+
+    fn summary(&self, x: &ModelPolicy) -> serde_json::Value {
+        serde_json::json!({"Id": x.id, "Arn": self.arn(&format!("policy/{}/{}/{}", self.id, x.kind.to_lowercase(), x.id)),
+            "Name": x.name, "Description": x.name, "Type": x.kind, "AwsManaged": x.id == "p-FullAWSAccess"})
+    }
+
+    /// The answer to an Organizations request `op` (JSON `body`) from `caller`, as AWS gives it:
+    /// `(status, body)`.
+    pub fn answer(
+        &self,
+        op: &str,
+        body: &serde_json::Value,
+        caller: &str,
+    ) -> (u16, serde_json::Value) {
+        let err = |code: &str, m: &str| (400, serde_json::json!({"__type": code, "Message": m}));
+        let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        let management_only = !matches!(op, "DescribeOrganization");
+        if management_only && caller != self.management {
+            return err(
+                "AccessDeniedException",
+                "You don't have permissions to access this resource.",
+            );
+        }
+        match op {
+            "DescribeOrganization" => (
+                200,
+                serde_json::json!({"Organization": {
+                "Id": self.id, "Arn": self.arn(&format!("organization/{}", self.id)), "FeatureSet": "ALL",
+                "MasterAccountArn": self.arn(&format!("account/{}/{}", self.id, self.management)),
+                "MasterAccountId": self.management, "MasterAccountEmail": format!("{}@example.com", self.management),
+                "AvailablePolicyTypes": [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}, {"Type": "RESOURCE_CONTROL_POLICY", "Status": "ENABLED"}]}}),
+            ),
+            "ListRoots" => (
+                200,
+                serde_json::json!({"Roots": [{"Id": self.root, "Arn": self.arn(&format!("root/{}/{}", self.id, self.root)), "Name": "Root",
+                "PolicyTypes": [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}, {"Type": "RESOURCE_CONTROL_POLICY", "Status": "ENABLED"}]}]}),
+            ),
+            "ListParents" => {
+                let child = field("ChildId");
+                let parent = self.parents.get(child).cloned().or_else(|| {
+                    self.ous
+                        .iter()
+                        .find(|(id, _, _)| id == child)
+                        .map(|o| o.2.clone())
+                });
+                match parent {
+                    Some(p) => (
+                        200,
+                        serde_json::json!({"Parents": [{"Id": p, "Type": if p == self.root { "ROOT" } else { "ORGANIZATIONAL_UNIT" }}]}),
+                    ),
+                    None => err(
+                        "ChildNotFoundException",
+                        &format!("We can't find a child with ID {child}."),
+                    ),
+                }
+            }
+            "ListPoliciesForTarget" => {
+                let (target, filter) = (field("TargetId"), field("Filter"));
+                let v: Vec<serde_json::Value> = self
+                    .policies
+                    .iter()
+                    .filter(|x| x.kind == filter && x.targets.iter().any(|t| t == target))
+                    .map(|x| self.summary(x))
+                    .collect();
+                (200, serde_json::json!({"Policies": v}))
+            }
+            "DescribePolicy" => match self.policies.iter().find(|x| x.id == field("PolicyId")) {
+                Some(x) => (
+                    200,
+                    serde_json::json!({"Policy": {"PolicySummary": self.summary(x), "Content": x.content.to_string()}}),
+                ),
+                None => err(
+                    "PolicyNotFoundException",
+                    "We can't find a policy with the PolicyId that you specified.",
+                ),
+            },
+            other => err(
+                "UnsupportedAPIEndpointException",
+                &format!("the sandbox's organization does not answer {other}"),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+
+    #[test]
+    fn the_small_organization_places_accounts_and_answers_as_aws() {
+        let m = OrgModel::small(
+            "111111111111",
+            &["444444444444".into()],
+            &["222222222222".into()],
+        );
+        let p = m.place_of("222222222222");
+        assert_eq!(p.org_id.as_deref(), Some(m.id.as_str()));
+        assert_eq!(p.scps.len(), 3, "root, OU, account");
+        assert!(p
+            .rcps
+            .iter()
+            .all(|l| l.iter().any(|x| x.name == "RCPFullAWSAccess")));
+        assert!(p.scps[0]
+            .iter()
+            .any(|x| x.name == "deny-leave-organization"));
+        assert!(p
+            .path
+            .unwrap()
+            .starts_with(&format!("{}/{}/ou-", m.id, m.root)));
+        assert!(
+            m.place_of("111111111111").scps.is_empty(),
+            "management exempt"
+        );
+        assert!(m.place_of("999999999999").org_id.is_none());
+        let (s, v) = m.answer(
+            "ListParents",
+            &serde_json::json!({"ChildId": "222222222222"}),
+            "111111111111",
+        );
+        assert_eq!(s, 200);
+        assert_eq!(v["Parents"][0]["Type"], "ORGANIZATIONAL_UNIT");
+        let (s, v) = m.answer(
+            "ListParents",
+            &serde_json::json!({"ChildId": "999999999999"}),
+            "111111111111",
+        );
+        assert_eq!(
+            (s, v["__type"].as_str()),
+            (400, Some("ChildNotFoundException"))
+        );
+        let (s, _) = m.answer(
+            "ListParents",
+            &serde_json::json!({"ChildId": "222222222222"}),
+            "222222222222",
+        );
+        assert_eq!(s, 400, "members may not read the organization's structure");
+        let (s, v) = m.answer(
+            "DescribeOrganization",
+            &serde_json::json!({}),
+            "222222222222",
+        );
+        assert_eq!(s, 200);
+        assert_eq!(v["Organization"]["MasterAccountId"], "111111111111");
     }
 }
