@@ -87,6 +87,19 @@ impl Request {
     }
 }
 
+/// The entries of a file's list (`items`, each with its ARN) that the asks for `action` name, in the
+/// asks' order: what a target type's proof walks.
+pub fn listed<'a, T>(
+    asks: &'a [Ask],
+    action: &'a str,
+    items: &'a [T],
+    arn: impl Fn(&T) -> &str + 'a,
+) -> impl Iterator<Item = &'a T> + 'a {
+    asks.iter()
+        .filter(move |a| a.action == action)
+        .filter_map(move |a| items.iter().find(|x| arn(x) == a.resource))
+}
+
 pub(crate) fn account_of(arn: &str) -> String {
     arn.split(':').nth(4).unwrap_or_default().to_string()
 }

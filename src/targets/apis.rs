@@ -389,10 +389,7 @@ fn prove_call_api(cfg: &Config, t: &Target, f: &Facts, asks: &[crate::chain::Ask
     // what xacct cannot read of a deployed stage: the hop depends on it (`?`), not ✗
     let mut unknown: Vec<String> = Vec::new();
     // the hop's asks, in the chain's order: each names the entry it is proven for
-    let listed = asks
-        .iter()
-        .filter(|a| a.action == "execute-api:Invoke")
-        .filter_map(|a| t.apis.iter().find(|x| x.arn == a.resource));
+    let listed = crate::chain::request::listed(asks, "execute-api:Invoke", &t.apis, |x| &x.arn);
     for api in listed {
         let facts = f.apis.get(&format!("{}/{}", t.account, api.api_id));
         let route = format!("{} /{}", api.method, api.path);

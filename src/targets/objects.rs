@@ -287,10 +287,7 @@ fn prove_get_object(cfg: &Config, t: &Target, f: &Facts, asks: &[crate::chain::A
     // keys whose policy xacct cannot read: the hop depends on them (`?`), not ✗
     let mut unknown: Vec<String> = Vec::new();
     // the hop's asks, in the chain's order: each names the entry it is proven for
-    let listed = asks
-        .iter()
-        .filter(|a| a.action == "s3:GetObject")
-        .filter_map(|a| t.objects.iter().find(|x| x.arn == a.resource));
+    let listed = crate::chain::request::listed(asks, "s3:GetObject", &t.objects, |x| &x.arn);
     for o in listed {
         let bucket = f.buckets.get(&o.bucket);
         if bucket.is_some_and(|b| b.exists == Some(false)) {
