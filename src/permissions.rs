@@ -437,6 +437,48 @@ mod tests {
         out
     }
 
+    /// import reads (no write), from the alias in the IoT account to the roles, functions and
+    /// buckets of every environment's account, and what check reads after.
+    #[test]
+    fn import_reads_the_chain_from_its_start_and_checks_it() {
+        let c = cfg();
+        let p = permissions(&c, For::Import);
+        assert_eq!(p.command, "import");
+        let iot = actions(&p, "111111111111");
+        for a in [
+            "iot:DescribeRoleAlias",
+            "iot:ListTargetsForPolicy",
+            "iam:GetRole",
+        ] {
+            assert!(iot.contains_key(a), "{a}: {iot:?}");
+        }
+        let env = actions(&p, "222222222222");
+        for a in [
+            "iam:ListRoles",
+            "lambda:ListFunctions",
+            "s3:ListAllMyBuckets",
+            "lambda:GetPolicy",
+        ] {
+            assert!(env.contains_key(a), "{a}: {env:?}");
+        }
+        for a in &p.accounts {
+            for s in a.policy["Statement"].as_array().unwrap() {
+                for act in s["Action"].as_array().unwrap() {
+                    let act = act.as_str().unwrap();
+                    assert!(
+                        ["get", "list", "describe"].iter().any(|v| act
+                            .split(':')
+                            .nth(1)
+                            .unwrap_or("")
+                            .to_ascii_lowercase()
+                            .starts_with(v)),
+                        "import only reads: {act}"
+                    );
+                }
+            }
+        }
+    }
+
     /// plan reads only; apply adds the writes on exact ARNs (PassRole on the IoT role, for IoT
     /// only); destroy deletes; `*` only where AWS allows nothing narrower; reach names each
     /// assume_role.
