@@ -166,43 +166,8 @@ pub async fn read_role(c: &Clients, arn: &str) -> Result<Option<FoundRole>, AwsE
         None => serde_json::Value::Null,
     };
     let path = r.map(|r| r.path().to_string()).unwrap_or(path);
-    let mut inline = Vec::new();
-    let names: Vec<String> = {
-        let _slot = c.slot().await?;
-        c.iam()
-            .list_role_policies()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(|e| c.err("iam:ListRolePolicies", &name, e))?
-            .policy_names()
-            .to_vec()
-    };
-    for n in names {
-        if let Some(d) = crate::model::kinds::iam_role_policy::read(c, &name, &n).await? {
-            inline.push((n, d));
-        }
-    }
-    let attached = {
-        let _slot = c.slot().await?;
-        c.iam()
-            .list_attached_role_policies()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(|e| c.err("iam:ListAttachedRolePolicies", &name, e))?
-    };
-    let mut managed = Vec::new();
-    for p in attached.attached_policies() {
-        let Some(parn) = p.policy_arn() else { continue };
-        if let Some(d) = crate::aws::read::managed_policy_document(c, parn).await? {
-            managed.push((
-                p.policy_name().unwrap_or(parn).to_string(),
-                parn.to_string(),
-                d,
-            ));
-        }
-    }
+    let crate::aws::read::RolePolicies { inline, managed } =
+        crate::aws::read::role_policies(c, &name).await?;
     Ok(Some(FoundRole {
         arn: r.map(|r| r.arn().to_string()).unwrap_or(arn.to_string()),
         name,

@@ -19,7 +19,27 @@ pub async fn role_identity_policies(
     c: &Clients,
     role: &str,
 ) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
-    let mut out = Vec::new();
+    let p = role_policies(c, role).await?;
+    Ok(p.inline
+        .into_iter()
+        .chain(p.managed.into_iter().map(|(n, _, d)| (n, d)))
+        .collect())
+}
+
+/// A role's identity policies by kind.
+pub struct RolePolicies {
+    /// (name, document) of each inline policy.
+    pub inline: Vec<(String, serde_json::Value)>,
+    /// (name, ARN, default version's document) of each attached managed policy.
+    pub managed: Vec<(String, String, serde_json::Value)>,
+}
+
+/// A role's inline policies and the default version of its attached managed ones.
+pub async fn role_policies(c: &Clients, role: &str) -> Result<RolePolicies, AwsError> {
+    let mut out = RolePolicies {
+        inline: vec![],
+        managed: vec![],
+    };
     let names: Vec<String> = {
         let _slot = c.slot().await?;
         c.iam()
@@ -34,7 +54,7 @@ pub async fn role_identity_policies(
     };
     for n in &names {
         if let Some(policy) = iam_role_policy::read(c, role, n).await? {
-            out.push((n.clone(), policy));
+            out.inline.push((n.clone(), policy));
         }
     }
     let attached = {
@@ -52,7 +72,11 @@ pub async fn role_identity_policies(
     for p in &attached {
         let Some(arn) = p.policy_arn() else { continue };
         if let Some(d) = managed_policy_document(c, arn).await? {
-            out.push((p.policy_name().unwrap_or(arn).to_string(), d));
+            out.managed.push((
+                p.policy_name().unwrap_or(arn).to_string(),
+                arn.to_string(),
+                d,
+            ));
         }
     }
     Ok(out)
