@@ -8,7 +8,7 @@
 use super::Issued;
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -177,29 +177,8 @@ impl Cache {
 
     /// Write the entry: a new 0600 file, synced, renamed over the old one.
     pub fn write(&self, key: &str, e: &Entry) -> Result<(), String> {
-        let p = self.path(key, "json");
-        let tmp = self.dir.join(format!(
-            ".creds-{key}.{}.{}.tmp",
-            std::process::id(),
-            super::now()
-        ));
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp)
-                .map_err(|x| io("cannot create", &tmp, x))?;
-            f.write_all(serde_json::to_string(e).unwrap_or_default().as_bytes())
-                .and_then(|_| f.sync_all())
-                .map_err(|x| io("cannot write", &tmp, x))?;
-            std::fs::rename(&tmp, &p).map_err(|x| io("cannot replace", &p, x))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        let bytes = serde_json::to_vec(e).unwrap_or_default();
+        super::write_private(&self.path(key, "json"), &bytes, None)
     }
 }
 

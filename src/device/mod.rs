@@ -11,6 +11,48 @@ use crate::config::{Config, Target};
 use crate::verify::mtls::DeviceIdentity;
 use std::path::PathBuf;
 
+/// Write `bytes` to `path` whole or not at all, privately: a new file beside it (mode 0600, or 0640
+/// and owned by group `gid`), created without following symlinks, synced, then renamed over `path`.
+pub fn write_private(path: &std::path::Path, bytes: &[u8], gid: Option<u32>) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.{}.tmp", std::process::id(), now()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        if let Some(gid) = gid {
+            use std::os::fd::AsRawFd;
+            // SAFETY: fchown on a descriptor this function owns; uid -1 keeps the owner
+            if unsafe { libc::fchown(f.as_raw_fd(), u32::MAX, gid) } != 0 {
+                return Err(format!(
+                    "cannot give {} to group {gid}: {}",
+                    tmp.display(),
+                    std::io::Error::last_os_error()
+                ));
+            }
+            f.set_permissions(std::fs::Permissions::from_mode(0o640))
+                .map_err(|e| format!("cannot set the mode of {}: {e}", tmp.display()))?;
+        }
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Skew beyond which a device is told its clock is wrong (SigV4 allows 5 minutes).
 pub const SKEW_WARNING_SECS: i64 = 300;
 
@@ -78,40 +120,27 @@ pub struct Chain<'a> {
 }
 
 impl Chain<'_> {
+    /// The device layout serving this environment (its alias and IoT role).
+    fn layout(&self) -> crate::chain::Device {
+        crate::chain::Device::of(self.cfg, Some(self.t)).expect("a device chain has an IoT account")
+    }
+
     /// The alias this environment's devices use.
     pub fn alias(&self) -> String {
-        self.cfg
-            .iot_names(self.t)
-            .map(|n| n.role_alias)
-            .unwrap_or_else(|| {
-                self.cfg
-                    .iot()
-                    .map(|i| i.role_alias.clone())
-                    .unwrap_or_default()
-            })
+        self.layout().iot.role_alias
     }
 
     /// The role whose credentials the device gets: the target role, or the IoT role (direct).
     pub fn role_arn(&self) -> String {
         if self.t.direct() {
-            self.cfg.iot_role_arn_for(self.t)
+            self.layout().role_arn
         } else {
             self.cfg.target_role_arn(self.t)
         }
     }
 
     pub fn alias_arn(&self) -> String {
-        let iot = self
-            .cfg
-            .iot()
-            .map(|i| i.account.clone())
-            .unwrap_or_default();
-        format!(
-            "arn:{}:iot:{}:{iot}:rolealias/{}",
-            self.cfg.partition,
-            self.cfg.region,
-            self.alias()
-        )
+        self.layout().alias_arn
     }
 
     /// Fetch fresh credentials (one request to the credentials endpoint, and one AssumeRole).

@@ -66,13 +66,12 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// Write the token file: 0600, or 0640 owned by `group`; a new file renamed into place.
 pub fn write_token(path: &Path, token: &str, group: Option<&str>) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.exists() {
+            use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()
                 .recursive(true)
-                .mode_private()
+                .mode(0o700)
                 .create(parent)
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
@@ -81,50 +80,7 @@ pub fn write_token(path: &Path, token: &str, group: Option<&str>) -> Result<(), 
         Some(g) => Some(group_id(g)?),
         None => None,
     };
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        if let Some(gid) = gid {
-            use std::os::fd::AsRawFd;
-            // SAFETY: fchown on a descriptor this function owns; uid -1 keeps the owner
-            let rc = unsafe { libc::fchown(f.as_raw_fd(), u32::MAX, gid) };
-            if rc != 0 {
-                return Err(format!(
-                    "cannot give {} to group {}: {}",
-                    tmp.display(),
-                    group.unwrap_or_default(),
-                    std::io::Error::last_os_error()
-                ));
-            }
-            f.set_permissions(std::fs::Permissions::from_mode(0o640))
-                .map_err(|e| format!("cannot set the mode of {}: {e}", tmp.display()))?;
-        }
-        f.write_all(token.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-trait PrivateDir {
-    fn mode_private(&mut self) -> &mut Self;
-}
-
-impl PrivateDir for std::fs::DirBuilder {
-    fn mode_private(&mut self) -> &mut Self {
-        use std::os::unix::fs::DirBuilderExt;
-        self.mode(0o700)
-    }
+    super::write_private(path, token.as_bytes(), gid)
 }
 
 fn group_id(name: &str) -> Result<u32, String> {
