@@ -241,38 +241,7 @@ pub enum Command {
     /// Serve a device's credentials to local processes in the form AWS SDKs read from a container
     /// credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE),
     /// refreshed ahead of expiry; loopback only
-    ServeCredentials {
-        /// The environment file (env XACCT_FILE)
-        #[arg(short = 'f', long = "file", value_name = "FILE", env = "XACCT_FILE")]
-        file: PathBuf,
-        #[arg(long, value_name = "PEM")]
-        cert: PathBuf,
-        #[arg(long, value_name = "PEM")]
-        key: PathBuf,
-        /// The thing of the certificate (sent as x-amzn-iot-thingname)
-        #[arg(long, value_name = "NAME")]
-        thing_name: String,
-        /// An environment to serve at /NAME (repeatable; default: every environment of the file)
-        #[arg(long = "env", value_name = "NAME")]
-        envs: Vec<String>,
-        /// Where to listen: a loopback address (default 127.0.0.1:7273)
-        #[arg(long, value_name = "IP:PORT", default_value = crate::device::server::DEFAULT_LISTEN)]
-        listen: String,
-        /// The file the token is written to, for AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (default:
-        /// serve-credentials-PORT.token in the cache directory)
-        #[arg(long, value_name = "PATH")]
-        token_file: Option<PathBuf>,
-        /// Make the token file 0640 and owned by this group (apps running as another user)
-        #[arg(long, value_name = "GROUP")]
-        token_group: Option<String>,
-        /// Refresh each environment's credentials this long before they expire (seconds, or 5m)
-        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::device::parse_duration)]
-        refresh_before: i64,
-        #[arg(long, value_name = "PEM", env = "XACCT_CA_BUNDLE")]
-        ca_bundle: Option<PathBuf>,
-        #[arg(long, value_name = "HOST", env = "XACCT_CREDENTIALS_ENDPOINT")]
-        credentials_endpoint: Option<String>,
-    },
+    ServeCredentials(crate::commands::verify::ServeArgs),
     /// Write what a device needs: an AWS config file with a credential_process profile per
     /// environment its thing may reach, and the fleet file reduced to what `creds` reads
     #[command(
@@ -581,31 +550,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, Error> {
             };
             runtime().block_on(verify::creds_cmd(&file, &env, &cert, &key, opts, cache))
         }
-        Command::ServeCredentials {
-            file,
-            cert,
-            key,
-            thing_name,
-            envs,
-            listen,
-            token_file,
-            token_group,
-            refresh_before,
-            ca_bundle,
-            credentials_endpoint,
-        } => runtime().block_on(verify::serve_credentials_cmd(verify::ServeArgs {
-            file,
-            cert,
-            key,
-            thing_name,
-            envs,
-            listen,
-            token_file,
-            token_group,
-            refresh_before,
-            ca_bundle,
-            credentials_endpoint,
-        })),
+        Command::ServeCredentials(args) => runtime().block_on(verify::serve_credentials_cmd(args)),
         Command::DeviceConfig {
             file,
             cert,

@@ -276,24 +276,20 @@ pub async fn creds_cmd(
         }
     };
     let policy = cache_opts.policy;
-    // fresh in the cache: no network at all
-    if let Some((c, k)) = &cache {
-        if let Some(e) = c
-            .read(k)
+    let fresh = |c: &Cache, k: &str| {
+        c.read(k)
             .filter(|e| e.freshness(now(), policy) == Freshness::Fresh)
-        {
-            print(&e.credentials);
-            return Ok(ExitCode::SUCCESS);
-        }
+    };
+    // fresh in the cache: no network at all
+    if let Some(e) = cache.as_ref().and_then(|(c, k)| fresh(c, k)) {
+        print(&e.credentials);
+        return Ok(ExitCode::SUCCESS);
     }
     // one request for every caller: wait for whoever holds the lock, then look again
     let _lock = match &cache {
         Some((c, k)) => {
             let l = c.lock(k).map_err(Error::Refused)?;
-            if let Some(e) = c
-                .read(k)
-                .filter(|e| e.freshness(now(), policy) == Freshness::Fresh)
-            {
+            if let Some(e) = fresh(c, k) {
                 print(&e.credentials);
                 return Ok(ExitCode::SUCCESS);
             }
@@ -357,17 +353,37 @@ pub async fn creds_cmd(
 }
 
 /// The flags of `xacct serve-credentials`.
+#[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// The environment file (env XACCT_FILE)
+    #[arg(short = 'f', long = "file", value_name = "FILE", env = "XACCT_FILE")]
     pub file: std::path::PathBuf,
+    #[arg(long, value_name = "PEM")]
     pub cert: std::path::PathBuf,
+    #[arg(long, value_name = "PEM")]
     pub key: std::path::PathBuf,
+    /// The thing of the certificate (sent as x-amzn-iot-thingname)
+    #[arg(long, value_name = "NAME")]
     pub thing_name: String,
+    /// An environment to serve at /NAME (repeatable; default: every environment of the file)
+    #[arg(long = "env", value_name = "NAME")]
     pub envs: Vec<String>,
+    /// Where to listen: a loopback address (default 127.0.0.1:7273)
+    #[arg(long, value_name = "IP:PORT", default_value = crate::device::server::DEFAULT_LISTEN)]
     pub listen: String,
+    /// The file the token is written to, for AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (default:
+    /// serve-credentials-PORT.token in the cache directory)
+    #[arg(long, value_name = "PATH")]
     pub token_file: Option<std::path::PathBuf>,
+    /// Make the token file 0640 and owned by this group (apps running as another user)
+    #[arg(long, value_name = "GROUP")]
     pub token_group: Option<String>,
+    /// Refresh each environment's credentials this long before they expire (seconds, or 5m)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::device::parse_duration)]
     pub refresh_before: i64,
+    #[arg(long, value_name = "PEM", env = "XACCT_CA_BUNDLE")]
     pub ca_bundle: Option<std::path::PathBuf>,
+    #[arg(long, value_name = "HOST", env = "XACCT_CREDENTIALS_ENDPOINT")]
     pub credentials_endpoint: Option<String>,
 }
 
