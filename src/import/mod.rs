@@ -425,9 +425,9 @@ impl Found {
                     e.objects_were_wildcard.as_deref().unwrap_or("*")
                 ));
             }
-            let _ = writeln!(y, "  {}:", e.name);
             if e.has_targets() {
                 written += 1;
+                let _ = writeln!(y, "  {}:", e.name);
                 for l in body.lines() {
                     let _ = writeln!(y, "    {l}");
                 }
@@ -436,7 +436,6 @@ impl Found {
                     "environment {}: nothing it reaches could be listed; it is written commented out",
                     e.name
                 ));
-                y.truncate(y.len() - format!("  {}:\n", e.name).len());
                 let _ = writeln!(
                     y,
                     "  # {}:   (nothing this environment reaches could be listed: add functions, apis or objects)",
