@@ -425,48 +425,21 @@ fn a_permissions_boundary_outside_the_action_fails_the_hop_and_names_the_boundar
 /// account's own reads are listed by `permissions --for check`.
 #[test]
 fn an_scp_at_an_ou_fails_the_hops_of_the_accounts_under_it_and_is_named() {
-    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    use aws_sdk_organizations::types::PolicyType;
     let mut f = Fleet::new(2);
     let management = account();
     let (ou, policy_id) = rt().block_on(async {
-        let conf = admin_config(moto(), &management, &f.region).await;
-        let o = aws_sdk_organizations::Client::new(&conf);
-        o.create_organization()
-            .feature_set(OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
+        let org = new_organization(moto(), &management, &f.region).await;
+        let o = &org.o;
         let mut ids = Vec::new();
         for i in 0..3 {
-            ids.push(member_account(&o, &format!("member{i}")).await);
+            ids.push(member_account(o, &format!("member{i}")).await);
         }
         f.iot_account = ids[0].clone();
         f.envs[0].account = ids[1].clone();
         f.envs[1].account = ids[2].clone();
-        let root = o.list_roots().send().await.unwrap().roots()[0]
-            .id()
-            .unwrap()
-            .to_string();
-        let ou = o
-            .create_organizational_unit()
-            .parent_id(&root)
-            .name("workloads")
-            .send()
-            .await
-            .unwrap()
-            .organizational_unit()
-            .unwrap()
-            .id()
-            .unwrap()
-            .to_string();
-        o.move_account()
-            .account_id(&ids[1])
-            .source_parent_id(&root)
-            .destination_parent_id(&ou)
-            .send()
-            .await
-            .unwrap();
-        let pid = attached_policy(&o, "no-invoke", PolicyType::ServiceControlPolicy, json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Deny","Action":"lambda:InvokeFunction","Resource":"*"}]}), &ou).await;
+        let ou = ou_holding(&org, "workloads", &ids[1]).await;
+        let pid = attached_policy(o, "no-invoke", PolicyType::ServiceControlPolicy, json!({"Version":"2012-10-17","Statement":[{"Sid":"NoInvoke","Effect":"Deny","Action":"lambda:InvokeFunction","Resource":"*"}]}), &ou).await;
         create_functions(&f).await;
         (ou, pid)
     });
@@ -519,25 +492,14 @@ fn an_scp_at_an_ou_fails_the_hops_of_the_accounts_under_it_and_is_named() {
 /// assume_role, naming the RCP and the root; SCPs do not limit the outside account's sessions.
 #[test]
 fn an_rcp_keeps_the_roles_of_the_organization_from_a_principal_outside_it() {
-    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    use aws_sdk_organizations::types::PolicyType;
     let mut f = Fleet::new(1);
     let management = account();
     let (root, org_id) = rt().block_on(async {
-        let conf = admin_config(moto(), &management, &f.region).await;
-        let o = aws_sdk_organizations::Client::new(&conf);
-        let org = o
-            .create_organization()
-            .feature_set(OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-        let org_id = org.organization().unwrap().id().unwrap().to_string();
-        f.envs[0].account = member_account(&o, "member").await;
-        let root = o.list_roots().send().await.unwrap().roots()[0]
-            .id()
-            .unwrap()
-            .to_string();
-        attached_policy(&o, "org-only-sts", PolicyType::ResourceControlPolicy, json!({"Version":"2012-10-17","Statement":[{"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Resource":"*",
+        let org = new_organization(moto(), &management, &f.region).await;
+        let (o, org_id, root) = (&org.o, org.id.clone(), org.root.clone());
+        f.envs[0].account = member_account(o, "member").await;
+        attached_policy(o, "org-only-sts", PolicyType::ResourceControlPolicy, json!({"Version":"2012-10-17","Statement":[{"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Resource":"*",
                     "Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":org_id}}}]}), &root).await;
         create_functions(&f).await;
         (root, org_id)
@@ -563,23 +525,14 @@ fn an_rcp_keeps_the_roles_of_the_organization_from_a_principal_outside_it() {
 /// the management account's IoT role free to assume the target role, so the hop holds.
 #[test]
 fn scps_do_not_limit_the_management_account() {
-    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    use aws_sdk_organizations::types::PolicyType;
     let mut f = Fleet::new(1);
     rt().block_on(async {
         // the IoT account is the organization's management account
-        let conf = admin_config(moto(), &f.iot_account, &f.region).await;
-        let o = aws_sdk_organizations::Client::new(&conf);
-        o.create_organization()
-            .feature_set(OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-        f.envs[0].account = member_account(&o, "member").await;
-        let root = o.list_roots().send().await.unwrap().roots()[0]
-            .id()
-            .unwrap()
-            .to_string();
-        attached_policy(&o, "no-assume", PolicyType::ServiceControlPolicy, json!({"Version":"2012-10-17","Statement":[{"Sid":"NoAssume","Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]}), &root).await;
+        let org = new_organization(moto(), &f.iot_account, &f.region).await;
+        let (o, root) = (&org.o, &org.root);
+        f.envs[0].account = member_account(o, "member").await;
+        attached_policy(o, "no-assume", PolicyType::ServiceControlPolicy, json!({"Version":"2012-10-17","Statement":[{"Sid":"NoAssume","Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]}), root).await;
         create_functions(&f).await;
     });
     let file = f.write();

@@ -840,48 +840,19 @@ fn certificate_ids_in_the_sandbox_are_the_sha256_of_the_der() {
 /// environment passes both.
 #[test]
 fn an_scp_denying_assume_role_is_quoted_by_verify_and_named_by_check() {
-    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    use aws_sdk_organizations::types::PolicyType;
     let sb = sandbox();
     let mut f = Fleet::new(2);
     let management = account();
     let (ou, pid, org_id) = rt().block_on(async {
-        let conf = admin_config(&sb.gateway, &management, &f.region).await;
-        let o = aws_sdk_organizations::Client::new(&conf);
-        let org = o
-            .create_organization()
-            .feature_set(OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-        let org_id = org.organization().unwrap().id().unwrap().to_string();
-        f.iot_account = member_account(&o, "iot").await;
-        f.envs[0].account = member_account(&o, "prd").await;
-        f.envs[1].account = member_account(&o, "stg").await;
-        let root = o.list_roots().send().await.unwrap().roots()[0]
-            .id()
-            .unwrap()
-            .to_string();
-        let ou = o
-            .create_organizational_unit()
-            .parent_id(&root)
-            .name("devices")
-            .send()
-            .await
-            .unwrap()
-            .organizational_unit()
-            .unwrap()
-            .id()
-            .unwrap()
-            .to_string();
-        o.move_account()
-            .account_id(&f.iot_account)
-            .source_parent_id(&root)
-            .destination_parent_id(&ou)
-            .send()
-            .await
-            .unwrap();
+        let org = new_organization(&sb.gateway, &management, &f.region).await;
+        let (o, org_id) = (&org.o, org.id.clone());
+        f.iot_account = member_account(o, "iot").await;
+        f.envs[0].account = member_account(o, "prd").await;
+        f.envs[1].account = member_account(o, "stg").await;
+        let ou = ou_holding(&org, "devices", &f.iot_account).await;
         let prd = format!("arn:aws:iam::{}:role/*", f.envs[0].account);
-        let pid = attached_policy(&o, "no-prd", PolicyType::ServiceControlPolicy,
+        let pid = attached_policy(o, "no-prd", PolicyType::ServiceControlPolicy,
             json!({"Version":"2012-10-17","Statement":[{"Sid":"NoPrd","Effect":"Deny","Action":"sts:AssumeRole","Resource":prd}]}), &ou).await;
         (ou, pid, org_id)
     });
@@ -933,22 +904,17 @@ fn an_scp_denying_assume_role_is_quoted_by_verify_and_named_by_check() {
 /// environment, whose account keeps FullAWSAccess, passes both.
 #[test]
 fn an_scp_allow_list_without_invoke_is_an_implicit_deny_at_its_level() {
-    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    use aws_sdk_organizations::types::PolicyType;
     let sb = sandbox();
     let mut f = Fleet::new(2);
     let management = account();
     let pid = rt().block_on(async {
-        let conf = admin_config(&sb.gateway, &management, &f.region).await;
-        let o = aws_sdk_organizations::Client::new(&conf);
-        o.create_organization()
-            .feature_set(OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-        f.iot_account = member_account(&o, "iot").await;
-        f.envs[0].account = member_account(&o, "prd").await;
-        f.envs[1].account = member_account(&o, "stg").await;
-        let pid = attached_policy(&o, "sts-and-iot-only", PolicyType::ServiceControlPolicy,
+        let org = new_organization(&sb.gateway, &management, &f.region).await;
+        let o = &org.o;
+        f.iot_account = member_account(o, "iot").await;
+        f.envs[0].account = member_account(o, "prd").await;
+        f.envs[1].account = member_account(o, "stg").await;
+        let pid = attached_policy(o, "sts-and-iot-only", PolicyType::ServiceControlPolicy,
             json!({"Version":"2012-10-17","Statement":[{"Sid":"Only","Effect":"Allow","Action":["sts:*","iot:*"],"Resource":"*"}]}), &f.envs[0].account).await;
         o.detach_policy()
             .policy_id("p-FullAWSAccess")

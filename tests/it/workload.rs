@@ -1293,16 +1293,7 @@ fn a_bucket_policy_conditioned_on_the_organization_holds_once_the_organization_i
     assert_eq!(code, 1, "{c}");
     let h = report_hop(&c, &s.s3.0, "get_object");
     assert_eq!(h["depends_on"], json!(["aws:PrincipalOrgID"]), "{h}");
-    let org = rt().block_on(async {
-        let conf = admin_config(moto(), &s.s3.1, &s.region).await;
-        let o = aws_sdk_organizations::Client::new(&conf)
-            .create_organization()
-            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-        o.organization().unwrap().id().unwrap().to_string()
-    });
+    let org = rt().block_on(async { new_organization(moto(), &s.s3.1, &s.region).await.id });
     put_policy(perimeter(&org));
     let (code, c) = s.check();
     assert_eq!(code, 0, "{c}");

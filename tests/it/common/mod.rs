@@ -729,3 +729,52 @@ pub fn with_organization(file: &std::path::Path, management: &str) {
         );
     std::fs::write(file, yaml).unwrap();
 }
+
+/// A new organization (all features) that `management` manages, reached through `endpoint`.
+pub struct Org {
+    pub o: aws_sdk_organizations::Client,
+    pub id: String,
+    pub root: String,
+}
+
+pub async fn new_organization(endpoint: &str, management: &str, region: &str) -> Org {
+    let o = aws_sdk_organizations::Client::new(&admin_config(endpoint, management, region).await);
+    let org = o
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let id = org.organization().unwrap().id().unwrap().to_string();
+    let root = o.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    Org { o, id, root }
+}
+
+/// An OU `name` under the root, holding `account` (moved from the root); its id.
+pub async fn ou_holding(org: &Org, name: &str, account: &str) -> String {
+    let ou = org
+        .o
+        .create_organizational_unit()
+        .parent_id(&org.root)
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    org.o
+        .move_account()
+        .account_id(account)
+        .source_parent_id(&org.root)
+        .destination_parent_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    ou
+}
